@@ -1,0 +1,31 @@
+"""JSON responses in the API's envelopes (SPEC §3). Handlers build responses only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic_core
+from aiohttp import web
+
+from reliatic_appliance.timefmt import format_meta_ts, utc_now
+
+JSON_TYPE = "application/json"
+
+
+def json_response(
+    payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    # pydantic-core serialises plain dicts several times faster than the stdlib.
+    return web.Response(
+        body=pydantic_core.to_json(payload),
+        status=status,
+        content_type=JSON_TYPE,
+        headers=headers,
+    )
+
+
+def single(data: dict[str, Any], *, status: int = 200) -> web.Response:
+    """`{"data": {...}, "meta": {"timestamp": ...}}`."""
+    return json_response(
+        {"data": data, "meta": {"timestamp": format_meta_ts(utc_now())}}, status=status
+    )

@@ -1,0 +1,101 @@
+"""THE route table: one registry drives routing, validation, permissions and OpenAPI.
+
+Each handler module lists its `Operation`s. `install` mounts them on the app, each wrapped
+so that the permission check and the query/body validation happen the same way for every
+operation, before the handler sees the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+from aiohttp import web
+
+from reliatic_appliance.api.auth import require_permission
+from reliatic_appliance.api.parsing import parse_body, parse_query
+from reliatic_appliance.keys import PRINCIPAL, SETTINGS, TENANT_DBS
+from reliatic_appliance.services.api_keys import Principal
+from reliatic_appliance.storage.sqlite import Database
+
+
+@dataclass
+class Call:
+    """What a handler gets: the validated inputs and who is calling."""
+
+    request: web.Request
+    principal: Principal | None
+    query: Any
+    body: Any
+    params: Mapping[str, str]
+
+    @property
+    def actor(self) -> str | None:
+        return self.principal.actor if self.principal else None
+
+    def require_principal(self) -> Principal:
+        assert self.principal is not None, "operation has no permission but needs a tenant"
+        return self.principal
+
+    async def tenant_db(self) -> Database:
+        """The authenticated tenant's database: the only way a handler reaches tenant data."""
+        principal = self.require_principal()
+        return await self.request.app[TENANT_DBS].get(principal.tenant_id)
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    permission: str | None = None  # None: public, no key needed
+    query: type[pydantic.BaseModel] | None = None
+    body: type[pydantic.BaseModel] | None = None
+    response: Any = None  # the 2xx body type (a pydantic model), None for no JSON body
+    status: int = 200
+    description: str = ""
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    collection: bool = False
+    errors: tuple[int, ...] = ()
+    in_schema: bool = True
+
+
+def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        principal = request.get(PRINCIPAL)
+        if op.permission is not None:
+            require_permission(principal, op.permission)
+        query = parse_query(op.query, request.query)
+        body = None
+        if op.body is not None:
+            max_bytes = request.app[SETTINGS].server.max_body_bytes
+            body = await parse_body(op.body, request, max_bytes)
+        call = Call(
+            request=request,
+            principal=principal,
+            query=query,
+            body=body,
+            params=request.match_info,
+        )
+        return await op.handler(call)
+
+    handle.operation = op  # type: ignore[attr-defined]
+    return handle
+
+
+def operation_of(request: web.Request) -> Operation | None:
+    """The operation a request was routed to (None for 404/405 and static files)."""
+    return getattr(request.match_info.handler, "operation", None)
+
+
+def install(app: web.Application, operations: Iterable[Operation]) -> None:
+    for op in operations:
+        app.router.add_route(op.method, op.path, _wrap(op), name=op.operation_id)

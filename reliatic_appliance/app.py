@@ -1,0 +1,62 @@
+"""The application factory: settings in, a ready `web.Application` out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from reliatic_appliance.api import middlewares, openapi, routes
+from reliatic_appliance.api.handlers import api_keys, assets, meta
+from reliatic_appliance.api.ratelimit import FixedWindowLimiter
+from reliatic_appliance.keys import (
+    ADDRESS_LIMITER,
+    CONTROL_DB,
+    KEY_LIMITER,
+    OPENAPI_DOCUMENT,
+    SETTINGS,
+    TENANT_DBS,
+)
+from reliatic_appliance.settings import Settings
+from reliatic_appliance.storage import control as control_store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, migrate_file
+
+OPERATIONS: list[routes.Operation] = [*meta.OPERATIONS, *assets.OPERATIONS, *api_keys.OPERATIONS]
+
+
+async def _databases(app: web.Application) -> AsyncIterator[None]:
+    """Open control.db and migrate every tenant file at start; close them all at exit."""
+    settings = app[SETTINGS]
+    timeout = settings.storage.busy_timeout_ms
+    path = control_file(settings.data_dir)
+    migrate_file(path, "control", busy_timeout_ms=timeout)
+    control = Database(path, busy_timeout_ms=timeout)
+    tenants = TenantDatabases(settings.data_dir, busy_timeout_ms=timeout)
+    app[CONTROL_DB] = control
+    app[TENANT_DBS] = tenants
+    try:
+        for tenant in control.read(control_store.list_tenants):
+            await tenants.get(tenant["id"])
+        yield
+    finally:
+        tenants.close()
+        control.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[middlewares.request_context, middlewares.errors_to_json, middlewares.guard],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
+    app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
+    app[OPENAPI_DOCUMENT] = openapi.render(OPERATIONS)
+    routes.install(app, OPERATIONS)
+    static = Path(str(resources.files("reliatic_appliance.api") / "static"))
+    app.router.add_static("/api/static/", static, name="static")
+    app.cleanup_ctx.append(_databases)
+    return app

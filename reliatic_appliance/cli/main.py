@@ -1,0 +1,105 @@
+"""`reliatic`: the command line (SPEC §2). `main(argv) -> exit status`.
+
+Global options work before or after the subcommand (a `parents=[common]` parser). A user
+mistake is one line on stderr and exit status 1; argparse usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reliatic_appliance import __version__
+from reliatic_appliance.cli import init, key, serve, tenant
+from reliatic_appliance.cli.context import CliContext, CliError, environment, fail
+from reliatic_appliance.errors import ApiError
+from reliatic_appliance.logs import configure_logging
+from reliatic_appliance.settings import (
+    SettingsError,
+    default_config_file,
+    load_settings,
+    resolve_data_dir,
+)
+
+log = logging.getLogger("reliatic.cli")
+
+
+def _common() -> argparse.ArgumentParser:
+    # SUPPRESS: a flag given after the subcommand must not be reset by the parent's default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="data directory (env RELIATIC_DATA_DIR; default /var/lib/reliatic for the"
+        " reliatic user, else ./var)",
+    )
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="TOML config (env RELIATIC_CONFIG; default /etc/reliatic/reliatic.toml if present)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="reliatic",
+        parents=[common],
+        description="Reliatic Appliance: reliability and integrity data API for process plants.",
+    )
+    parser.add_argument("--version", action="version", version=f"reliatic {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (init, serve, tenant, key):
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    env = environment()
+    try:
+        config = getattr(args, "config", None)
+        config_file = default_config_file(env) if config is None else Path(config)
+        overrides = args.overrides(args) if hasattr(args, "overrides") else None
+        settings = load_settings(
+            data_dir=resolve_data_dir(getattr(args, "data_dir", None), env),
+            config_file=config_file,
+            env=env,
+            overrides=overrides,
+        )
+    except SettingsError as exc:
+        return fail(str(exc))
+    configure_logging(settings.logging.level if args.command == "serve" else "warning")
+    ctx = CliContext(settings=settings, json_output=getattr(args, "json", False))
+    try:
+        return int(asyncio.run(args.run(ctx, args)))
+    except (CliError, ApiError, SettingsError) as exc:
+        return fail(_one_line(exc))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.exception("unexpected error")
+        return fail(f"unexpected {type(exc).__name__}; see the log above")
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ApiError) and exc.details:
+        fields = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in exc.details)
+        if fields not in exc.message:
+            return f"{exc.message} ({fields})"
+    return " ".join(str(exc).split())
+
+
+def entry() -> None:
+    sys.exit(main())

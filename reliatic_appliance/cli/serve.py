@@ -1,0 +1,109 @@
+"""`reliatic serve`: run the API until SIGTERM/SIGINT, then drain and stop cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+
+from aiohttp import web
+
+from reliatic_appliance import systemd_notify
+from reliatic_appliance.app import create_app
+from reliatic_appliance.cli.context import CliContext, CliError
+from reliatic_appliance.cli.init import initialise
+from reliatic_appliance.settings import Settings
+
+log = logging.getLogger("reliatic.serve")
+
+# How long in-flight requests get to finish after SIGTERM (below systemd's TimeoutStopSec).
+DRAIN_SECONDS = 20.0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the server (default 127.0.0.1:8080)",
+        epilog="example: reliatic --data-dir ./var serve --host 0.0.0.0 --port 8080",
+    )
+    parser.add_argument("--host", help="address to listen on (config: [server] host)")
+    parser.add_argument("--port", type=int, help="port to listen on (config: [server] port)")
+    parser.set_defaults(run=run, overrides=lambda a: {"server": {"host": a.host, "port": a.port}})
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    server = settings.server
+    if server.tls_cert is None or server.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(server.tls_cert, server.tls_key)
+    return context
+
+
+async def _watchdog(interval: float) -> None:
+    while True:
+        systemd_notify.watchdog()
+        await asyncio.sleep(interval)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set; then stop accepting, drain, and close the databases."""
+    initialise(settings.data_dir, settings.storage.busy_timeout_ms)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    context = _ssl_context(settings)
+    site = web.TCPSite(
+        runner,
+        settings.server.host,
+        settings.server.port,
+        ssl_context=context,
+        shutdown_timeout=DRAIN_SECONDS,
+    )
+    watchdog_task = None
+    try:
+        await site.start()
+        scheme = "https" if context else "http"
+        log.info(
+            "listening",
+            extra={
+                "fields": {
+                    "url": f"{scheme}://{settings.server.host}:{settings.server.port}",
+                    "data_dir": str(settings.data_dir),
+                }
+            },
+        )
+        systemd_notify.ready()
+        interval = systemd_notify.watchdog_interval_seconds()
+        if interval:
+            watchdog_task = asyncio.create_task(_watchdog(interval))
+        await stop.wait()
+        log.info("stopping: draining in-flight requests")
+        systemd_notify.stopping()
+    finally:
+        if watchdog_task is not None:
+            watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog_task
+        await runner.cleanup()
+    log.info("stopped")
+
+
+async def run(ctx: CliContext, args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve(ctx.settings, stop)
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on {ctx.settings.server.host}:{ctx.settings.server.port}:"
+            f" {exc.strerror or exc}"
+        ) from None
+    return 0

@@ -1,0 +1,27 @@
+"""Every typed key for app and request state, and nothing else.
+
+The application's state lives on these keys, set up by `create_app` and torn down by its
+cleanup contexts; no module keeps mutable state of its own.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
+from reliatic_appliance.services.api_keys import Principal
+from reliatic_appliance.settings import Settings
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.tenancy import TenantDatabases
+
+SETTINGS = web.AppKey("settings", Settings)
+CONTROL_DB = web.AppKey("control_db", Database)
+TENANT_DBS = web.AppKey("tenant_dbs", TenantDatabases)
+KEY_LIMITER = web.AppKey("key_limiter", FixedWindowLimiter)
+ADDRESS_LIMITER = web.AppKey("address_limiter", FixedWindowLimiter)
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
+
+# Per-request values: set by the middlewares, read by handlers and the access log.
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)
+RATE_DECISION = web.RequestKey("rate_decision", RateDecision)

@@ -1,0 +1,93 @@
+"""JSON-lines logging on stdout (SPEC §8): one object per line, journald-friendly.
+
+The request id, tenant and key id of the request being served travel in contextvars so
+every line logged while serving it carries them. Nothing here ever formats a request's
+headers, query string or body: keys, secrets and passwords can only reach a log line if
+code puts them in a message, and `redact` guards the known shapes of those too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+tenant_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+key_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("key_id", default=None)
+
+# API keys, webhook secrets and bearer tokens, whatever message they end up in.
+_SECRET_PATTERNS = re.compile(
+    r"(rl_live_[A-Za-z0-9_\-]+|whsec_[A-Za-z0-9+/=]+|Bearer\s+\S+)", re.IGNORECASE
+)
+
+# journald reads a "<N>" prefix as the syslog priority when stdout is its stream.
+_SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+def redact(text: str) -> str:
+    """Replace anything shaped like a key, secret or bearer token."""
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, *, journald: bool = False) -> None:
+        super().__init__()
+        self._journald = journald
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[
+                :-6
+            ]
+            + "Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        for name, var in (
+            ("request_id", request_id_var),
+            ("tenant", tenant_var),
+            ("key_id", key_id_var),
+        ):
+            value = var.get()
+            if value is not None:
+                entry[name] = value
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            # The type only: exception text can quote SQL or parameter values.
+            entry["exc_type"] = record.exc_info[0].__name__
+            if record.levelno >= logging.ERROR:
+                entry["traceback"] = redact(self.formatException(record.exc_info))
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        if self._journald:
+            return f"<{_SYSLOG_PRIORITY.get(record.levelno, 6)}>{line}"
+        return line
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send every logger's records, as JSON lines, to stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(journald=bool(os.environ.get("JOURNAL_STREAM"))))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # aiohttp's own access log would duplicate ours, in a format with the query string.
+    logging.getLogger("aiohttp.access").disabled = True

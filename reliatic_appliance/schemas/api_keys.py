@@ -1,0 +1,63 @@
+"""API-key management models (SPEC §4)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reliatic_appliance.domain.permissions import ALL_PERMISSIONS
+from reliatic_appliance.schemas.common import STRICT_INPUT, Name, PageOnlyQuery, Timestamp
+
+Level = Literal["read_only", "read_write"]
+Permission = Literal[ALL_PERMISSIONS]  # type: ignore[valid-type]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        **STRICT_INPUT,
+        json_schema_extra={
+            "examples": [
+                {"name": "CMMS sync", "level": "read_write", "permissions": ["assets:write"]}
+            ]
+        },
+    )
+
+    name: Name
+    level: Level
+    permissions: Annotated[list[Permission], Field(max_length=len(ALL_PERMISSIONS))] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description=(
+            "Optional scopes. Domain scopes narrow the key to those resources (within its"
+            " level); administration permissions (api_keys:*, webhooks:*, audit:read) are"
+            " granted only when listed."
+        ),
+    )
+    expires_at: datetime.datetime | None = Field(
+        None, description="Optional expiry (ISO 8601 with a time zone)."
+    )
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class ApiKey(BaseModel):
+    """A key as listed: metadata and its first 12 characters, never the key."""
+
+    id: str
+    name: str
+    prefix: str = Field(description="The first 12 characters of the key.")
+    level: Level
+    permissions: list[str]
+    rate_limit_per_minute: int | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The full key. Shown once; store it now.")
+
+
+class ApiKeyListQuery(PageOnlyQuery):
+    pass

@@ -1,0 +1,115 @@
+"""Shared pydantic building blocks: strict input config, text types, envelopes, errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from reliatic_appliance.timefmt import format_ts
+
+# Request bodies: unknown fields, wrong JSON types, NaN/Infinity are all errors (SPEC §3).
+STRICT_INPUT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+# Query strings arrive as text, so they are parsed leniently ("2" -> 2), but still closed.
+QUERY_INPUT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+# Text with no control characters at all (identifiers, names, one-line fields).
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+# Free text may hold line breaks and tabs, nothing else below 0x20.
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_CONTROL)]
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL)]
+LongText = Annotated[str, StringConstraints(max_length=10_000, pattern=_TEXT)]
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_CONTROL)]
+
+Timestamp = Annotated[
+    str,
+    Field(
+        description="ISO 8601 UTC timestamp with Z",
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-04-01T12:00:00.000000Z"],
+    ),
+]
+DateText = Annotated[str, Field(json_schema_extra={"format": "date"}, examples=["2026-04-01"])]
+
+T = TypeVar("T")
+
+
+class SingleMeta(BaseModel):
+    timestamp: Timestamp
+
+
+class ListMeta(BaseModel):
+    page: int = Field(ge=1)
+    per_page: int = Field(ge=1, le=100)
+    total: int = Field(ge=0)
+    total_pages: int = Field(ge=0)
+
+
+class Single(BaseModel, Generic[T]):
+    """`{"data": {...}, "meta": {"timestamp": ...}}`."""
+
+    data: T
+    meta: SingleMeta
+
+
+class Collection(BaseModel, Generic[T]):
+    """`{"data": [...], "meta": {"page", "per_page", "total", "total_pages"}}`."""
+
+    data: list[T]
+    meta: ListMeta
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response (SPEC §3)."""
+
+    error: str = Field(examples=["validation_error"])
+    message: str
+    details: list[dict[str, Any]]
+
+
+def _normalise_since(value: str) -> str:
+    """Parse ISO 8601 (naive means UTC) into the stored fixed-width form."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date or time, e.g. 2026-04-01T12:00:00Z") from None
+    return format_ts(moment)
+
+
+SinceTimestamp = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_normalise_since),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+
+
+class PageOnlyQuery(BaseModel):
+    """Pagination parameters (SPEC §3)."""
+
+    model_config = QUERY_INPUT
+
+    page: int = Field(1, ge=1, le=1_000_000, description="Page number, from 1.")
+    per_page: int = Field(25, ge=1, le=100, description="Items per page, 1..100.")
+
+
+class PageQuery(PageOnlyQuery):
+    """Pagination and the sync filter every resource list takes (SPEC §3)."""
+
+    updated_since: SinceTimestamp | None = Field(
+        None, description="Only items updated at or after this ISO 8601 time."
+    )
+
+
+class HealthStatus(BaseModel):
+    status: str = Field(examples=["ok"])

@@ -1,0 +1,186 @@
+"""API keys (SPEC §4): minting, listing, revoking, and authenticating a presented key.
+
+A key is `rl_live_` + 43 URL-safe characters from `secrets` (256 bits). Only its SHA-256
+is stored; the full key is returned once, by `create_key`, and never again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.domain.permissions import (
+    PermissionSpecError,
+    covers,
+    effective_permissions,
+)
+from reliatic_appliance.errors import Forbidden, NotFound, ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.storage import control as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import format_ts, now_ts
+
+Row = dict[str, Any]
+
+KEY_PREFIX = "rl_live_"
+KEY_PATTERN = re.compile(r"^rl_live_[A-Za-z0-9_-]{32,128}$")
+# How stale `last_used_at` may get: one write per key per minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from a key (or, later, an admin session)."""
+
+    tenant_id: str
+    tenant_slug: str
+    key_id: str
+    permissions: frozenset[str]
+    rate_limit_per_minute: int | None
+
+    @property
+    def actor(self) -> str:
+        return self.key_id
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode("ascii")).digest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def public_view(row: Row) -> Row:
+    """The listing shape (SPEC §4): metadata and the 12-character prefix, never the key."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "prefix": row["prefix"],
+        "level": row["level"],
+        "permissions": row["permissions"],
+        "rate_limit_per_minute": row["rate_limit_per_minute"],
+        "created_at": row["created_at"],
+        "expires_at": row["expires_at"],
+        "last_used_at": row["last_used_at"],
+        "revoked_at": row["revoked_at"],
+    }
+
+
+async def create_key(
+    control: Database,
+    *,
+    tenant_id: str,
+    name: str,
+    level: str,
+    scopes: list[str] | tuple[str, ...] = (),
+    expires_at: datetime | None = None,
+    rate_limit_per_minute: int | None = None,
+    created_by: str | None = None,
+    creator_permissions: frozenset[str] | None = None,
+    now: datetime | None = None,
+) -> tuple[Row, str]:
+    """Mint a key; return its public view and the full key (to be shown exactly once).
+
+    `creator_permissions` is set when a key mints a key over the API: the new key may not
+    hold anything its creator does not, or a key could be used to widen itself.
+    """
+    try:
+        permissions = effective_permissions(level, scopes)
+    except PermissionSpecError as exc:
+        raise ValidationError.field(exc.field, str(exc)) from exc
+    moment = now or datetime.now(UTC)
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise ValidationError.field("expires_at", "must include a time zone (e.g. Z)")
+        if expires_at <= moment:
+            raise ValidationError.field("expires_at", "must be in the future")
+    if creator_permissions is not None:
+        missing = covers(creator_permissions, permissions)
+        if missing:
+            raise Forbidden(f"API key lacks required permission: {missing[0]}")
+    key = generate_key()
+    record: Row = {
+        "id": new_id("key"),
+        "tenant_id": tenant_id,
+        "name": name,
+        "prefix": key[:12],
+        "level": level,
+        "permissions": permissions,
+        "rate_limit_per_minute": rate_limit_per_minute,
+        "created_by": created_by,
+        "created_at": format_ts(moment),
+        "expires_at": format_ts(expires_at) if expires_at else None,
+        "last_used_at": None,
+        "revoked_at": None,
+    }
+
+    def write(conn: apsw.Connection) -> None:
+        store.insert_key(conn, record, hash_key(key))
+
+    await control.write(write)
+    return public_view(record), key
+
+
+def list_keys(control: Database, tenant_id: str, page: PageRequest) -> Page:
+    def read(conn: apsw.Connection) -> Page:
+        rows = store.list_keys(conn, tenant_id, page.per_page, page.offset)
+        return Page(
+            items=[public_view(r) for r in rows],
+            total=store.count_keys(conn, tenant_id),
+            request=page,
+        )
+
+    return control.read(read)
+
+
+async def revoke_key(control: Database, key_id: str, *, tenant_id: str | None) -> Row:
+    """Revoke (idempotent); `tenant_id` None only for the operator's CLI."""
+
+    def write(conn: apsw.Connection) -> Row:
+        row = store.key_by_id(conn, key_id, tenant_id)
+        if row is None:
+            raise NotFound(f"API key {key_id} not found.")
+        store.revoke_key(conn, key_id, now_ts())
+        updated = store.key_by_id(conn, key_id)
+        assert updated is not None
+        return public_view(updated)
+
+    return await control.write(write)
+
+
+def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Principal, bool] | None:
+    """The principal for a presented key, or None if unknown, revoked, expired or disabled.
+
+    The lookup reads control.db on every request, so a key revoked by another process
+    (`reliatic key revoke`) is refused on the very next request. The second value says
+    whether `last_used_at` is stale enough to be written.
+    """
+    row = control.read(lambda conn: store.key_for_auth(conn, hash_key(key)))
+    if row is None or row["revoked_at"] is not None or row["tenant_disabled_at"] is not None:
+        return None
+    stamp = format_ts(now)
+    if row["expires_at"] is not None and row["expires_at"] <= stamp:
+        return None
+    principal = Principal(
+        tenant_id=row["tenant_id"],
+        tenant_slug=row["tenant_slug"],
+        key_id=row["id"],
+        permissions=frozenset(row["permissions"]),
+        rate_limit_per_minute=row["rate_limit_per_minute"] or row["tenant_rate_limit"],
+    )
+    stale = row["last_used_at"] is None or row["last_used_at"] <= format_ts(
+        now - LAST_USED_RESOLUTION
+    )
+    return principal, stale
+
+
+async def record_use(control: Database, key_id: str, *, now: datetime) -> None:
+    await control.write(lambda conn: store.touch_key(conn, key_id, format_ts(now)))

@@ -1,0 +1,127 @@
+"""Assets (SPEC §5): rules, one transaction per write, and the events each write emits."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.errors import Conflict, NotFound, ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services.events import emit
+from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.storage import assets as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import now_ts
+
+Row = dict[str, Any]
+AssetFilter = store.AssetFilter
+
+
+def _to_storage(values: dict[str, Any]) -> Row:
+    """Dates become `YYYY-MM-DD` text, everything else is already a SQLite value."""
+    return {
+        key: value.isoformat() if isinstance(value, datetime.date) else value
+        for key, value in values.items()
+    }
+
+
+def _check_thicknesses(asset: Row) -> None:
+    nominal = asset.get("nominal_thickness_mm")
+    required = asset.get("required_thickness_mm")
+    if nominal is not None and required is not None and required >= nominal:
+        raise ValidationError.field(
+            "required_thickness_mm", "must be less than nominal_thickness_mm"
+        )
+
+
+def _tag_conflict(tag_number: str) -> Conflict:
+    return Conflict(
+        f"An asset with tag_number '{tag_number}' already exists.",
+        [{"field": "tag_number", "message": "already exists in this tenant"}],
+    )
+
+
+def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequest) -> Page:
+    def read(conn: apsw.Connection) -> Page:
+        total = store.count_assets(conn, flt)
+        items = store.list_assets(conn, flt, sort=sort, limit=page.per_page, offset=page.offset)
+        return Page(items=items, total=total, request=page)
+
+    return db.read(read)
+
+
+def get_asset(db: Database, asset_id: str) -> Row:
+    row = db.read(lambda conn: store.get_asset(conn, asset_id))
+    if row is None:
+        raise NotFound(f"Asset {asset_id} not found.")
+    return row
+
+
+async def create_asset(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+    asset = _to_storage(values)
+    _check_thicknesses(asset)
+
+    def write(conn: apsw.Connection) -> Row:
+        if store.tag_exists(conn, asset["tag_number"]):
+            raise _tag_conflict(asset["tag_number"])
+        at = now_ts()
+        asset_id = new_id("ast")
+        store.insert_asset(conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at})
+        row = store.get_asset(conn, asset_id)
+        assert row is not None
+        emit(
+            conn,
+            event_type="asset.created",
+            resource_type="asset",
+            resource_id=asset_id,
+            before=None,
+            after=row,
+            actor=actor,
+            at=at,
+        )
+        return row
+
+    return await db.write(write)
+
+
+async def update_asset(
+    db: Database, asset_id: str, changes: dict[str, Any], *, actor: str | None
+) -> Row:
+    """Apply a partial update; emit `asset.updated` (or `asset.decommissioned`) if it changed."""
+    changes = _to_storage(changes)
+
+    def write(conn: apsw.Connection) -> Row:
+        before = store.get_asset(conn, asset_id)
+        if before is None:
+            raise NotFound(f"Asset {asset_id} not found.")
+        changed = {k: v for k, v in changes.items() if before.get(k) != v}
+        if not changed:
+            return before
+        _check_thicknesses({**before, **changed})
+        if "tag_number" in changed and store.tag_exists(conn, changed["tag_number"], asset_id):
+            raise _tag_conflict(changed["tag_number"])
+        at = now_ts()
+        store.update_asset(conn, asset_id, changed, at)
+        after = store.get_asset(conn, asset_id)
+        assert after is not None
+        decommissioned = changed.get("status") == "decommissioned"
+        emit(
+            conn,
+            event_type="asset.decommissioned" if decommissioned else "asset.updated",
+            resource_type="asset",
+            resource_id=asset_id,
+            before=before,
+            after=after,
+            actor=actor,
+            at=at,
+        )
+        return after
+
+    return await db.write(write)
+
+
+async def decommission_asset(db: Database, asset_id: str, *, actor: str | None) -> Row:
+    """Soft delete (SPEC §5): the row stays with status `decommissioned`."""
+    return await update_asset(db, asset_id, {"status": "decommissioned"}, actor=actor)

@@ -1,0 +1,101 @@
+"""Tenants: a row in control.db and a database file of their own (SPEC §1, §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.errors import Conflict, NotFound, ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.storage import control as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.tenancy import migrate_file, tenant_file
+from reliatic_appliance.timefmt import now_ts
+
+Row = dict[str, Any]
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def _remove_database_file(path: Path) -> None:
+    for name in (str(path), f"{path}-wal", f"{path}-shm"):
+        Path(name).unlink(missing_ok=True)
+
+
+def public_view(row: Row) -> Row:
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "name": row["name"],
+        "rate_limit_per_minute": row["rate_limit_per_minute"],
+        "disabled_at": row["disabled_at"],
+        "created_at": row["created_at"],
+    }
+
+
+async def create_tenant(
+    control: Database,
+    data_dir: Path,
+    *,
+    slug: str,
+    name: str | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> Row:
+    if not SLUG_PATTERN.match(slug):
+        raise ValidationError.field("slug", "must match ^[a-z0-9][a-z0-9-]{1,62}$")
+    if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:
+        raise ValidationError.field("rate_limit_per_minute", "must be between 1 and 1000000")
+    tenant = {
+        "id": new_id("ten"),
+        "slug": slug,
+        "name": name or slug,
+        "rate_limit_per_minute": rate_limit_per_minute,
+        "created_at": now_ts(),
+    }
+    # The file first: a tenant row must never point at a file that does not exist.
+    path = tenant_file(data_dir, tenant["id"])
+    await asyncio.to_thread(migrate_file, path, "tenant")
+
+    def write(conn: apsw.Connection) -> Row:
+        if store.tenant_by_slug(conn, slug) is not None:
+            raise Conflict(
+                f"Tenant '{slug}' already exists.", [{"field": "slug", "message": "taken"}]
+            )
+        store.insert_tenant(conn, tenant)
+        row = store.tenant_by_id(conn, tenant["id"])
+        assert row is not None
+        return row
+
+    try:
+        row = await control.write(write)
+    except BaseException:
+        await asyncio.to_thread(_remove_database_file, path)
+        raise
+    return public_view(row)
+
+
+def get_tenant(control: Database, slug: str) -> Row:
+    row = control.read(lambda conn: store.tenant_by_slug(conn, slug))
+    if row is None:
+        raise NotFound(f"Tenant '{slug}' not found.")
+    return row
+
+
+def list_tenants(control: Database) -> list[Row]:
+    return [public_view(r) for r in control.read(store.list_tenants)]
+
+
+async def disable_tenant(control: Database, slug: str) -> Row:
+    def write(conn: apsw.Connection) -> Row:
+        row = store.tenant_by_slug(conn, slug)
+        if row is None:
+            raise NotFound(f"Tenant '{slug}' not found.")
+        store.disable_tenant(conn, row["id"], now_ts())
+        updated = store.tenant_by_id(conn, row["id"])
+        assert updated is not None
+        return updated
+
+    return public_view(await control.write(write))

@@ -1,0 +1,245 @@
+"""One SQLite database file: a read connection for the event loop, one writer thread.
+
+Every file the server opens goes through apsw only (SPEC §8: mixing bindings on one file
+can drop POSIX locks and corrupt it). Reads are short indexed queries, run directly on the
+event loop thread with their own connection (~20 µs a primary-key lookup, measured on the
+prototype; a thread hop costs more than the query). Writes go to one writer thread per
+file with *group commit*: every job waiting when the writer wakes runs inside one
+`BEGIN IMMEDIATE … COMMIT`, each job inside its own SAVEPOINT so one failing job rolls back
+alone, and the jobs' futures resolve only after COMMIT has returned — so many requests
+share one fsync and no response is ever sent before its data is durable (`synchronous=FULL`).
+
+An apsw connection must never be used by two threads at once: the read connection belongs
+to the event loop thread, the write connection to the writer thread, and nothing else
+touches either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import apsw
+
+from reliatic_appliance.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Row = dict[str, Any]
+WriteFn = Callable[[apsw.Connection], T]
+
+# Most jobs a single group commit takes; bounds how long one transaction holds the lock.
+MAX_GROUP = 256
+
+# Errors that mean "the disk or the lock is not available right now" (SPEC §8): a 503, and
+# the next write after space is freed works without a restart.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    apsw.BusyError,
+    apsw.LockedError,
+    apsw.FullError,
+    apsw.IOError,
+    apsw.CantOpenError,
+    apsw.ReadOnlyError,
+)
+
+
+def _dict_rows(cursor: apsw.Cursor, row: tuple[Any, ...]) -> Row:
+    return dict(zip([d[0] for d in cursor.get_description()], row, strict=True))
+
+
+def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) -> apsw.Connection:
+    """Open `path` with the pragmas every connection needs (WAL, FULL sync, foreign keys)."""
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE
+    if not readonly:
+        flags |= apsw.SQLITE_OPEN_CREATE
+    conn = apsw.Connection(str(path), flags=flags)
+    conn.set_busy_timeout(busy_timeout_ms)
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_trace = _dict_rows
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: apsw.Connection, *, immediate: bool = True) -> Iterator[apsw.Connection]:
+    """A plain BEGIN/COMMIT block for single-threaded callers (migrations, the CLI)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@dataclass
+class _Job:
+    fn: Callable[[apsw.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class WriteStats:
+    """Counters a benchmark or /metrics can read: how well group commit groups."""
+
+    transactions: int = 0
+    jobs: int = 0
+    failed_commits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Database:
+    """A SQLite file opened for the server: `read()` on the loop, `write()` via the writer."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._reader = connect(path, busy_timeout_ms=busy_timeout_ms)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer_conn = connect(path, busy_timeout_ms=busy_timeout_ms)
+        self.stats = WriteStats()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._writer_loop, name=f"sqlite-writer:{path.name}", daemon=True
+        )
+        self._thread.start()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def read(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run `fn(conn)` in one read transaction, so every query in it sees one snapshot.
+
+        Called on the event loop thread only. A transient error (a full or busy disk) is a
+        503 like on the write path.
+        """
+        if self._closed:
+            raise Unavailable("The database is closed.")
+        conn = self._reader
+        try:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        except TRANSIENT_ERRORS as exc:
+            log.warning("read failed on %s: %s", self.path.name, type(exc).__name__)
+            raise Unavailable() from exc
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def write(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run `fn(conn)` in the writer thread inside a transaction; return after COMMIT.
+
+        `fn` must be synchronous and must not keep references to the connection. Its
+        exception is re-raised here; only its own writes are rolled back.
+        """
+        if self._closed:
+            raise Unavailable("The database is closed.")
+        loop = asyncio.get_running_loop()
+        job = _Job(fn=fn, loop=loop, future=loop.create_future())
+        self._queue.put(job)
+        # Shielded: a client that goes away must not stop us from learning the outcome.
+        return await asyncio.shield(job.future)  # type: ignore[no-any-return]
+
+    def _writer_loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_group(batch)
+            if stop:
+                return
+
+    def _run_group(self, batch: list[_Job]) -> None:
+        conn = self._writer_conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except TRANSIENT_ERRORS as exc:
+            log.warning("cannot begin a write on %s: %s", self.path.name, type(exc).__name__)
+            self._settle(batch, Unavailable())
+            return
+        for job in batch:
+            try:
+                conn.execute("SAVEPOINT job")
+                job.result = job.fn(conn)
+                conn.execute("RELEASE job")
+            except BaseException as exc:
+                job.error = exc
+                try:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                except apsw.Error:
+                    # SQLite may already have rolled the whole transaction back (e.g. on
+                    # SQLITE_FULL); the COMMIT below then fails and settles every job.
+                    pass
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            log.warning("commit failed on %s: %s", self.path.name, type(exc).__name__)
+            with contextlib.suppress(apsw.Error):
+                conn.execute("ROLLBACK")
+            with self.stats._lock:
+                self.stats.failed_commits += 1
+            self._settle(batch, Unavailable())
+            return
+        with self.stats._lock:
+            self.stats.transactions += 1
+            self.stats.jobs += len(batch)
+        for job in batch:
+            error = job.error
+            if isinstance(error, TRANSIENT_ERRORS):
+                error = Unavailable()
+            self._resolve(job, job.result, error)
+
+    def _settle(self, batch: list[_Job], error: BaseException) -> None:
+        for job in batch:
+            self._resolve(job, None, error)
+
+    @staticmethod
+    def _resolve(job: _Job, result: Any, error: BaseException | None) -> None:
+        def apply() -> None:
+            if job.future.done():
+                return
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # the loop has already closed
+            job.loop.call_soon_threadsafe(apply)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer, close both connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._writer_conn.close()
+        self._reader.close()

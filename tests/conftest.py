@@ -1,0 +1,137 @@
+"""Shared fixtures: a real server on loopback over real SQLite files in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+
+from reliatic_appliance.app import create_app
+from reliatic_appliance.cli.init import initialise
+from reliatic_appliance.keys import CONTROL_DB
+from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.settings import Settings, load_settings
+
+# Generous limits so functional tests never trip the limiter by accident; the rate-limit
+# tests build their own settings.
+TEST_ENV = {
+    "RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "100000",
+    "RELIATIC_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE": "100000",
+}
+
+
+def make_settings(data_dir: Path, env: dict[str, str] | None = None) -> Settings:
+    return load_settings(data_dir=data_dir, config_file=None, env={**TEST_ENV, **(env or {})})
+
+
+@dataclass
+class Api:
+    """A client bound to one tenant and one key; `as_key` switches the key."""
+
+    client: TestClient
+    tenant: dict[str, Any]
+    key: str
+    key_id: str
+
+    def headers(self, key: str | None = None, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}", **extra}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> ClientResponse:
+        return await self.client.request(
+            method, path, headers={**self.headers(key), **(headers or {})}, **kw
+        )
+
+    async def get(self, path: str, **kw: Any) -> ClientResponse:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> ClientResponse:
+        return await self.request("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> ClientResponse:
+        return await self.request("PUT", path, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> ClientResponse:
+        return await self.request("DELETE", path, **kw)
+
+    async def new_key(
+        self,
+        level: str = "read_write",
+        scopes: list[str] | None = None,
+        tenant: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> tuple[str, str]:
+        record, key = await api_keys.create_key(
+            self.client.app[CONTROL_DB],
+            tenant_id=(tenant or self.tenant)["id"],
+            name="test key",
+            level=level,
+            scopes=scopes or [],
+            **kw,
+        )
+        return key, record["id"]
+
+    async def new_tenant(self, slug: str) -> dict[str, Any]:
+        app = self.client.app
+        return await tenants.create_tenant(app[CONTROL_DB], app_data_dir(self.client), slug=slug)
+
+
+def app_data_dir(client: TestClient) -> Path:
+    from reliatic_appliance.keys import SETTINGS
+
+    return client.app[SETTINGS].data_dir
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    initialise(path)
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return make_settings(data_dir)
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings
+) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def api(client: TestClient) -> Api:
+    """Tenant `acme` with a read-write key that may also manage keys."""
+    control = client.app[CONTROL_DB]
+    tenant = await tenants.create_tenant(control, app_data_dir(client), slug="acme")
+    record, key = await api_keys.create_key(
+        control,
+        tenant_id=tenant["id"],
+        name="integration",
+        level="read_write",
+        scopes=["api_keys:read", "api_keys:write"],
+    )
+    return Api(client=client, tenant=tenant, key=key, key_id=record["id"])
+
+
+ASSET = {"tag_number": "V-101", "name": "HP Separator", "asset_type": "vessel"}
+
+
+async def create_asset(api: Api, **fields: Any) -> dict[str, Any]:
+    response = await api.post("/api/v1/assets", json={**ASSET, **fields})
+    assert response.status == 201, await response.text()
+    return (await response.json())["data"]
