@@ -80,6 +80,27 @@ class JsonFormatter(logging.Formatter):
         return line
 
 
+class ClientProtocolErrors(logging.Filter):
+    """A client sending malformed HTTP is the client's problem, not a server error: keep
+    aiohttp's record of it as a one-line warning without a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ in (
+            "BadHttpMessage",
+            "BadStatusLine",
+            "LineTooLong",
+            "InvalidHeader",
+            "BadHttpMethod",
+            "InvalidURLError",
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = f"{record.getMessage()}: malformed HTTP ({type(exc).__name__})"
+            record.args = None
+            record.exc_info = None
+        return True
+
+
 def configure_logging(level: str = "info") -> None:
     """Send every logger's records, as JSON lines, to stdout."""
     handler = logging.StreamHandler(sys.stdout)
@@ -91,3 +112,4 @@ def configure_logging(level: str = "info") -> None:
     root.setLevel(level.upper())
     # aiohttp's own access log would duplicate ours, in a format with the query string.
     logging.getLogger("aiohttp.access").disabled = True
+    logging.getLogger("aiohttp.server").addFilter(ClientProtocolErrors())

@@ -6,9 +6,7 @@ from tests.conftest import Api
 
 
 async def test_create_shows_key_once_and_it_works(api: Api) -> None:
-    response = await api.post(
-        "/api/v1/api-keys", json={"name": "SAP PM", "level": "read_only"}
-    )
+    response = await api.post("/api/v1/api-keys", json={"name": "SAP PM", "level": "read_only"})
     assert response.status == 201
     assert response.headers["Cache-Control"] == "no-store"
     created = (await response.json())["data"]

@@ -39,7 +39,7 @@ async def test_create_returns_envelope_with_every_field_and_null_computed(api: A
     assert asset["status"] == "active"
     assert asset["install_date"] == "1998-05-01"
     assert asset["nominal_thickness_mm"] == 25.4
-    for name in COMPUTED + ("description", "location", "criticality"):
+    for name in (*COMPUTED, "description", "location", "criticality"):
         assert name in asset and asset[name] is None, name
     assert TIMESTAMP.match(asset["created_at"]) and asset["created_at"] == asset["updated_at"]
     events = await events_of(api)
@@ -119,9 +119,7 @@ async def test_required_thickness_must_be_below_nominal_on_create_and_update(api
     assert response.status == 400
     assert (await response.json())["details"][0]["field"] == "required_thickness_mm"
     asset = await create_asset(api, nominal_thickness_mm=10, required_thickness_mm=6)
-    response = await api.put(
-        f"/api/v1/assets/{asset['id']}", json={"nominal_thickness_mm": 5}
-    )
+    response = await api.put(f"/api/v1/assets/{asset['id']}", json={"nominal_thickness_mm": 5})
     assert response.status == 400
 
 
@@ -201,8 +199,7 @@ async def test_pagination_meta_and_link_headers(api: Api) -> None:
     assert body["meta"] == {"page": 2, "per_page": 3, "total": 7, "total_pages": 3}
     assert len(body["data"]) == 3
     links = dict(
-        (rel, url)
-        for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers["Link"])
+        (rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers["Link"])
     )
     assert set(links) == {"first", "prev", "next", "last"}
     assert "page=3" in links["last"] and "type=vessel" in links["next"]
@@ -225,4 +222,3 @@ async def test_sql_like_and_unicode_text_is_stored_verbatim(api: Api) -> None:
     assert got["data"]["description"] == text
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     assert db.read(count_events) == 1
-

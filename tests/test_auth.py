@@ -51,9 +51,7 @@ async def test_malformed_header_is_unauthorized(api: Api, header: str) -> None:
     ],
 )
 async def test_unknown_key_gets_exact_body(api: Api, token: str) -> None:
-    response = await api.client.get(
-        "/api/v1/assets", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = await api.client.get("/api/v1/assets", headers={"Authorization": f"Bearer {token}"})
     assert response.status == 401
     assert await response.json() == INVALID_KEY_BODY
 

@@ -1,6 +1,5 @@
 """Fixed-window limiter (§4): counts, 429 verdicts, aligned resets, bounded memory. No sleeps."""
 
-import time
 import tracemalloc
 
 import pytest
@@ -139,37 +138,26 @@ def test_evicts_the_oldest_inserted_bucket() -> None:
     assert not rl.peek("b", 1).allowed
 
 
-def test_table_stays_bounded_under_a_flood_of_addresses() -> None:
-    rl = limiter(FakeClock(), max_tracked=10_000)
-    for i in range(120_000):
-        rl.hit(f"ip:10.{i >> 16}.{(i >> 8) & 255}.{i & 255}", 60)
-        assert len(rl) <= 10_000 or pytest.fail(f"{len(rl)} buckets after {i + 1} hits")
-    assert len(rl) == 10_000
-    assert not rl.peek("ip:10.1.212.191", 1).allowed  # the newest is still tracked
-
-
-def test_memory_is_bounded() -> None:
-    rl = limiter(FakeClock(), max_tracked=10_000)
+def test_flood_of_addresses_stays_bounded_in_count_and_memory() -> None:
+    cap = 10_000
+    rl = limiter(FakeClock(), max_tracked=cap)
+    # Keys made before tracing starts, so the figures are the limiter's own containers; a
+    # structure that kept every key would still show (>= 8 bytes per key, 1.4 MB here).
+    keys = [f"ip:10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(200_000)]
+    first, rest = keys[:20_000], keys[20_000:]
+    hit = rl.hit  # the loops allocate nothing of their own while traced
     tracemalloc.start()
     try:
-        for i in range(20_000):
-            rl.hit(f"ip:{i}", 60)
+        for key in first:
+            hit(key, 60)
         after_20k, _ = tracemalloc.get_traced_memory()
-        for i in range(20_000, 200_000):
-            rl.hit(f"ip:{i}", 60)
+        assert len(rl) == cap
+        for key in rest:
+            hit(key, 60)
         after_200k, _ = tracemalloc.get_traced_memory()
+        assert len(rl) == cap
     finally:
         tracemalloc.stop()
-    assert len(rl) == 10_000
     assert after_200k <= 1.2 * after_20k, (after_20k, after_200k)
-
-
-def test_eviction_is_constant_time() -> None:
-    # Evicting via next(iter(dict)) is quadratic in CPython (about 15 s here); the deque
-    # keeps it linear (~0.3 s). The bound is loose so that only the quadratic case fails.
-    rl = limiter(FakeClock(), max_tracked=100_000)
-    started = time.perf_counter()
-    for i in range(300_000):
-        rl.hit(f"ip:{i}", 60)
-    assert time.perf_counter() - started < 3.0
-    assert len(rl) == 100_000
+    assert not rl.peek(keys[-1], 1).allowed  # the newest bucket is still tracked
+    assert rl.peek(keys[0], 1).allowed  # the oldest was evicted

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from reliatic_appliance import settings as settings_mod
 from reliatic_appliance.settings import (
     SECTIONS,
+    ServerSettings,
     Settings,
     SettingsError,
-    ServerSettings,
     default_config_file,
     describe_settings,
     env_var_name,

@@ -50,10 +50,10 @@ def parse_query(model: type[M] | None, query: MultiMapping[str]) -> M | None:
     """Validate the query string; unknown or repeated parameters are errors too."""
     values: dict[str, str] = {}
     repeated = []
-    for name in query:
-        if name in values:
+    for name, value in query.items():
+        if name in values and name not in repeated:
             repeated.append(name)
-        values[name] = query[name]
+        values[name] = value
     if repeated:
         details = [{"field": n, "message": "is given more than once"} for n in repeated]
         raise ValidationError(_summary("query string", details), details)

@@ -26,7 +26,7 @@ RiskRanking = Literal["low", "medium", "medium_high", "high"]
 TagNumber = Annotated[
     str,
     StringConstraints(
-        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
     ),
     Field(description="Plant tag, unique in the tenant (case-insensitive).", examples=["V-101"]),
 ]

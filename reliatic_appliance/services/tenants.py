@@ -48,15 +48,16 @@ async def create_tenant(
         raise ValidationError.field("slug", "must match ^[a-z0-9][a-z0-9-]{1,62}$")
     if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:
         raise ValidationError.field("rate_limit_per_minute", "must be between 1 and 1000000")
-    tenant = {
-        "id": new_id("ten"),
+    tenant_id = new_id("ten")
+    tenant: Row = {
+        "id": tenant_id,
         "slug": slug,
         "name": name or slug,
         "rate_limit_per_minute": rate_limit_per_minute,
         "created_at": now_ts(),
     }
     # The file first: a tenant row must never point at a file that does not exist.
-    path = tenant_file(data_dir, tenant["id"])
+    path = tenant_file(data_dir, tenant_id)
     await asyncio.to_thread(migrate_file, path, "tenant")
 
     def write(conn: apsw.Connection) -> Row:
@@ -65,7 +66,7 @@ async def create_tenant(
                 f"Tenant '{slug}' already exists.", [{"field": "slug", "message": "taken"}]
             )
         store.insert_tenant(conn, tenant)
-        row = store.tenant_by_id(conn, tenant["id"])
+        row = store.tenant_by_id(conn, tenant_id)
         assert row is not None
         return row
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.storage.sqlite import scalar
+
 Row = dict[str, Any]
 
 # Insertable/updatable columns, in table order. Column names below come only from here
@@ -97,7 +99,7 @@ def get_asset(conn: apsw.Connection, asset_id: str) -> Row | None:
 
 def count_assets(conn: apsw.Connection, flt: AssetFilter) -> int:
     where, params = _where(flt)
-    return int(conn.execute("SELECT COUNT(*) AS n FROM assets" + where, params).fetchone()["n"])
+    return int(scalar(conn, "SELECT COUNT(*) FROM assets" + where, params))
 
 
 def list_assets(
@@ -140,4 +142,4 @@ def tag_exists(conn: apsw.Connection, tag_number: str, except_id: str | None = N
 
 
 def count_all(conn: apsw.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(*) AS n FROM assets").fetchone()["n"])
+    return int(scalar(conn, "SELECT COUNT(*) FROM assets"))

@@ -7,6 +7,8 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.storage.sqlite import scalar
+
 Row = dict[str, Any]
 
 _KEY_COLUMNS = (
@@ -100,8 +102,7 @@ def key_by_id(conn: apsw.Connection, key_id: str, tenant_id: str | None = None) 
 
 
 def count_keys(conn: apsw.Connection, tenant_id: str) -> int:
-    row = conn.execute("SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ?", (tenant_id,))
-    return int(row.fetchone()["n"])
+    return int(scalar(conn, "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?", (tenant_id,)))
 
 
 def list_keys(conn: apsw.Connection, tenant_id: str, limit: int, offset: int) -> list[Row]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.storage.sqlite import scalar
+
 Row = dict[str, Any]
 
 
@@ -27,4 +29,4 @@ def insert_event(conn: apsw.Connection, event: Row) -> int:
 
 
 def count_events(conn: apsw.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(*) AS n FROM events").fetchone()["n"])
+    return int(scalar(conn, "SELECT COUNT(*) FROM events"))

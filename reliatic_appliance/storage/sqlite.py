@@ -138,6 +138,10 @@ class Database:
             log.warning("read failed on %s: %s", self.path.name, type(exc).__name__)
             raise Unavailable() from exc
 
+    def ping(self) -> None:
+        """One trivial query: does the file answer? (Readiness.)"""
+        self.read(lambda conn: conn.execute("SELECT 1").fetchone())
+
     # -- writes ------------------------------------------------------------------------
 
     async def write(self, fn: Callable[[apsw.Connection], T]) -> T:
@@ -243,3 +247,11 @@ class Database:
         self._thread.join()
         self._writer_conn.close()
         self._reader.close()
+
+
+def scalar(conn: apsw.Connection, sql: str, params: Any = ()) -> Any:
+    """The first column of the first row of a query that always returns one (a COUNT)."""
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError("query returned no row")
+    return next(iter(row.values()))
