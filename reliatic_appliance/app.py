@@ -9,7 +9,16 @@ from pathlib import Path
 from aiohttp import web
 
 from reliatic_appliance.api import middlewares, openapi, routes
-from reliatic_appliance.api.handlers import api_keys, assets, meta
+from reliatic_appliance.api.handlers import (
+    actions,
+    api_keys,
+    assets,
+    failure_modes,
+    inspections,
+    meta,
+    mocs,
+    risk_assessments,
+)
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter
 from reliatic_appliance.keys import (
     ADDRESS_LIMITER,
@@ -24,7 +33,16 @@ from reliatic_appliance.storage import control as control_store
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, migrate_file
 
-OPERATIONS: list[routes.Operation] = [*meta.OPERATIONS, *assets.OPERATIONS, *api_keys.OPERATIONS]
+OPERATIONS: list[routes.Operation] = [
+    *meta.OPERATIONS,
+    *assets.OPERATIONS,
+    *inspections.OPERATIONS,
+    *failure_modes.OPERATIONS,
+    *actions.OPERATIONS,
+    *risk_assessments.OPERATIONS,
+    *mocs.OPERATIONS,
+    *api_keys.OPERATIONS,
+]
 
 
 async def _databases(app: web.Application) -> AsyncIterator[None]:

@@ -135,3 +135,11 @@ async def create_asset(api: Api, **fields: Any) -> dict[str, Any]:
     response = await api.post("/api/v1/assets", json={**ASSET, **fields})
     assert response.status == 201, await response.text()
     return (await response.json())["data"]
+
+
+async def events_of(api: Api) -> list[dict[str, Any]]:
+    """Every event row of the api's tenant, oldest first (data still JSON text)."""
+    from reliatic_appliance.keys import TENANT_DBS
+
+    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
+    return db.read(lambda conn: list(conn.execute("SELECT * FROM events ORDER BY id")))

@@ -7,7 +7,7 @@ import re
 
 from reliatic_appliance.keys import TENANT_DBS
 from reliatic_appliance.storage.events import count_events
-from tests.conftest import ASSET, Api, create_asset
+from tests.conftest import ASSET, Api, create_asset, events_of
 
 COMPUTED = (
     "risk_ranking",
@@ -17,11 +17,6 @@ COMPUTED = (
     "next_inspection_due",
 )
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-async def events_of(api: Api) -> list[dict]:
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read(lambda conn: list(conn.execute("SELECT * FROM events ORDER BY id")))
 
 
 async def test_create_returns_envelope_with_every_field_and_null_computed(api: Api) -> None:

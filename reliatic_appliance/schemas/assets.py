@@ -16,6 +16,7 @@ from reliatic_appliance.schemas.common import (
     SearchText,
     ShortText,
     Timestamp,
+    sort_values,
 )
 
 AssetType = Literal["vessel", "piping", "tank", "heat_exchanger", "rotating"]
@@ -50,7 +51,7 @@ ASSET_SORT_FIELDS: tuple[str, ...] = (
     "remaining_life_years",
     "next_inspection_due",
 )
-AssetSort = Literal[tuple(f"{p}{f}" for f in ASSET_SORT_FIELDS for p in ("", "-"))]  # type: ignore[valid-type]
+AssetSort = Literal[sort_values(ASSET_SORT_FIELDS)]  # type: ignore[valid-type]
 
 
 class AssetFields(BaseModel):

@@ -113,3 +113,8 @@ class PageQuery(PageOnlyQuery):
 
 class HealthStatus(BaseModel):
     status: str = Field(examples=["ok"])
+
+
+def sort_values(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """Allowed `sort` values for a resource: each field, ascending or with `-` descending."""
+    return tuple(f"{prefix}{field}" for field in fields for prefix in ("", "-"))

@@ -9,6 +9,7 @@ import apsw
 
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.storage import assets as store
@@ -17,6 +18,8 @@ from reliatic_appliance.timefmt import now_ts
 
 Row = dict[str, Any]
 AssetFilter = store.AssetFilter
+# Asset fields the computed corrosion fields depend on (SPEC §6).
+METRIC_INPUTS = frozenset({"nominal_thickness_mm", "required_thickness_mm", "install_date"})
 
 
 def _to_storage(values: dict[str, Any]) -> Row:
@@ -45,8 +48,9 @@ def _tag_conflict(tag_number: str) -> Conflict:
 
 def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequest) -> Page:
     def read(conn: apsw.Connection) -> Page:
-        total = store.count_assets(conn, flt)
-        items = store.list_assets(conn, flt, sort=sort, limit=page.per_page, offset=page.offset)
+        items, total = store.list_assets(
+            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
+        )
         return Page(items=items, total=total, request=page)
 
     return db.read(read)
@@ -68,7 +72,11 @@ async def create_asset(db: Database, values: dict[str, Any], *, actor: str | Non
             raise _tag_conflict(asset["tag_number"])
         at = now_ts()
         asset_id = new_id("ast")
-        store.insert_asset(conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at})
+        try:
+            store.insert_asset(conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at})
+        except apsw.ConstraintError:
+            # Only reachable when another process (the CLI) inserted the tag meanwhile.
+            raise _tag_conflict(asset["tag_number"]) from None
         row = store.get_asset(conn, asset_id)
         assert row is not None
         emit(
@@ -104,6 +112,8 @@ async def update_asset(
             raise _tag_conflict(changed["tag_number"])
         at = now_ts()
         store.update_asset(conn, asset_id, changed, at)
+        if METRIC_INPUTS & changed.keys():
+            asset_metrics.refresh(conn, asset_id)
         after = store.get_asset(conn, asset_id)
         assert after is not None
         decommissioned = changed.get("status") == "decommissioned"

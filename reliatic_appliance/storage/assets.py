@@ -7,6 +7,7 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
 
 Row = dict[str, Any]
@@ -69,52 +70,32 @@ class AssetFilter:
     search: str | None = None
     updated_since: str | None = None
 
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _where(flt: AssetFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if flt.status is not None:
-        clauses.append("status = ?")
-        params.append(flt.status)
-    if flt.asset_type is not None:
-        clauses.append("asset_type = ?")
-        params.append(flt.asset_type)
-    if flt.search is not None:
-        pattern = f"%{_escape_like(flt.search)}%"
-        clauses.append("(tag_number LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-        params.extend([pattern, pattern])
-    if flt.updated_since is not None:
-        clauses.append("updated_at >= ?")
-        params.append(flt.updated_since)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    def conditions(self) -> list[listing.Condition | None]:
+        return [
+            listing.equals("status", self.status),
+            listing.equals("asset_type", self.asset_type),
+            listing.contains_any(("tag_number", "description"), self.search),
+            listing.at_least("updated_at", self.updated_since),
+        ]
 
 
 def get_asset(conn: apsw.Connection, asset_id: str) -> Row | None:
     return conn.execute(_SELECT + " WHERE id = ?", (asset_id,)).fetchone()
 
 
-def count_assets(conn: apsw.Connection, flt: AssetFilter) -> int:
-    where, params = _where(flt)
-    return int(scalar(conn, "SELECT COUNT(*) FROM assets" + where, params))
-
-
 def list_assets(
     conn: apsw.Connection, flt: AssetFilter, *, sort: str | None, limit: int, offset: int
-) -> list[Row]:
-    where, params = _where(flt)
-    order = "id"
-    if sort:
-        column = sort.lstrip("-")
-        if column not in SORTABLE_COLUMNS:
-            raise ValueError(f"not a sortable column: {column}")
-        direction = "DESC" if sort.startswith("-") else "ASC"
-        order = f"{column} {direction}, id {direction}"
-    sql = f"{_SELECT}{where} ORDER BY {order} LIMIT ? OFFSET ?"
-    return list(conn.execute(sql, [*params, limit, offset]))
+) -> tuple[list[Row], int]:
+    return listing.fetch_page(
+        conn,
+        select=_SELECT,
+        table="assets",
+        conditions=flt.conditions(),
+        sort=sort,
+        sortable=SORTABLE_COLUMNS,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def insert_asset(conn: apsw.Connection, asset: Row) -> None:

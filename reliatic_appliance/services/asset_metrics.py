@@ -1,0 +1,59 @@
+"""An asset's computed fields (SPEC §5/§6), kept in its row so lists read them for free.
+
+`refresh(conn, asset_id)` recomputes them from the asset's thicknesses, its completed
+inspections and its newest risk assessment. Every write that can change one of those inputs
+calls it inside its own transaction, so the stored values are right after every commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.domain.corrosion import ThicknessReading, assess_corrosion
+from reliatic_appliance.storage import asset_metrics as store
+
+
+def _date(text: str | None) -> datetime.date | None:
+    return None if text is None else datetime.date.fromisoformat(text)
+
+
+def compute(conn: apsw.Connection, asset_id: str) -> dict[str, Any] | None:
+    basis = store.asset_basis(conn, asset_id)
+    if basis is None:
+        return None
+    inspections = store.completed_inspections(conn, asset_id)
+    readings = [
+        ThicknessReading(_date(row["inspection_date"]), row["min_measured_thickness_mm"])  # type: ignore[arg-type]
+        for row in inspections
+        if row["min_measured_thickness_mm"] is not None
+    ]
+    last_inspection = _date(inspections[-1]["inspection_date"]) if inspections else None
+    result = assess_corrosion(
+        nominal_thickness_mm=basis["nominal_thickness_mm"],
+        required_thickness_mm=basis["required_thickness_mm"],
+        install_date=_date(basis["install_date"]),
+        readings=readings,
+        last_inspection_date=last_inspection,
+    )
+    return {
+        "risk_ranking": store.newest_risk_ranking(conn, asset_id),
+        "last_inspection_date": _iso(result.last_inspection_date),
+        "corrosion_rate_mm_per_year": result.corrosion_rate_mm_per_year,
+        "remaining_life_years": result.remaining_life_years,
+        "next_inspection_due": _iso(result.next_inspection_due),
+    }
+
+
+def _iso(value: datetime.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def refresh(conn: apsw.Connection, asset_id: str) -> bool:
+    """Recompute and store; True when a computed field changed."""
+    metrics = compute(conn, asset_id)
+    if metrics is None:
+        return False
+    return store.store_metrics(conn, asset_id, metrics)

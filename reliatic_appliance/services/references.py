@@ -1,0 +1,27 @@
+"""Foreign keys in request bodies must name a row of the same tenant (SPEC §5).
+
+A reference to a row that is not in this tenant's file — missing, or another tenant's — is
+a 400 `validation_error` naming the field, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import apsw
+
+from reliatic_appliance.errors import ValidationError
+from reliatic_appliance.storage.references import exists
+
+_NOUN = {
+    "assets": "asset",
+    "inspections": "inspection",
+    "failure_modes": "failure mode",
+    "actions": "action",
+    "risk_assessments": "risk assessment",
+    "mocs": "MOC",
+}
+
+
+def require(conn: apsw.Connection, table: str, row_id: str | None, field: str) -> None:
+    """Raise a validation error naming `field` unless `row_id` is None or exists."""
+    if row_id is not None and not exists(conn, table, row_id):
+        raise ValidationError.field(field, f"no {_NOUN[table]} with this id exists")

@@ -1,0 +1,54 @@
+"""SQL behind an asset's computed fields: its readings, newest assessment, and the update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apsw
+
+Row = dict[str, Any]
+
+
+def asset_basis(conn: apsw.Connection, asset_id: str) -> Row | None:
+    return conn.execute(
+        "SELECT nominal_thickness_mm, required_thickness_mm, install_date FROM assets WHERE id = ?",
+        (asset_id,),
+    ).fetchone()
+
+
+def completed_inspections(conn: apsw.Connection, asset_id: str) -> list[Row]:
+    """Completed inspections of the asset, oldest first (date, reading or null)."""
+    return list(
+        conn.execute(
+            "SELECT inspection_date, min_measured_thickness_mm FROM inspections"
+            " WHERE asset_id = ? AND status = 'completed' ORDER BY inspection_date, id",
+            (asset_id,),
+        )
+    )
+
+
+def newest_risk_ranking(conn: apsw.Connection, asset_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT risk_ranking FROM risk_assessments WHERE asset_id = ?"
+        " ORDER BY assessment_date DESC, created_at DESC, id DESC LIMIT 1",
+        (asset_id,),
+    ).fetchone()
+    return None if row is None else str(row["risk_ranking"])
+
+
+def store_metrics(conn: apsw.Connection, asset_id: str, metrics: Row) -> bool:
+    """Write the computed columns; True when any of them changed."""
+    conn.execute(
+        "UPDATE assets SET risk_ranking = :risk_ranking,"
+        " last_inspection_date = :last_inspection_date,"
+        " corrosion_rate_mm_per_year = :corrosion_rate_mm_per_year,"
+        " remaining_life_years = :remaining_life_years,"
+        " next_inspection_due = :next_inspection_due"
+        " WHERE id = :id AND (risk_ranking IS NOT :risk_ranking"
+        " OR last_inspection_date IS NOT :last_inspection_date"
+        " OR corrosion_rate_mm_per_year IS NOT :corrosion_rate_mm_per_year"
+        " OR remaining_life_years IS NOT :remaining_life_years"
+        " OR next_inspection_due IS NOT :next_inspection_due)",
+        {**metrics, "id": asset_id},
+    )
+    return conn.changes() > 0
