@@ -13,7 +13,9 @@ from typing import Any
 import apsw
 
 from reliatic_appliance.domain.corrosion import ThicknessReading, assess_corrosion
+from reliatic_appliance.services.events import emit
 from reliatic_appliance.storage import asset_metrics as store
+from reliatic_appliance.storage import assets as asset_store
 
 
 def _date(text: str | None) -> datetime.date | None:
@@ -51,9 +53,35 @@ def _iso(value: datetime.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def refresh(conn: apsw.Connection, asset_id: str) -> bool:
-    """Recompute and store; True when a computed field changed."""
+def refresh(
+    conn: apsw.Connection,
+    asset_id: str,
+    *,
+    actor: str | None,
+    at: str,
+    emit_event: bool = True,
+) -> bool:
+    """Recompute and store; True when a computed field changed.
+
+    A change is a change of the asset as an integration sees it: `updated_at` moves (so an
+    `updated_since` sync picks it up) and `asset.updated` is emitted with before and after,
+    unless the caller emits its own event for the same write (`emit_event=False`).
+    """
     metrics = compute(conn, asset_id)
     if metrics is None:
         return False
-    return store.store_metrics(conn, asset_id, metrics)
+    before = asset_store.get_asset(conn, asset_id) if emit_event else None
+    if not store.store_metrics(conn, asset_id, metrics, updated_at=at):
+        return False
+    if emit_event:
+        emit(
+            conn,
+            event_type="asset.updated",
+            resource_type="asset",
+            resource_id=asset_id,
+            before=before,
+            after=asset_store.get_asset(conn, asset_id),
+            actor=actor,
+            at=at,
+        )
+    return True

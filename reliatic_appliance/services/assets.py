@@ -113,7 +113,7 @@ async def update_asset(
         at = now_ts()
         store.update_asset(conn, asset_id, changed, at)
         if METRIC_INPUTS & changed.keys():
-            asset_metrics.refresh(conn, asset_id)
+            asset_metrics.refresh(conn, asset_id, actor=actor, at=at, emit_event=False)
         after = store.get_asset(conn, asset_id)
         assert after is not None
         decommissioned = changed.get("status") == "decommissioned"

@@ -36,10 +36,10 @@ def newest_risk_ranking(conn: apsw.Connection, asset_id: str) -> str | None:
     return None if row is None else str(row["risk_ranking"])
 
 
-def store_metrics(conn: apsw.Connection, asset_id: str, metrics: Row) -> bool:
-    """Write the computed columns; True when any of them changed."""
+def store_metrics(conn: apsw.Connection, asset_id: str, metrics: Row, *, updated_at: str) -> bool:
+    """Write the computed columns (and `updated_at`); True when any of them changed."""
     conn.execute(
-        "UPDATE assets SET risk_ranking = :risk_ranking,"
+        "UPDATE assets SET updated_at = :updated_at, risk_ranking = :risk_ranking,"
         " last_inspection_date = :last_inspection_date,"
         " corrosion_rate_mm_per_year = :corrosion_rate_mm_per_year,"
         " remaining_life_years = :remaining_life_years,"
@@ -49,6 +49,6 @@ def store_metrics(conn: apsw.Connection, asset_id: str, metrics: Row) -> bool:
         " OR corrosion_rate_mm_per_year IS NOT :corrosion_rate_mm_per_year"
         " OR remaining_life_years IS NOT :remaining_life_years"
         " OR next_inspection_due IS NOT :next_inspection_due)",
-        {**metrics, "id": asset_id},
+        {**metrics, "id": asset_id, "updated_at": updated_at},
     )
     return conn.changes() > 0
