@@ -13,6 +13,7 @@ from reliatic_appliance.api.handlers import (
     actions,
     api_keys,
     assets,
+    events,
     failure_modes,
     inspections,
     meta,
@@ -41,6 +42,7 @@ OPERATIONS: list[routes.Operation] = [
     *actions.OPERATIONS,
     *risk_assessments.OPERATIONS,
     *mocs.OPERATIONS,
+    *events.OPERATIONS,
     *api_keys.OPERATIONS,
 ]
 

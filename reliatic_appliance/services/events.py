@@ -11,19 +11,10 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.domain.event_types import EVENT_TYPES
+from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.storage import events as event_store
-
-EVENT_TYPES: tuple[str, ...] = (
-    "asset.created",
-    "asset.updated",
-    "asset.decommissioned",
-    "inspection.completed",
-    "action.status_changed",
-    "risk_assessment.created",
-    "fmea.rpn_changed",
-    "moc.status_changed",
-    "alert.escalated",
-)
+from reliatic_appliance.storage.sqlite import Database
 
 
 def emit(
@@ -51,3 +42,38 @@ def emit(
             "created_at": at,
         },
     )
+
+
+def feed_item(row: dict[str, Any], tenant_slug: str) -> dict[str, Any]:
+    """The §7 payload of a stored event, without `delivery_id` (the feed's item shape)."""
+    return {
+        "id": str(row["id"]),
+        "type": row["type"],
+        "timestamp": row["created_at"],
+        "tenant": tenant_slug,
+        "resource": {"type": row["resource_type"], "id": row["resource_id"]},
+        "data": row["data"],
+    }
+
+
+def list_events(
+    db: Database,
+    *,
+    tenant_slug: str,
+    after: int | None,
+    event_type: str | None,
+    updated_since: str | None,
+    page: PageRequest,
+) -> Page:
+    def read(conn: apsw.Connection) -> Page:
+        rows, total = event_store.list_events(
+            conn,
+            after=after,
+            event_type=event_type,
+            updated_since=updated_since,
+            limit=page.per_page,
+            offset=page.offset,
+        )
+        return Page(items=[feed_item(r, tenant_slug) for r in rows], total=total, request=page)
+
+    return db.read(read)

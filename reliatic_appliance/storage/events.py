@@ -7,6 +7,7 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
 
 Row = dict[str, Any]
@@ -30,3 +31,32 @@ def insert_event(conn: apsw.Connection, event: Row) -> int:
 
 def count_events(conn: apsw.Connection) -> int:
     return int(scalar(conn, "SELECT COUNT(*) FROM events"))
+
+
+def list_events(
+    conn: apsw.Connection,
+    *,
+    after: int | None,
+    event_type: str | None,
+    updated_since: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """Events oldest first (the feed is read forwards from a cursor), with the total."""
+    rows, total = listing.fetch_page(
+        conn,
+        select="SELECT id, type, resource_type, resource_id, data, created_at FROM events",
+        table="events",
+        conditions=[
+            listing.Condition("id > ?", (after,)) if after is not None else None,
+            listing.equals("type", event_type),
+            listing.at_least("created_at", updated_since),
+        ],
+        sort=None,
+        sortable=frozenset(),
+        limit=limit,
+        offset=offset,
+    )
+    for row in rows:
+        row["data"] = json.loads(row["data"])
+    return rows, total

@@ -1,0 +1,62 @@
+"""Event feed and alert models (SPEC §5 Events and Alerts, §7 payload)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from reliatic_appliance.domain.event_types import EVENT_TYPES
+from reliatic_appliance.schemas.common import PageQuery, Timestamp, sort_values
+
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+
+class EventResource(BaseModel):
+    type: str = Field(examples=["asset"])
+    id: str
+
+
+class EventData(BaseModel):
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class Event(BaseModel):
+    """A feed item: the webhook payload of SPEC §7 without `delivery_id`."""
+
+    id: str = Field(description="Event id; increases monotonically within the tenant.")
+    type: EventType  # type: ignore[valid-type]
+    timestamp: Timestamp
+    tenant: str
+    resource: EventResource
+    data: EventData
+
+
+class EventListQuery(PageQuery):
+    after: int | None = Field(
+        None, ge=0, le=2**62, description="Only events with an id greater than this (cursor)."
+    )
+    type: EventType | None = Field(None, description="Only events of this type.")  # type: ignore[valid-type]
+
+
+AlertKind = Literal["sla_escalation", "webhook_disabled"]
+
+
+class Alert(BaseModel):
+    id: str
+    kind: AlertKind
+    severity: Literal["info", "warning", "critical"]
+    resource_type: str
+    resource_id: str
+    level: int | None
+    message: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class AlertListQuery(PageQuery):
+    kind: AlertKind | None = None
+    resource_type: Literal["action", "webhook"] | None = None
+    resource_id: str | None = Field(None, min_length=1, max_length=64)
+    sort: Literal[sort_values(("created_at", "updated_at", "level"))] | None = None  # type: ignore[valid-type]
