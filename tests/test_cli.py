@@ -1,0 +1,222 @@
+"""`reliatic` as an operator runs it: a subprocess, real files, exit codes, --json."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.process import cli, cli_json
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def test_init_creates_layout_and_is_idempotent(data_dir: Path) -> None:
+    first = cli_json(data_dir, "init")
+    assert first["created_master_key"] is True
+    key_file = data_dir / "secret" / "master.key"
+    secret = key_file.read_bytes()
+    assert len(secret) == 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((data_dir / "secret").stat().st_mode) == 0o700
+    assert (data_dir / "control.db").exists() and (data_dir / "tenants").is_dir()
+    again = cli_json(data_dir, "init")
+    assert again["created_master_key"] is False
+    assert key_file.read_bytes() == secret
+
+
+def test_tenant_lifecycle(data_dir: Path) -> None:
+    cli(data_dir, "init")
+    created = cli_json(
+        data_dir, "tenant", "create", "north-refinery", "--name", "North", "--rate-limit", "300"
+    )
+    assert created["slug"] == "north-refinery" and created["rate_limit_per_minute"] == 300
+    assert (data_dir / "tenants" / f"{created['id']}.db").exists()
+    listed = cli_json(data_dir, "tenant", "list")
+    assert [t["slug"] for t in listed] == ["north-refinery"]
+    human = cli(data_dir, "tenant", "list")
+    assert "north-refinery" in human.stdout and "SLUG" in human.stdout
+    disabled = cli_json(data_dir, "tenant", "disable", "north-refinery")
+    assert disabled["disabled_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["tenant", "create", "Bad_Slug"], "slug", id="bad-slug"),
+        pytest.param(["tenant", "create", "x"], "slug", id="slug-too-short"),
+        pytest.param(["tenant", "disable", "nobody"], "not found", id="unknown-tenant"),
+        pytest.param(
+            ["key", "create", "--tenant", "nobody", "--name", "k", "--level", "read_only"],
+            "not found",
+            id="key-unknown-tenant",
+        ),
+        pytest.param(
+            [
+                "key",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "k",
+                "--level",
+                "read_only",
+                "--scope",
+                "assets:write",
+            ],
+            "exceeds",
+            id="scope-over-level",
+        ),
+        pytest.param(
+            [
+                "key",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "k",
+                "--level",
+                "read_only",
+                "--scope",
+                "root",
+            ],
+            "unknown permission",
+            id="bad-scope",
+        ),
+        pytest.param(
+            [
+                "key",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "k",
+                "--level",
+                "read_only",
+                "--expires",
+                "2001-01-01T00:00:00Z",
+            ],
+            "future",
+            id="expired",
+        ),
+        pytest.param(
+            ["key", "revoke", "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], "not found", id="revoke-unknown"
+        ),
+    ],
+)
+def test_user_mistakes_are_one_line_exit_1(data_dir: Path, args: list[str], message: str) -> None:
+    cli(data_dir, "init")
+    cli(data_dir, "tenant", "create", "acme")
+    result = cli(data_dir, *args)
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("reliatic: error:"), result.stderr
+    assert message in lines[0].lower()
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_duplicate_tenant_is_refused(data_dir: Path) -> None:
+    cli(data_dir, "init")
+    cli(data_dir, "tenant", "create", "acme")
+    result = cli(data_dir, "tenant", "create", "acme")
+    assert result.returncode == 1 and "already exists" in result.stderr
+    assert len(list((data_dir / "tenants").glob("*.db"))) == 1
+
+
+def test_usage_errors_exit_2(data_dir: Path) -> None:
+    result = cli(data_dir, "key", "create", "--tenant", "acme")
+    assert result.returncode == 2 and "required" in result.stderr
+
+
+def test_commands_need_init(data_dir: Path) -> None:
+    result = cli(data_dir, "tenant", "list")
+    assert result.returncode == 1 and "init" in result.stderr
+
+
+def test_key_create_list_revoke(data_dir: Path) -> None:
+    cli(data_dir, "init")
+    cli(data_dir, "tenant", "create", "acme")
+    created = cli_json(
+        data_dir,
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "SAP PM",
+        "--level",
+        "read_write",
+        "--scope",
+        "assets:write",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+    )
+    assert set(created) == {"id", "key", "name", "level", "permissions", "expires_at"}
+    assert created["key"].startswith("rl_live_") and len(created["key"]) == 51
+    assert created["permissions"] == ["assets:write"]
+    assert created["expires_at"].startswith("2099-01-01T00:00:00")
+    listed = cli_json(data_dir, "key", "list", "--tenant", "acme")
+    assert [k["id"] for k in listed] == [created["id"]]
+    assert created["key"] not in json.dumps(listed)
+    assert listed[0]["prefix"] == created["key"][:12]
+    human = cli(data_dir, "key", "list", "--tenant", "acme").stdout
+    assert created["key"] not in human and created["key"][:12] in human
+    revoked = cli_json(data_dir, "key", "revoke", created["id"])
+    assert revoked["revoked_at"] is not None
+
+
+def test_global_flags_after_subcommand_and_env(tmp_path: Path) -> None:
+    data_dir = tmp_path / "elsewhere"
+    result = cli(tmp_path / "ignored", "init", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert (data_dir / "control.db").exists()
+
+
+def test_bad_config_file_is_refused_naming_file_and_key(data_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "reliatic.toml"
+    config.write_text("[server]\nport = 99999\n")
+    result = cli(data_dir, "--config", str(config), "init")
+    assert result.returncode == 1
+    assert str(config) in result.stderr and "port" in result.stderr
+    env_result = cli(data_dir, "init", env={"RELIATIC_SERVER_PORT": "http"})
+    assert env_result.returncode == 1 and "RELIATIC_SERVER_PORT" in env_result.stderr
+
+
+def test_version_and_help() -> None:
+    result = cli(Path("/nonexistent"), "--help")
+    assert result.returncode == 0
+    for command in ("init", "serve", "tenant", "key", "demo"):
+        assert command in result.stdout
+
+
+def test_demo_creates_a_realistic_plant_and_a_working_key(data_dir: Path) -> None:
+    from tests.process import start_server
+
+    first = cli(data_dir, "demo")
+    assert first.returncode == 0, first.stderr
+    key = next(
+        line.split(": ", 1)[1] for line in first.stdout.splitlines() if "key (shown once)" in line
+    )
+    assert "curl -s -H 'Authorization: Bearer rl_live_" in first.stdout
+    again = cli_json(data_dir, "demo")
+    assert again["assets_created"] == 0 and again["key"] != key
+    server = start_server(data_dir, {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "1000"})
+    try:
+        status, _, body = server.request("GET", "/api/v1/assets?per_page=100", key=key)
+        assert status == 200 and body["meta"]["total"] >= 200
+        kinds = set()
+        for kind in ("vessel", "piping", "tank", "heat_exchanger", "rotating"):
+            _, _, page = server.request("GET", f"/api/v1/assets?type={kind}&per_page=1", key=key)
+            if page["meta"]["total"] > 0:
+                kinds.add(kind)
+        assert len(kinds) == 5
+        tags = {a["tag_number"] for a in body["data"]}
+        assert all(re.fullmatch(r"[A-Z]{1,3}-[0-9A-Z-]+", t) for t in tags), sorted(tags)[:5]
+    finally:
+        server.stop()
