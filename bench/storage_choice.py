@@ -23,7 +23,7 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reliatic_appliance.storage.sqlite import Database, connect  # noqa: E402
+from reliatic_appliance.storage.sqlite import Database, connect
 
 ROWS = 100_000
 READS = 5_000
