@@ -72,8 +72,7 @@ async def bench_reads(path: Path) -> dict[str, float]:
                     c.execute("SELECT COUNT(*) FROM items WHERE kind = 'tank'").fetchone(),
                     list(
                         c.execute(
-                            "SELECT * FROM items WHERE kind = 'tank' ORDER BY id LIMIT 25"
-                            " OFFSET ?",
+                            "SELECT * FROM items WHERE kind = 'tank' ORDER BY id LIMIT 25 OFFSET ?",
                             (n * 25,),
                         )
                     ),
@@ -165,8 +164,11 @@ async def main() -> None:
     print(f"{'measure':<38}{'apsw / group':>16}{'aiosqlite / naive':>20}{'ratio':>8}")
     for label, mine, other in [
         ("primary-key read (µs)", reads["pk_apsw"] * 1e6, reads["pk_aiosqlite"] * 1e6),
-        ("page of 25 + COUNT over 20k (µs)", reads["page_apsw"] * 1e6,
-         reads["page_aiosqlite"] * 1e6),
+        (
+            "page of 25 + COUNT over 20k (µs)",
+            reads["page_apsw"] * 1e6,
+            reads["page_aiosqlite"] * 1e6,
+        ),
     ]:
         print(f"{label:<38}{mine:>16.1f}{other:>20.1f}{other / mine:>7.1f}x")
     print(
