@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -19,20 +22,28 @@ from reliatic_appliance.api.handlers import (
     meta,
     mocs,
     risk_assessments,
+    webhooks,
 )
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter
 from reliatic_appliance.keys import (
     ADDRESS_LIMITER,
+    CLOCK,
     CONTROL_DB,
     KEY_LIMITER,
     OPENAPI_DOCUMENT,
+    SCHEDULER,
+    SECRET_BOX,
     SETTINGS,
     TENANT_DBS,
 )
+from reliatic_appliance.scheduler.runner import Scheduler
+from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.storage import control as control_store
+from reliatic_appliance.storage.layout import master_key_file
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, migrate_file
+from reliatic_appliance.timefmt import utc_now
 
 OPERATIONS: list[routes.Operation] = [
     *meta.OPERATIONS,
@@ -43,6 +54,7 @@ OPERATIONS: list[routes.Operation] = [
     *risk_assessments.OPERATIONS,
     *mocs.OPERATIONS,
     *events.OPERATIONS,
+    *webhooks.OPERATIONS,
     *api_keys.OPERATIONS,
 ]
 
@@ -66,12 +78,39 @@ async def _databases(app: web.Application) -> AsyncIterator[None]:
         control.close()
 
 
-def create_app(settings: Settings) -> web.Application:
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    """The webhook/housekeeping scheduler task, alive exactly as long as the app."""
+    scheduler = Scheduler(
+        settings=app[SETTINGS],
+        control=app[CONTROL_DB],
+        tenants=app[TENANT_DBS],
+        box=app[SECRET_BOX],
+        clock=app[CLOCK],
+    )
+    app[SCHEDULER] = scheduler
+    task = asyncio.create_task(scheduler.run(), name="reliatic-scheduler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    run_scheduler: bool = True,
+) -> web.Application:
+    """The whole server; `clock` and `run_scheduler` exist for tests that drive time."""
     app = web.Application(
         middlewares=[middlewares.request_context, middlewares.errors_to_json, middlewares.guard],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SECRET_BOX] = SecretBox.from_file(master_key_file(settings.data_dir))
     app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
     app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
     app[OPENAPI_DOCUMENT] = openapi.render(OPERATIONS)
@@ -79,4 +118,6 @@ def create_app(settings: Settings) -> web.Application:
     static = Path(str(resources.files("reliatic_appliance.api") / "static"))
     app.router.add_static("/api/static/", static, name="static")
     app.cleanup_ctx.append(_databases)
+    if run_scheduler:
+        app.cleanup_ctx.append(_scheduler)
     return app

@@ -6,9 +6,14 @@ cleanup contexts; no module keeps mutable state of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from aiohttp import web
 
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
+from reliatic_appliance.scheduler.runner import Scheduler
+from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services.api_keys import Principal
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.storage.sqlite import Database
@@ -20,6 +25,10 @@ TENANT_DBS = web.AppKey("tenant_dbs", TenantDatabases)
 KEY_LIMITER = web.AppKey("key_limiter", FixedWindowLimiter)
 ADDRESS_LIMITER = web.AppKey("address_limiter", FixedWindowLimiter)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
+SECRET_BOX = web.AppKey("secret_box", SecretBox)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+# Every "now" of the app comes from here, so tests can move time instead of sleeping.
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
 # Per-request values: set by the middlewares, read by handlers and the access log.
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -12,10 +12,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
-from reliatic_appliance.cli.init import initialise
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.settings import Settings, load_settings
+from reliatic_appliance.storage.layout import initialise
 
 # Generous limits so functional tests never trip the limiter by accident; the rate-limit
 # tests build their own settings.
@@ -113,19 +113,20 @@ async def client(
     return await aiohttp_client(create_app(settings))
 
 
+async def open_api(client: TestClient, scopes: list[str], slug: str = "acme") -> Api:
+    """A new tenant with a read-write key that also holds the admin `scopes`."""
+    control = client.app[CONTROL_DB]
+    tenant = await tenants.create_tenant(control, app_data_dir(client), slug=slug)
+    record, key = await api_keys.create_key(
+        control, tenant_id=tenant["id"], name="integration", level="read_write", scopes=scopes
+    )
+    return Api(client=client, tenant=tenant, key=key, key_id=record["id"])
+
+
 @pytest.fixture
 async def api(client: TestClient) -> Api:
     """Tenant `acme` with a read-write key that may also manage keys."""
-    control = client.app[CONTROL_DB]
-    tenant = await tenants.create_tenant(control, app_data_dir(client), slug="acme")
-    record, key = await api_keys.create_key(
-        control,
-        tenant_id=tenant["id"],
-        name="integration",
-        level="read_write",
-        scopes=["api_keys:read", "api_keys:write"],
-    )
-    return Api(client=client, tenant=tenant, key=key, key_id=record["id"])
+    return await open_api(client, ["api_keys:read", "api_keys:write"])
 
 
 ASSET = {"tag_number": "V-101", "name": "HP Separator", "asset_type": "vessel"}

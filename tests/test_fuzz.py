@@ -20,6 +20,7 @@ CHECKS = ",".join(
         "response_schema_conformance",
     ]
 )
+WRITABLE = ("assets", "inspections", "failure_modes", "actions", "risk_assessments", "mocs")
 # Fixed so CI is repeatable; change it locally (or drop it) to explore further.
 SEED = os.environ.get("RELIATIC_FUZZ_SEED", "20261125")
 EXAMPLES = os.environ.get("RELIATIC_FUZZ_EXAMPLES", "50")
@@ -29,6 +30,12 @@ def test_schemathesis_finds_no_mismatch(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     assert cli(data_dir, "init").returncode == 0
     assert cli(data_dir, "tenant", "create", "acme").returncode == 0
+    scopes = [f"{resource}:write" for resource in WRITABLE] + [
+        "alerts:read",
+        "events:read",
+        "webhooks:write",
+        "api_keys:write",
+    ]
     key = cli_json(
         data_dir,
         "key",
@@ -39,12 +46,7 @@ def test_schemathesis_finds_no_mismatch(tmp_path: Path) -> None:
         "fuzz",
         "--level",
         "read_write",
-        "--scope",
-        "assets:write",
-        "--scope",
-        "api_keys:read",
-        "--scope",
-        "api_keys:write",
+        *(arg for scope in scopes for arg in ("--scope", scope)),
     )["key"]
     server = start_server(
         data_dir,
@@ -68,9 +70,15 @@ def test_schemathesis_finds_no_mismatch(tmp_path: Path) -> None:
                 EXAMPLES,
                 "--seed",
                 SEED,
+                # One worker: with two, hypothesis' lambda-source introspection races and
+                # schemathesis reports it as a runtime error (not an API failure).
                 "--workers",
-                "2",
+                "1",
                 "--no-color",
+                # Revoking its own key would leave the rest of the run with only 401s;
+                # revocation has its own tests.
+                "--exclude-operation-id",
+                "revokeApiKey",
             ],
             capture_output=True,
             text=True,
@@ -80,6 +88,7 @@ def test_schemathesis_finds_no_mismatch(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "No issues found" in result.stdout
+    # Warnings (e.g. "most generated ids were unknown: 404") are fine; failures are not.
+    assert " passed" in result.stdout and "failed" not in result.stdout.split("SUMMARY")[-1]
     # The server logged no unhandled error while being fuzzed.
     assert '"level": "error"' not in server.log_text()

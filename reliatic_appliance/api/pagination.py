@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from reliatic_appliance.api.responses import json_response
-from reliatic_appliance.schemas.common import PageQuery
+from reliatic_appliance.schemas.common import PageOnlyQuery
 from reliatic_appliance.services.paging import Page, PageRequest
 
 
-def page_request(query: PageQuery) -> PageRequest:
+def page_request(query: PageOnlyQuery) -> PageRequest:
     return PageRequest(page=query.page, per_page=query.per_page)
 
 

@@ -8,11 +8,11 @@ import json
 from datetime import date
 
 from reliatic_appliance.cli.context import CliContext
-from reliatic_appliance.cli.init import initialise
 from reliatic_appliance.demo.plant import generate_plant
 from reliatic_appliance.errors import NotFound
 from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.services import api_keys, assets, tenants
+from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.storage.tenancy import TenantDatabases
 
 DEMO_SLUG = "demo"

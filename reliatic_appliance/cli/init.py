@@ -3,40 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-from pathlib import Path
 
 from reliatic_appliance.cli.context import CliContext
-from reliatic_appliance.storage.tenancy import control_file, migrate_file
-
-MASTER_KEY_BYTES = 32
-
-
-def master_key_file(data_dir: Path) -> Path:
-    return data_dir / "secret" / "master.key"
-
-
-def initialise(data_dir: Path, busy_timeout_ms: int = 5000) -> dict[str, object]:
-    """Create what is missing; never overwrite what exists (the master key above all)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "tenants").mkdir(exist_ok=True)
-    secret_dir = data_dir / "secret"
-    secret_dir.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(secret_dir, 0o700)
-    key_file = master_key_file(data_dir)
-    created_key = False
-    if not key_file.exists():
-        # O_EXCL: two concurrent inits cannot both write a different key.
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(MASTER_KEY_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
-        created_key = True
-    os.chmod(key_file, 0o600)
-    migrate_file(control_file(data_dir), "control", busy_timeout_ms=busy_timeout_ms)
-    return {"data_dir": str(data_dir), "created_master_key": created_key}
+from reliatic_appliance.storage.layout import initialise
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

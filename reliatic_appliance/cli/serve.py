@@ -14,8 +14,8 @@ from aiohttp import web
 from reliatic_appliance import systemd_notify
 from reliatic_appliance.app import create_app
 from reliatic_appliance.cli.context import CliContext, CliError
-from reliatic_appliance.cli.init import initialise
 from reliatic_appliance.settings import Settings
+from reliatic_appliance.storage.layout import initialise
 
 log = logging.getLogger("reliatic.serve")
 

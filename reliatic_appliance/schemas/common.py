@@ -34,6 +34,14 @@ Timestamp = Annotated[
 ]
 DateText = Annotated[str, Field(json_schema_extra={"format": "date"}, examples=["2026-04-01"])]
 
+# An id of another row of the tenant, in a body or a filter (checked to exist by the
+# service). Ids are opaque (SPEC §3), but never empty, long or full of odd characters.
+ResourceId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
+    Field(examples=["ast_01JQ8Z6X4M0000000000000000"]),
+]
+
 T = TypeVar("T")
 
 
@@ -118,3 +126,15 @@ class HealthStatus(BaseModel):
 def sort_values(fields: tuple[str, ...]) -> tuple[str, ...]:
     """Allowed `sort` values for a resource: each field, ascending or with `-` descending."""
     return tuple(f"{prefix}{field}" for field in fields for prefix in ("", "-"))
+
+
+class HistoryEntry(BaseModel):
+    """One status change, oldest first in `history`; the first entry is the creation."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from", description="Previous status; null at creation.")
+    to: str = Field(description="New status.")
+    comment: str | None
+    at: Timestamp
+    by: str | None = Field(description="The API key id (or user) that made the change.")

@@ -7,6 +7,8 @@ from typing import Any
 import apsw
 
 from reliatic_appliance.errors import NotFound
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.storage import alerts as store
 from reliatic_appliance.storage.sqlite import Database
@@ -28,4 +30,47 @@ def get_alert(db: Database, alert_id: str) -> dict[str, Any]:
     row = db.read(lambda conn: store.get_alert(conn, alert_id))
     if row is None:
         raise NotFound(f"Alert {alert_id} not found.")
+    return row
+
+
+def raise_alert(
+    conn: apsw.Connection,
+    *,
+    kind: str,
+    severity: str,
+    resource_type: str,
+    resource_id: str,
+    level: int | None,
+    message: str,
+    at: str,
+    actor: str | None = None,
+) -> dict[str, Any] | None:
+    """Record an alert once and emit `alert.escalated` with it, in the caller's transaction.
+
+    Returns the alert, or None when this (kind, resource, level) was already raised.
+    """
+    alert_id = new_id("alr")
+    alert: dict[str, Any] = {
+        "id": alert_id,
+        "kind": kind,
+        "severity": severity,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "level": level,
+        "message": message,
+        "created_at": at,
+    }
+    if not store.insert_alert(conn, alert):
+        return None
+    row = store.get_alert(conn, alert_id)
+    emit(
+        conn,
+        event_type="alert.escalated",
+        resource_type="alert",
+        resource_id=alert_id,
+        before=None,
+        after=row,
+        actor=actor,
+        at=at,
+    )
     return row

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import apsw
@@ -12,6 +11,7 @@ from reliatic_appliance.ids import new_id
 from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.storage import assets as store
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import now_ts
@@ -20,14 +20,6 @@ Row = dict[str, Any]
 AssetFilter = store.AssetFilter
 # Asset fields the computed corrosion fields depend on (SPEC §6).
 METRIC_INPUTS = frozenset({"nominal_thickness_mm", "required_thickness_mm", "install_date"})
-
-
-def _to_storage(values: dict[str, Any]) -> Row:
-    """Dates become `YYYY-MM-DD` text, everything else is already a SQLite value."""
-    return {
-        key: value.isoformat() if isinstance(value, datetime.date) else value
-        for key, value in values.items()
-    }
 
 
 def _check_thicknesses(asset: Row) -> None:
@@ -64,7 +56,7 @@ def get_asset(db: Database, asset_id: str) -> Row:
 
 
 async def create_asset(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
-    asset = _to_storage(values)
+    asset = to_storage(values)
     _check_thicknesses(asset)
 
     def write(conn: apsw.Connection) -> Row:
@@ -98,7 +90,7 @@ async def update_asset(
     db: Database, asset_id: str, changes: dict[str, Any], *, actor: str | None
 ) -> Row:
     """Apply a partial update; emit `asset.updated` (or `asset.decommissioned`) if it changed."""
-    changes = _to_storage(changes)
+    changes = to_storage(changes)
 
     def write(conn: apsw.Connection) -> Row:
         before = store.get_asset(conn, asset_id)

@@ -1,8 +1,9 @@
 """The one event emitter (SPEC §7): every write records its event in its own transaction.
 
 `emit` is called with the writer's connection, inside the transaction of the change, so
-the event exists if and only if the change does. Webhook outbox rows will be added here,
-in the same call, so that no write path can forget them.
+the event exists if and only if the change does. In the same call it writes one outbox row
+per enabled subscription to the event's type, so no write path can forget them and a crash
+can delay a delivery but never lose one.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 import apsw
 
 from reliatic_appliance.domain.event_types import EVENT_TYPES
+from reliatic_appliance.ids import new_id
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.storage import events as event_store
+from reliatic_appliance.storage import webhooks as webhook_store
 from reliatic_appliance.storage.sqlite import Database
 
 
@@ -31,7 +34,7 @@ def emit(
     """Record one event; return its id (monotonic within the tenant)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
-    return event_store.insert_event(
+    event_id = event_store.insert_event(
         conn,
         {
             "type": event_type,
@@ -42,6 +45,20 @@ def emit(
             "created_at": at,
         },
     )
+    for webhook_id in webhook_store.subscribers(conn, event_type):
+        webhook_store.insert_delivery(
+            conn,
+            {
+                "id": new_id("dlv"),
+                "webhook_id": webhook_id,
+                "event_id": event_id,
+                "event_type": event_type,
+                "payload": None,
+                "next_attempt_at": at,
+                "created_at": at,
+            },
+        )
+    return event_id
 
 
 def feed_item(row: dict[str, Any], tenant_slug: str) -> dict[str, Any]:

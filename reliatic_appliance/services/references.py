@@ -6,6 +6,8 @@ a 400 `validation_error` naming the field, raised before anything is written.
 
 from __future__ import annotations
 
+from typing import Any
+
 import apsw
 
 from reliatic_appliance.errors import ValidationError
@@ -25,3 +27,14 @@ def require(conn: apsw.Connection, table: str, row_id: str | None, field: str) -
     """Raise a validation error naming `field` unless `row_id` is None or exists."""
     if row_id is not None and not exists(conn, table, row_id):
         raise ValidationError.field(field, f"no {_NOUN[table]} with this id exists")
+
+
+def check_same_asset(before: dict[str, Any], changes: dict[str, Any], noun: str) -> None:
+    """A row stays with its asset: `asset_id` may be sent on update only unchanged.
+
+    Moving a failure mode or an assessment would silently rewrite another asset's history.
+    """
+    if "asset_id" in changes and changes["asset_id"] != before["asset_id"]:
+        raise ValidationError.field(
+            "asset_id", f"cannot be changed; create a new {noun} for the other asset"
+        )

@@ -1,7 +1,146 @@
-"""Placeholder: filled in by the actions work (SPEC §5)."""
+"""`/api/v1/actions` (SPEC §5 Actions, §6 lifecycle): parse → service → respond."""
 
 from __future__ import annotations
 
-from reliatic_appliance.api.routes import Operation
+from aiohttp import web
 
-OPERATIONS: list[Operation] = []
+from reliatic_appliance.api.pagination import collection, page_request
+from reliatic_appliance.api.parsing import fields_sent
+from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.routes import Call, Operation
+from reliatic_appliance.schemas.actions import (
+    Action,
+    ActionCreate,
+    ActionListQuery,
+    ActionStatusChange,
+    ActionUpdate,
+)
+from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.services import actions as service
+
+ACTION_ID = {"action_id": "The action's id."}
+
+
+async def list_actions(call: Call) -> web.StreamResponse:
+    q: ActionListQuery = call.query
+    flt = service.ActionFilter(
+        status=q.status,
+        priority=q.priority,
+        assignee_id=q.assignee_id,
+        asset_id=q.asset_id,
+        overdue=q.overdue,
+        updated_since=q.updated_since,
+    )
+    page = service.list_actions(await call.tenant_db(), flt, q.sort, page_request(q))
+    return collection(call.request, page)
+
+
+async def get_action(call: Call) -> web.StreamResponse:
+    return single(service.get_action(await call.tenant_db(), call.params["action_id"]))
+
+
+async def create_action(call: Call) -> web.StreamResponse:
+    row = await service.create_action(
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor
+    )
+    response = single(row, status=201)
+    response.headers["Location"] = f"/api/v1/actions/{row['id']}"
+    return response
+
+
+async def update_action(call: Call) -> web.StreamResponse:
+    row = await service.update_action(
+        await call.tenant_db(), call.params["action_id"], fields_sent(call.body), actor=call.actor
+    )
+    return single(row)
+
+
+async def change_status(call: Call) -> web.StreamResponse:
+    body: ActionStatusChange = call.body
+    row = await service.change_status(
+        await call.tenant_db(),
+        call.params["action_id"],
+        body.status,
+        body.comment,
+        actor=call.actor,
+    )
+    return single(row)
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/api/v1/actions",
+        list_actions,
+        operation_id="listActions",
+        summary="List corrective actions",
+        description="Paginated, filterable, sortable list of the tenant's actions, each with"
+        " its status history.",
+        tag="Actions",
+        permission="actions:read",
+        query=ActionListQuery,
+        response=Collection[Action],
+        collection=True,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/actions",
+        create_action,
+        operation_id="createAction",
+        summary="Create a corrective action",
+        description="New actions are `open`. `asset_id`, `failure_mode_id` and"
+        " `inspection_id` must name rows of this tenant; a failure mode or inspection must"
+        " belong to `asset_id` when both are given.",
+        tag="Actions",
+        permission="actions:write",
+        body=ActionCreate,
+        response=Single[Action],
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/actions/{action_id}",
+        get_action,
+        operation_id="getAction",
+        summary="Get one corrective action",
+        description="With its status history, oldest first.",
+        tag="Actions",
+        permission="actions:read",
+        response=Single[Action],
+        path_params=ACTION_ID,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/actions/{action_id}",
+        update_action,
+        operation_id="updateAction",
+        summary="Update a corrective action (partial)",
+        description="Only the fields sent change; `status` changes only through"
+        " `PUT /api/v1/actions/{action_id}/status`. A closed or cancelled action can no"
+        " longer be changed (409).",
+        tag="Actions",
+        permission="actions:write",
+        body=ActionUpdate,
+        response=Single[Action],
+        path_params=ACTION_ID,
+        errors=(409,),
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/actions/{action_id}/status",
+        change_status,
+        operation_id="changeActionStatus",
+        summary="Move a corrective action to its next status",
+        description="open → in_progress | on_hold | cancelled; in_progress → on_hold |"
+        " completed | cancelled; on_hold → in_progress | cancelled; completed → verified |"
+        " in_progress (rework); verified → closed. Any other move is 409 and its details"
+        " list the allowed next states. Appends to `history` and emits"
+        " `action.status_changed`.",
+        tag="Actions",
+        permission="actions:write",
+        body=ActionStatusChange,
+        response=Single[Action],
+        path_params=ACTION_ID,
+        errors=(409,),
+    ),
+]

@@ -1,7 +1,140 @@
-"""Placeholder: filled in by the failure_modes work (SPEC §5)."""
+"""`/api/v1/failure-modes` (SPEC §5 Failure modes, FMEA): parse → service → respond."""
 
 from __future__ import annotations
 
-from reliatic_appliance.api.routes import Operation
+from aiohttp import web
 
-OPERATIONS: list[Operation] = []
+from reliatic_appliance.api.pagination import collection, page_request
+from reliatic_appliance.api.parsing import fields_sent
+from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.routes import Call, Operation
+from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.schemas.failure_modes import (
+    FailureMode,
+    FailureModeCreate,
+    FailureModeListQuery,
+    FailureModeUpdate,
+)
+from reliatic_appliance.services import failure_modes as service
+
+FAILURE_MODE_ID = {"failure_mode_id": "The failure mode's id."}
+
+
+async def list_failure_modes(call: Call) -> web.StreamResponse:
+    q: FailureModeListQuery = call.query
+    flt = service.FailureModeFilter(
+        asset_id=q.asset_id,
+        rpn_min=q.rpn_min,
+        rpn_max=q.rpn_max,
+        priority=q.priority,
+        action_priority=q.action_priority,
+        updated_since=q.updated_since,
+    )
+    page = service.list_failure_modes(await call.tenant_db(), flt, q.sort, page_request(q))
+    return collection(call.request, page)
+
+
+async def get_failure_mode(call: Call) -> web.StreamResponse:
+    return single(service.get_failure_mode(await call.tenant_db(), call.params["failure_mode_id"]))
+
+
+async def create_failure_mode(call: Call) -> web.StreamResponse:
+    row = await service.create_failure_mode(await call.tenant_db(), fields_sent(call.body))
+    response = single(row, status=201)
+    response.headers["Location"] = f"/api/v1/failure-modes/{row['id']}"
+    return response
+
+
+async def update_failure_mode(call: Call) -> web.StreamResponse:
+    row = await service.update_failure_mode(
+        await call.tenant_db(),
+        call.params["failure_mode_id"],
+        fields_sent(call.body),
+        actor=call.actor,
+    )
+    return single(row)
+
+
+async def delete_failure_mode(call: Call) -> web.StreamResponse:
+    await service.delete_failure_mode(await call.tenant_db(), call.params["failure_mode_id"])
+    return web.Response(status=204)
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/api/v1/failure-modes",
+        list_failure_modes,
+        operation_id="listFailureModes",
+        summary="List failure modes",
+        description=(
+            "Paginated, filterable, sortable list of the tenant's FMEA failure modes."
+            " `rpn_min` must not exceed `rpn_max`."
+        ),
+        tag="Failure modes",
+        permission="failure_modes:read",
+        query=FailureModeListQuery,
+        response=Collection[FailureMode],
+        collection=True,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/failure-modes",
+        create_failure_mode,
+        operation_id="createFailureMode",
+        summary="Create a failure mode",
+        description=(
+            "`asset_id` must name an asset of the tenant. `rpn` (S x O x D), `priority` and"
+            " `action_priority` (AIAG-VDA H/M/L) are computed."
+        ),
+        tag="Failure modes",
+        permission="failure_modes:write",
+        body=FailureModeCreate,
+        response=Single[FailureMode],
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/failure-modes/{failure_mode_id}",
+        get_failure_mode,
+        operation_id="getFailureMode",
+        summary="Get one failure mode",
+        description="With its computed RPN, priority and action priority.",
+        tag="Failure modes",
+        permission="failure_modes:read",
+        response=Single[FailureMode],
+        path_params=FAILURE_MODE_ID,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/failure-modes/{failure_mode_id}",
+        update_failure_mode,
+        operation_id="updateFailureMode",
+        summary="Update a failure mode (partial)",
+        description=(
+            "Only the fields sent change; `asset_id` cannot change. An update that changes"
+            " the RPN emits fmea.rpn_changed with before and after."
+        ),
+        tag="Failure modes",
+        permission="failure_modes:write",
+        body=FailureModeUpdate,
+        response=Single[FailureMode],
+        path_params=FAILURE_MODE_ID,
+    ),
+    Operation(
+        "DELETE",
+        "/api/v1/failure-modes/{failure_mode_id}",
+        delete_failure_mode,
+        operation_id="deleteFailureMode",
+        summary="Delete a failure mode",
+        description=(
+            "Removes it for good; actions that referred to it stay, with failure_mode_id"
+            " null. No content."
+        ),
+        tag="Failure modes",
+        permission="failure_modes:write",
+        response=None,
+        status=204,
+        path_params=FAILURE_MODE_ID,
+    ),
+]

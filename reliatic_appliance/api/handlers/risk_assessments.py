@@ -1,7 +1,117 @@
-"""Placeholder: filled in by the risk_assessments work (SPEC §5)."""
+"""`/api/v1/risk-assessments` (SPEC §5 Risk assessments, RBI): parse → service → respond."""
 
 from __future__ import annotations
 
-from reliatic_appliance.api.routes import Operation
+from aiohttp import web
 
-OPERATIONS: list[Operation] = []
+from reliatic_appliance.api.pagination import collection, page_request
+from reliatic_appliance.api.parsing import fields_sent
+from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.routes import Call, Operation
+from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.schemas.risk_assessments import (
+    RiskAssessment,
+    RiskAssessmentCreate,
+    RiskAssessmentListQuery,
+    RiskAssessmentUpdate,
+)
+from reliatic_appliance.services import risk_assessments as service
+
+ASSESSMENT_ID = {"risk_assessment_id": "The risk assessment's id."}
+
+
+async def list_risk_assessments(call: Call) -> web.StreamResponse:
+    q: RiskAssessmentListQuery = call.query
+    flt = service.RiskAssessmentFilter(
+        asset_id=q.asset_id, risk_ranking=q.risk_ranking, updated_since=q.updated_since
+    )
+    page = service.list_risk_assessments(await call.tenant_db(), flt, q.sort, page_request(q))
+    return collection(call.request, page)
+
+
+async def get_risk_assessment(call: Call) -> web.StreamResponse:
+    return single(
+        service.get_risk_assessment(await call.tenant_db(), call.params["risk_assessment_id"])
+    )
+
+
+async def create_risk_assessment(call: Call) -> web.StreamResponse:
+    row = await service.create_risk_assessment(
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor
+    )
+    response = single(row, status=201)
+    response.headers["Location"] = f"/api/v1/risk-assessments/{row['id']}"
+    return response
+
+
+async def update_risk_assessment(call: Call) -> web.StreamResponse:
+    row = await service.update_risk_assessment(
+        await call.tenant_db(),
+        call.params["risk_assessment_id"],
+        fields_sent(call.body),
+        actor=call.actor,
+    )
+    return single(row)
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/api/v1/risk-assessments",
+        list_risk_assessments,
+        operation_id="listRiskAssessments",
+        summary="List risk assessments",
+        description="Paginated, filterable, sortable list of the tenant's RBI assessments.",
+        tag="Risk assessments",
+        permission="risk_assessments:read",
+        query=RiskAssessmentListQuery,
+        response=Collection[RiskAssessment],
+        collection=True,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/risk-assessments",
+        create_risk_assessment,
+        operation_id="createRiskAssessment",
+        summary="Create a risk assessment",
+        description=(
+            "`asset_id` must name an asset of the tenant. `risk_score` (P x C) and"
+            " `risk_ranking` (5x5 matrix) are computed; the asset's risk_ranking follows its"
+            " newest assessment (latest assessment_date, then latest created)."
+            " Emits risk_assessment.created, and asset.updated when the asset's ranking changes."
+        ),
+        tag="Risk assessments",
+        permission="risk_assessments:write",
+        body=RiskAssessmentCreate,
+        response=Single[RiskAssessment],
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/risk-assessments/{risk_assessment_id}",
+        get_risk_assessment,
+        operation_id="getRiskAssessment",
+        summary="Get one risk assessment",
+        description="With its computed risk score and ranking.",
+        tag="Risk assessments",
+        permission="risk_assessments:read",
+        response=Single[RiskAssessment],
+        path_params=ASSESSMENT_ID,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/risk-assessments/{risk_assessment_id}",
+        update_risk_assessment,
+        operation_id="updateRiskAssessment",
+        summary="Update a risk assessment (partial)",
+        description=(
+            "Only the fields sent change; `asset_id` cannot change. Score and ranking are"
+            " recomputed and the asset's ranking refreshed (asset.updated when it changes)."
+        ),
+        tag="Risk assessments",
+        permission="risk_assessments:write",
+        body=RiskAssessmentUpdate,
+        response=Single[RiskAssessment],
+        path_params=ASSESSMENT_ID,
+    ),
+]

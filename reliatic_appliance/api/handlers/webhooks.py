@@ -1,0 +1,227 @@
+"""`/api/v1/webhooks` and the delivery log (SPEC §5 Webhooks, §7). Admin permissions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from reliatic_appliance.api.pagination import collection, page_request
+from reliatic_appliance.api.parsing import fields_sent
+from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.routes import Call, Operation
+from reliatic_appliance.keys import CLOCK, SECRET_BOX, SETTINGS
+from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.schemas.webhooks import (
+    Delivery,
+    DeliveryListQuery,
+    RotateSecret,
+    Webhook,
+    WebhookCreate,
+    WebhookListQuery,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from reliatic_appliance.services import webhooks as service
+from reliatic_appliance.services.webhooks import target_policy
+
+WEBHOOK_ID = {"webhook_id": "The subscription's id."}
+
+
+def _no_store(response: web.Response) -> web.Response:
+    # Responses that carry a secret must not be kept by any cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def list_webhooks(call: Call) -> web.StreamResponse:
+    page = service.list_webhooks(await call.tenant_db(), page_request(call.query))
+    return collection(call.request, page)
+
+
+async def create_webhook(call: Call) -> web.StreamResponse:
+    app = call.request.app
+    body: WebhookCreate = call.body
+    row, secret = await service.create_webhook(
+        await call.tenant_db(),
+        app[SECRET_BOX],
+        target_policy(app[SETTINGS]),
+        url=body.url,
+        events=list(body.events),
+        secret=body.secret,
+        enabled=body.enabled,
+        description=body.description,
+        now=app[CLOCK](),
+    )
+    response = single({**row, "secret": secret}, status=201)
+    response.headers["Location"] = f"/api/v1/webhooks/{row['id']}"
+    return _no_store(response)
+
+
+async def get_webhook(call: Call) -> web.StreamResponse:
+    return single(service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
+
+
+async def update_webhook(call: Call) -> web.StreamResponse:
+    app = call.request.app
+    row = await service.update_webhook(
+        await call.tenant_db(),
+        target_policy(app[SETTINGS]),
+        call.params["webhook_id"],
+        fields_sent(call.body),
+        now=app[CLOCK](),
+    )
+    return single(row)
+
+
+async def delete_webhook(call: Call) -> web.StreamResponse:
+    await service.delete_webhook(await call.tenant_db(), call.params["webhook_id"])
+    return web.Response(status=204)
+
+
+async def rotate_secret(call: Call) -> web.StreamResponse:
+    app = call.request.app
+    row, secret = await service.rotate_secret(
+        await call.tenant_db(),
+        app[SECRET_BOX],
+        call.params["webhook_id"],
+        secret=call.body.secret,
+        now=app[CLOCK](),
+    )
+    return _no_store(single({**row, "secret": secret}))
+
+
+async def test_webhook(call: Call) -> web.StreamResponse:
+    delivery = await service.send_test(
+        await call.tenant_db(),
+        call.params["webhook_id"],
+        tenant_slug=call.require_principal().tenant_slug,
+        now=call.request.app[CLOCK](),
+    )
+    return single(delivery, status=202)
+
+
+async def list_deliveries(call: Call) -> web.StreamResponse:
+    q: DeliveryListQuery = call.query
+    page = service.list_deliveries(
+        await call.tenant_db(), call.params["webhook_id"], status=q.status, page=page_request(q)
+    )
+    return collection(call.request, page)
+
+
+async def redeliver(call: Call) -> web.StreamResponse:
+    delivery = await service.redeliver(
+        await call.tenant_db(), call.params["delivery_id"], now=call.request.app[CLOCK]()
+    )
+    return single(delivery, status=202)
+
+
+def _op(method: str, path: str, handler, **kw) -> Operation:  # type: ignore[no-untyped-def]
+    return Operation(method, path, handler, tag="Webhooks", **kw)
+
+
+OPERATIONS = [
+    _op(
+        "GET",
+        "/api/v1/webhooks",
+        list_webhooks,
+        operation_id="listWebhooks",
+        summary="List webhook subscriptions",
+        permission="webhooks:read",
+        query=WebhookListQuery,
+        response=Collection[Webhook],
+        collection=True,
+    ),
+    _op(
+        "POST",
+        "/api/v1/webhooks",
+        create_webhook,
+        operation_id="createWebhook",
+        summary="Create a webhook subscription",
+        description="The secret (given, or generated as whsec_ + base64) is returned once.",
+        permission="webhooks:write",
+        body=WebhookCreate,
+        response=Single[WebhookWithSecret],
+        status=201,
+    ),
+    _op(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}",
+        get_webhook,
+        operation_id="getWebhook",
+        summary="Get a webhook subscription",
+        permission="webhooks:read",
+        response=Single[Webhook],
+        path_params=WEBHOOK_ID,
+    ),
+    _op(
+        "PUT",
+        "/api/v1/webhooks/{webhook_id}",
+        update_webhook,
+        operation_id="updateWebhook",
+        summary="Update a webhook subscription (partial)",
+        description="Re-enabling a disabled subscription resets its failure count.",
+        permission="webhooks:write",
+        body=WebhookUpdate,
+        response=Single[Webhook],
+        path_params=WEBHOOK_ID,
+    ),
+    _op(
+        "DELETE",
+        "/api/v1/webhooks/{webhook_id}",
+        delete_webhook,
+        operation_id="deleteWebhook",
+        summary="Remove a webhook subscription",
+        description="Its pending deliveries and delivery log go with it.",
+        permission="webhooks:write",
+        status=204,
+        path_params=WEBHOOK_ID,
+    ),
+    _op(
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/rotate-secret",
+        rotate_secret,
+        operation_id="rotateWebhookSecret",
+        summary="Rotate the signing secret",
+        description="Returns the new secret once. For 24 h both secrets sign every delivery.",
+        permission="webhooks:write",
+        body=RotateSecret,
+        response=Single[WebhookWithSecret],
+        path_params=WEBHOOK_ID,
+    ),
+    _op(
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/test",
+        test_webhook,
+        operation_id="testWebhook",
+        summary="Send a ping",
+        description="Queues a `ping` delivery; see the delivery log.",
+        permission="webhooks:write",
+        response=Single[Delivery],
+        status=202,
+        path_params=WEBHOOK_ID,
+    ),
+    _op(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        list_deliveries,
+        operation_id="listWebhookDeliveries",
+        summary="The delivery log",
+        description="Newest first: status, every attempt's time, HTTP status or error, duration.",
+        permission="webhooks:read",
+        query=DeliveryListQuery,
+        response=Collection[Delivery],
+        collection=True,
+        path_params=WEBHOOK_ID,
+    ),
+    _op(
+        "POST",
+        "/api/v1/webhook-deliveries/{delivery_id}/redeliver",
+        redeliver,
+        operation_id="redeliverWebhookDelivery",
+        summary="Send a delivery again",
+        description="Same delivery id (receivers de-duplicate on it); a fresh retry cycle.",
+        permission="webhooks:write",
+        response=Single[Delivery],
+        status=202,
+        path_params={"delivery_id": "The delivery's id."},
+    ),
+]

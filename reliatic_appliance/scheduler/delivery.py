@@ -1,0 +1,103 @@
+"""One webhook delivery attempt over HTTP, and what its outcome means (SPEC §7).
+
+Sending knows nothing of the database: it takes a URL, a body and signed headers and
+returns what happened. `decide` turns that into the delivery's next state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+
+from reliatic_appliance.domain.retry import next_attempt_delay, parse_retry_after
+from reliatic_appliance.scheduler.resolver import refused_reason
+
+# The most of a receiver's response we read: enough to log a status, never a memory risk.
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    http_status: int | None
+    error: str | None
+    retry_after: str | None
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # pending (retry later), succeeded, failed
+    delay_seconds: float | None
+    disable_reason: str | None  # set when the subscription must be disabled now
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    *,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_seconds: float,
+) -> AttemptResult:
+    """POST once. Redirects are not followed; every failure is a result, not an exception."""
+    started = time.perf_counter()
+    status: int | None = None
+    retry_after: str | None = None
+    error: str | None = None
+    try:
+        async with session.post(
+            url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        ) as response:
+            status = response.status
+            retry_after = response.headers.get("Retry-After")
+            await response.content.read(MAX_RESPONSE_BYTES)
+    except TimeoutError:
+        error = f"timeout after {timeout_seconds:g} s"
+    except aiohttp.ClientError as exc:
+        reason = refused_reason(exc)
+        error = f"target refused: {reason}" if reason else f"{type(exc).__name__}: {exc}"
+    except OSError as exc:
+        reason = refused_reason(exc)
+        error = f"target refused: {reason}" if reason else f"{type(exc).__name__}"
+    except asyncio.CancelledError:
+        raise
+    return AttemptResult(
+        http_status=status,
+        error=error[:500] if error else None,
+        retry_after=retry_after,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def decide(
+    result: AttemptResult,
+    *,
+    cycle_attempts: int,
+    schedule: list[float],
+    rng: random.Random,
+    now: datetime,
+) -> Decision:
+    """Succeeded on 2xx; 410 Gone fails and disables at once; otherwise retry or fail."""
+    status = result.http_status
+    if status is not None and 200 <= status < 300:
+        return Decision("succeeded", None, None)
+    if status == 410:
+        return Decision("failed", None, "the receiver answered 410 Gone")
+    delay = next_attempt_delay(
+        attempt=cycle_attempts + 1,
+        schedule=schedule,
+        rng=rng,
+        retry_after=parse_retry_after(result.retry_after, now),
+    )
+    if delay is None:
+        return Decision("failed", None, None)
+    return Decision("pending", delay, None)

@@ -1,0 +1,132 @@
+"""Inspection request and response models (SPEC §5 Inspections, §6 effectiveness). No logic."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reliatic_appliance.domain.effectiveness import EFFECTIVENESS_LEVELS, INSPECTION_TYPES
+from reliatic_appliance.schemas.common import (
+    STRICT_INPUT,
+    DateText,
+    LongText,
+    Name,
+    PageQuery,
+    ResourceId,
+    Timestamp,
+    sort_values,
+)
+
+# The domain module owns the lists; the schemas only describe them (SPEC §6).
+InspectionType = Literal[INSPECTION_TYPES]  # type: ignore[valid-type]
+Effectiveness = Literal[EFFECTIVENESS_LEVELS]  # type: ignore[valid-type]
+InspectionStatus = Literal["draft", "completed"]
+
+Coverage = Annotated[
+    float,
+    Field(ge=0, le=100, description="Share of the surface inspected, % (missing counts as 0)."),
+]
+# Below zero is impossible; above the asset's nominal thickness is refused by the service,
+# which knows the asset (SPEC §5). 1000 mm matches the asset thickness bound.
+Reading = Annotated[
+    float,
+    Field(ge=0, le=1000, description="Minimum measured wall thickness, mm."),
+]
+
+INSPECTION_SORT_FIELDS: tuple[str, ...] = (
+    "created_at",
+    "updated_at",
+    "inspection_date",
+    "coverage_percent",
+    "min_measured_thickness_mm",
+)
+InspectionSort = Literal[sort_values(INSPECTION_SORT_FIELDS)]  # type: ignore[valid-type]
+
+
+class InspectionFields(BaseModel):
+    """The writable optional fields, shared by create and update."""
+
+    model_config = STRICT_INPUT
+
+    coverage_percent: Coverage | None = None
+    findings: LongText | None = None
+    min_measured_thickness_mm: Reading | None = None
+
+
+class InspectionCreate(InspectionFields):
+    model_config = ConfigDict(
+        **STRICT_INPUT,
+        json_schema_extra={
+            "examples": [
+                {
+                    "asset_id": "ast_01JQ7Z3XK4M5N6P7Q8R9S0T1V2",
+                    "inspection_type": "ut_scanning",
+                    "inspection_date": "2026-03-14",
+                    "inspector_name": "J. Smith (API 510 #12345)",
+                    "coverage_percent": 60,
+                    "min_measured_thickness_mm": 21.8,
+                    "findings": "General thinning at the bottom head, no pitting.",
+                }
+            ]
+        },
+    )
+
+    asset_id: ResourceId
+    inspection_type: InspectionType  # type: ignore[valid-type]
+    inspection_date: datetime.date = Field(
+        description="Not in the future, not before the asset's install_date."
+    )
+    inspector_name: Name
+    status: InspectionStatus = "completed"
+
+
+class InspectionUpdate(InspectionFields):
+    """Partial update: only the fields sent change; required fields cannot become null."""
+
+    model_config = ConfigDict(
+        **STRICT_INPUT, json_schema_extra={"examples": [{"status": "completed"}]}
+    )
+
+    # Defaults of None are never validated, so an explicit null for these is refused.
+    # asset_id is accepted only unchanged (a full object sent back), never to move evidence.
+    asset_id: ResourceId = None  # type: ignore[assignment]
+    inspection_type: InspectionType = None  # type: ignore[valid-type]
+    inspection_date: datetime.date = None  # type: ignore[assignment]
+    inspector_name: Name = None  # type: ignore[assignment]
+    status: InspectionStatus = None  # type: ignore[assignment]
+
+
+class Inspection(BaseModel):
+    """An inspection as the API returns it; `effectiveness` is computed (SPEC §6)."""
+
+    id: str
+    asset_id: str
+    inspection_type: InspectionType  # type: ignore[valid-type]
+    inspection_date: DateText
+    inspector_name: str
+    coverage_percent: float | None
+    status: InspectionStatus
+    findings: str | None
+    min_measured_thickness_mm: float | None
+    effectiveness: Effectiveness  # type: ignore[valid-type]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class InspectionListQuery(PageQuery):
+    asset_id: ResourceId | None = Field(None, description="Only this asset's inspections.")
+    inspection_type: InspectionType | None = Field(  # type: ignore[valid-type]
+        None, description="Filter by inspection_type."
+    )
+    status: InspectionStatus | None = Field(None, description="Filter by status.")
+    date_from: datetime.date | None = Field(
+        None, description="inspection_date on or after this date (YYYY-MM-DD)."
+    )
+    date_to: datetime.date | None = Field(
+        None, description="inspection_date on or before this date (YYYY-MM-DD)."
+    )
+    sort: InspectionSort | None = Field(  # type: ignore[valid-type]
+        None, description="Sort field; prefix '-' for descending. Ties by id."
+    )

@@ -1,0 +1,153 @@
+"""Corrective actions (SPEC §5 Actions, §6 lifecycle): rules, one transaction per write.
+
+Fields change by a partial PUT; the status changes only through the state machine
+(`services/lifecycle.py`), which keeps the history and emits `action.status_changed`.
+Creating or editing an action emits nothing: §7 has no event type for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Collection
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
+from reliatic_appliance.errors import ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services import lifecycle
+from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.references import require
+from reliatic_appliance.services.values import to_storage
+from reliatic_appliance.storage import actions as store
+from reliatic_appliance.storage.history import ACTION_HISTORY
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import now_ts, utc_now
+
+Row = dict[str, Any]
+ActionFilter = store.ActionFilter
+INITIAL_STATUS = "open"  # SPEC §5: new actions are open
+
+# Body fields naming other rows of the tenant: (field, table).
+_REFERENCES: tuple[tuple[str, str], ...] = (
+    ("asset_id", "assets"),
+    ("failure_mode_id", "failure_modes"),
+    ("inspection_id", "inspections"),
+)
+
+
+def _write_status(
+    conn: apsw.Connection, action_id: str, current: str, target: str, at: str
+) -> None:
+    # Rework (completed -> in_progress) makes a finished action open again: its SLA levels
+    # start over, so an overdue reworked action is escalated afresh (SPEC §7).
+    reopened = target in OPEN_ACTION_STATUSES and current not in OPEN_ACTION_STATUSES
+    store.set_status(conn, action_id, target, at, reset_escalation=reopened)
+
+
+LIFECYCLE = lifecycle.Lifecycle(
+    machine="action",
+    noun="action",
+    resource_type="action",
+    event_type="action.status_changed",
+    history=ACTION_HISTORY,
+    load=store.get_action,
+    write_status=_write_status,
+)
+
+
+def _check_references(conn: apsw.Connection, action: Row, sent: Collection[str]) -> None:
+    """Referenced rows exist in this tenant, and a failure mode or inspection the action
+    names belongs to the action's asset (else the action would point at two machines)."""
+    for field, table in _REFERENCES:
+        if field in sent:
+            require(conn, table, action.get(field), field)
+    asset_id = action.get("asset_id")
+    if asset_id is None:
+        return
+    for field, table in _REFERENCES[1:]:
+        row_id = action.get(field)
+        if row_id is None or not ({"asset_id", field} & set(sent)):
+            continue
+        if store.asset_of(conn, table, row_id) != asset_id:
+            raise ValidationError.field(field, "belongs to a different asset than asset_id")
+
+
+def list_actions(
+    db: Database,
+    flt: ActionFilter,
+    sort: str | None,
+    page: PageRequest,
+    *,
+    today: datetime.date | None = None,
+) -> Page:
+    if flt.overdue is not None:
+        # Due dates are plant calendar dates compared with today's date in UTC (SPEC §3).
+        flt = dataclasses.replace(flt, today=(today or utc_now().date()).isoformat())
+
+    def read(conn: apsw.Connection) -> Page:
+        rows, total = store.list_actions(
+            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
+        )
+        items = lifecycle.with_histories(conn, LIFECYCLE, rows)
+        return Page(items=items, total=total, request=page)
+
+    return db.read(read)
+
+
+def get_action(db: Database, action_id: str) -> Row:
+    return db.read(lambda conn: lifecycle.get(conn, LIFECYCLE, action_id))
+
+
+async def create_action(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+    """Insert an `open` action; its history starts with `{"from": null, "to": "open"}`."""
+    action = to_storage(values)
+
+    def write(conn: apsw.Connection) -> Row:
+        _check_references(conn, action, action.keys())
+        at = now_ts()
+        action_id = new_id("act")
+        store.insert_action(
+            conn,
+            {
+                **action,
+                "id": action_id,
+                "status": INITIAL_STATUS,
+                "created_at": at,
+                "updated_at": at,
+            },
+        )
+        lifecycle.record_creation(conn, LIFECYCLE, action_id, INITIAL_STATUS, actor=actor, at=at)
+        return lifecycle.get(conn, LIFECYCLE, action_id)
+
+    return await db.write(write)
+
+
+async def update_action(
+    db: Database, action_id: str, changes: dict[str, Any], *, actor: str | None
+) -> Row:
+    """Apply a partial update of the non-status fields; a no-op changes nothing."""
+    changes = to_storage(changes)
+
+    def write(conn: apsw.Connection) -> Row:
+        before = lifecycle.get(conn, LIFECYCLE, action_id)
+        changed = {k: v for k, v in changes.items() if before.get(k) != v}
+        if not changed:
+            return before
+        lifecycle.require_editable(LIFECYCLE, before)
+        _check_references(conn, {**before, **changed}, changed.keys())
+        store.update_action(conn, action_id, changed, now_ts())
+        return lifecycle.get(conn, LIFECYCLE, action_id)
+
+    return await db.write(write)
+
+
+async def change_status(
+    db: Database, action_id: str, target: str, comment: str | None, *, actor: str | None
+) -> Row:
+    """One step of the §6 action lifecycle; 409 with the allowed next states otherwise."""
+    return await db.write(
+        lambda conn: lifecycle.transition(conn, LIFECYCLE, action_id, target, comment, actor=actor)
+    )

@@ -1,0 +1,130 @@
+"""Failure modes, FMEA (SPEC §5): rules, one transaction per write, and `fmea.rpn_changed`.
+
+`rpn`, `priority` and `action_priority` (SPEC §6) are computed here on every write and
+stored with the row, so lists filter and sort on them with an index.
+
+Only an update that changes the RPN emits an event (`fmea.rpn_changed`, SPEC §5/§7); SPEC §7
+has no event type for creating or deleting a failure mode, so those emit nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.domain.fmea import action_priority, fmea_priority, rpn
+from reliatic_appliance.errors import NotFound, ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services.events import emit
+from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.references import check_same_asset, require
+from reliatic_appliance.storage import failure_modes as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import now_ts
+
+Row = dict[str, Any]
+FailureModeFilter = store.FailureModeFilter
+
+
+def computed_fields(severity: int, occurrence: int, detection: int) -> Row:
+    """The SPEC §6 fields derived from S, O and D."""
+    score = rpn(severity, occurrence, detection)
+    return {
+        "rpn": score,
+        "priority": fmea_priority(severity, score),
+        "action_priority": action_priority(severity, occurrence, detection),
+    }
+
+
+def _not_found(failure_mode_id: str) -> NotFound:
+    return NotFound(f"Failure mode {failure_mode_id} not found.")
+
+
+def list_failure_modes(
+    db: Database, flt: FailureModeFilter, sort: str | None, page: PageRequest
+) -> Page:
+    if flt.rpn_min is not None and flt.rpn_max is not None and flt.rpn_min > flt.rpn_max:
+        raise ValidationError.field("rpn_min", "must not be greater than rpn_max")
+
+    def read(conn: apsw.Connection) -> Page:
+        items, total = store.list_failure_modes(
+            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
+        )
+        return Page(items=items, total=total, request=page)
+
+    return db.read(read)
+
+
+def get_failure_mode(db: Database, failure_mode_id: str) -> Row:
+    row = db.read(lambda conn: store.get_failure_mode(conn, failure_mode_id))
+    if row is None:
+        raise _not_found(failure_mode_id)
+    return row
+
+
+async def create_failure_mode(db: Database, values: dict[str, Any]) -> Row:
+    """Insert a failure mode of an asset of this tenant (400 naming asset_id otherwise)."""
+    row = {
+        **values,
+        **computed_fields(values["severity"], values["occurrence"], values["detection"]),
+    }
+
+    def write(conn: apsw.Connection) -> Row:
+        require(conn, "assets", row["asset_id"], "asset_id")
+        at = now_ts()
+        failure_mode_id = new_id("fmd")
+        store.insert_failure_mode(
+            conn, {**row, "id": failure_mode_id, "created_at": at, "updated_at": at}
+        )
+        created = store.get_failure_mode(conn, failure_mode_id)
+        assert created is not None
+        return created
+
+    return await db.write(write)
+
+
+async def update_failure_mode(
+    db: Database, failure_mode_id: str, changes: dict[str, Any], *, actor: str | None
+) -> Row:
+    """Apply a partial update; emit `fmea.rpn_changed` (before, after) if the RPN moved."""
+
+    def write(conn: apsw.Connection) -> Row:
+        before = store.get_failure_mode(conn, failure_mode_id)
+        if before is None:
+            raise _not_found(failure_mode_id)
+        check_same_asset(before, changes, "failure mode")
+        changed = {k: v for k, v in changes.items() if k != "asset_id" and before[k] != v}
+        if not changed:
+            return before
+        merged = {**before, **changed}
+        computed = computed_fields(merged["severity"], merged["occurrence"], merged["detection"])
+        changed |= computed
+        at = now_ts()
+        store.update_failure_mode(conn, failure_mode_id, changed, at)
+        after = store.get_failure_mode(conn, failure_mode_id)
+        assert after is not None
+        if after["rpn"] != before["rpn"]:
+            emit(
+                conn,
+                event_type="fmea.rpn_changed",
+                resource_type="failure_mode",
+                resource_id=failure_mode_id,
+                before=before,
+                after=after,
+                actor=actor,
+                at=at,
+            )
+        return after
+
+    return await db.write(write)
+
+
+async def delete_failure_mode(db: Database, failure_mode_id: str) -> None:
+    """Hard delete (SPEC §5 "DELETE allowed"); actions that referred to it are detached."""
+
+    def write(conn: apsw.Connection) -> None:
+        if not store.delete_failure_mode(conn, failure_mode_id, now_ts()):
+            raise _not_found(failure_mode_id)
+
+    await db.write(write)

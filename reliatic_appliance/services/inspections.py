@@ -1,0 +1,174 @@
+"""Inspections (SPEC §5): rules, one transaction per write, and the events each write emits.
+
+Rules where SPEC §5 is silent, chosen because inspection records are evidence:
+
+* No delete, and `asset_id` never changes: moving a reading between assets would silently
+  rewrite two corrosion histories (SPEC §6). A wrong record is corrected, not moved.
+* `inspection_date` is not in the future (after today, UTC) and not before the asset's
+  `install_date`: neither can be a real inspection, and either would distort the rates.
+* A completed inspection cannot return to draft; it may still be corrected (findings, a
+  mistyped reading), which emits no inspection event (SPEC §7 has none) but refreshes the
+  asset's computed fields, and so `asset.updated` when they change.
+* `inspection.completed` is emitted once per inspection: when it is created completed, or
+  when a draft becomes completed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.domain.corrosion import validate_reading
+from reliatic_appliance.domain.effectiveness import inspection_effectiveness
+from reliatic_appliance.errors import Conflict, NotFound, ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services import asset_metrics
+from reliatic_appliance.services.events import emit
+from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.references import check_same_asset, require
+from reliatic_appliance.services.values import to_storage
+from reliatic_appliance.storage import assets as asset_store
+from reliatic_appliance.storage import inspections as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import now_ts, utc_now
+
+Row = dict[str, Any]
+InspectionFilter = store.InspectionFilter
+# Fields the effectiveness category depends on (SPEC §6).
+EFFECTIVENESS_INPUTS = frozenset({"inspection_type", "coverage_percent"})
+
+
+def check_date_range(date_from: datetime.date | None, date_to: datetime.date | None) -> None:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValidationError.field("date_from", "must not be after date_to")
+
+
+def _check_not_future(inspection_date: datetime.date | None) -> None:
+    if inspection_date is not None and inspection_date > utc_now().date():
+        raise ValidationError.field("inspection_date", "must not be in the future (UTC)")
+
+
+def _check_against_asset(asset: Row, inspection: Row, changed: Row) -> None:
+    """The date and reading must be possible for this asset; checked when they change."""
+    install_date = asset["install_date"]
+    # Both dates are `YYYY-MM-DD` text, whose order is date order.
+    if (
+        "inspection_date" in changed
+        and install_date is not None
+        and inspection["inspection_date"] < install_date
+    ):
+        raise ValidationError.field(
+            "inspection_date", f"must not be before the asset's install_date ({install_date})"
+        )
+    reading = inspection.get("min_measured_thickness_mm")
+    if "min_measured_thickness_mm" in changed and reading is not None:
+        try:
+            validate_reading(reading, asset["nominal_thickness_mm"])
+        except ValueError as exc:
+            raise ValidationError.field("min_measured_thickness_mm", str(exc)) from None
+
+
+def _emit_completed(
+    conn: apsw.Connection, row: Row, before: Row | None, *, actor: str | None, at: str
+) -> None:
+    emit(
+        conn,
+        event_type="inspection.completed",
+        resource_type="inspection",
+        resource_id=row["id"],
+        before=before,
+        after=row,
+        actor=actor,
+        at=at,
+    )
+
+
+def list_inspections(
+    db: Database, flt: InspectionFilter, sort: str | None, page: PageRequest
+) -> Page:
+    def read(conn: apsw.Connection) -> Page:
+        items, total = store.list_inspections(
+            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
+        )
+        return Page(items=items, total=total, request=page)
+
+    return db.read(read)
+
+
+def get_inspection(db: Database, inspection_id: str) -> Row:
+    row = db.read(lambda conn: store.get_inspection(conn, inspection_id))
+    if row is None:
+        raise NotFound(f"Inspection {inspection_id} not found.")
+    return row
+
+
+async def create_inspection(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+    _check_not_future(values.get("inspection_date"))
+    inspection = to_storage(values)
+    inspection["effectiveness"] = inspection_effectiveness(
+        inspection["inspection_type"], inspection.get("coverage_percent")
+    )
+
+    def write(conn: apsw.Connection) -> Row:
+        asset_id = inspection["asset_id"]
+        require(conn, "assets", asset_id, "asset_id")
+        asset = asset_store.get_asset(conn, asset_id)
+        assert asset is not None
+        _check_against_asset(asset, inspection, inspection)
+        at = now_ts()
+        inspection_id = new_id("insp")
+        store.insert_inspection(
+            conn, {**inspection, "id": inspection_id, "created_at": at, "updated_at": at}
+        )
+        row = store.get_inspection(conn, inspection_id)
+        assert row is not None
+        if row["status"] == "completed":
+            _emit_completed(conn, row, None, actor=actor, at=at)
+        asset_metrics.refresh(conn, asset_id, actor=actor, at=at)
+        return row
+
+    return await db.write(write)
+
+
+async def update_inspection(
+    db: Database, inspection_id: str, changes: dict[str, Any], *, actor: str | None
+) -> Row:
+    """Apply a partial update; emit `inspection.completed` when a draft becomes completed."""
+    _check_not_future(changes.get("inspection_date"))
+    changes = to_storage(changes)
+
+    def write(conn: apsw.Connection) -> Row:
+        before = store.get_inspection(conn, inspection_id)
+        if before is None:
+            raise NotFound(f"Inspection {inspection_id} not found.")
+        check_same_asset(before, changes, "inspection")
+        changed = {k: v for k, v in changes.items() if k != "asset_id" and before[k] != v}
+        if not changed:
+            return before
+        if before["status"] == "completed" and changed.get("status") == "draft":
+            raise Conflict(
+                "A completed inspection cannot return to draft.",
+                [{"field": "status", "message": "a completed inspection cannot return to draft"}],
+            )
+        merged = {**before, **changed}
+        asset = asset_store.get_asset(conn, before["asset_id"])
+        assert asset is not None
+        _check_against_asset(asset, merged, changed)
+        if EFFECTIVENESS_INPUTS & changed.keys():
+            effectiveness = inspection_effectiveness(
+                merged["inspection_type"], merged["coverage_percent"]
+            )
+            if effectiveness != before["effectiveness"]:
+                changed["effectiveness"] = effectiveness
+        at = now_ts()
+        store.update_inspection(conn, inspection_id, changed, at)
+        after = store.get_inspection(conn, inspection_id)
+        assert after is not None
+        if before["status"] == "draft" and after["status"] == "completed":
+            _emit_completed(conn, after, before, actor=actor, at=at)
+        asset_metrics.refresh(conn, before["asset_id"], actor=actor, at=at)
+        return after
+
+    return await db.write(write)

@@ -1,0 +1,140 @@
+"""Risk assessments, RBI (SPEC §5): rules, one transaction per write, and their events.
+
+`risk_score` and `risk_ranking` (SPEC §6 matrix) are computed here on every write and stored
+with the row. The asset's own `risk_ranking` is that of its newest assessment (latest
+`assessment_date`, then latest created, SPEC §5), so every write that can change which one
+is newest, or its ranking, refreshes the asset's computed fields in the same transaction
+(which emits `asset.updated` when the asset's ranking moves).
+
+Events: creating emits `risk_assessment.created`; SPEC §7 has no event type for updating an
+assessment, so an update emits nothing for the assessment itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.domain.risk_matrix import risk_ranking, risk_score
+from reliatic_appliance.errors import NotFound, ValidationError
+from reliatic_appliance.ids import new_id
+from reliatic_appliance.services import asset_metrics
+from reliatic_appliance.services.events import emit
+from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.references import check_same_asset, require
+from reliatic_appliance.storage import risk_assessments as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import format_ts, utc_now
+
+Row = dict[str, Any]
+RiskAssessmentFilter = store.RiskAssessmentFilter
+
+# Fields whose change can change which assessment is newest, or its ranking.
+_RANKING_INPUTS = frozenset({"probability_of_failure", "consequence_of_failure", "assessment_date"})
+
+
+def computed_fields(probability: int, consequence: int) -> Row:
+    """The SPEC §6 fields derived from P and C."""
+    return {
+        "risk_score": risk_score(probability, consequence),
+        "risk_ranking": risk_ranking(probability, consequence),
+    }
+
+
+def _assessment_date(value: datetime.date, now: datetime.datetime) -> str:
+    # Judged on the UTC calendar, like inspection_date: one rule for every date field.
+    if value > now.date():
+        raise ValidationError.field("assessment_date", "must not be in the future (UTC)")
+    return value.isoformat()
+
+
+def _not_found(assessment_id: str) -> NotFound:
+    return NotFound(f"Risk assessment {assessment_id} not found.")
+
+
+def list_risk_assessments(
+    db: Database, flt: RiskAssessmentFilter, sort: str | None, page: PageRequest
+) -> Page:
+    def read(conn: apsw.Connection) -> Page:
+        items, total = store.list_risk_assessments(
+            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
+        )
+        return Page(items=items, total=total, request=page)
+
+    return db.read(read)
+
+
+def get_risk_assessment(db: Database, assessment_id: str) -> Row:
+    row = db.read(lambda conn: store.get_risk_assessment(conn, assessment_id))
+    if row is None:
+        raise _not_found(assessment_id)
+    return row
+
+
+async def create_risk_assessment(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+    """Insert, emit `risk_assessment.created`, and bring the asset's ranking up to date."""
+    now = utc_now()
+    # SPEC §5: assessment_date defaults to today (UTC).
+    when = values.get("assessment_date") or now.date()
+    row = {
+        **values,
+        "assessment_date": _assessment_date(when, now),
+        **computed_fields(values["probability_of_failure"], values["consequence_of_failure"]),
+    }
+
+    def write(conn: apsw.Connection) -> Row:
+        require(conn, "assets", row["asset_id"], "asset_id")
+        at = format_ts(utc_now())
+        assessment_id = new_id("rsk")
+        store.insert_risk_assessment(
+            conn, {**row, "id": assessment_id, "created_at": at, "updated_at": at}
+        )
+        created = store.get_risk_assessment(conn, assessment_id)
+        assert created is not None
+        emit(
+            conn,
+            event_type="risk_assessment.created",
+            resource_type="risk_assessment",
+            resource_id=assessment_id,
+            before=None,
+            after=created,
+            actor=actor,
+            at=at,
+        )
+        asset_metrics.refresh(conn, row["asset_id"], actor=actor, at=at)
+        return created
+
+    return await db.write(write)
+
+
+async def update_risk_assessment(
+    db: Database, assessment_id: str, changes: dict[str, Any], *, actor: str | None
+) -> Row:
+    """Apply a partial update, recompute score and ranking, refresh the asset's ranking."""
+    changes = dict(changes)
+    if "assessment_date" in changes:
+        changes["assessment_date"] = _assessment_date(changes["assessment_date"], utc_now())
+
+    def write(conn: apsw.Connection) -> Row:
+        before = store.get_risk_assessment(conn, assessment_id)
+        if before is None:
+            raise _not_found(assessment_id)
+        check_same_asset(before, changes, "risk assessment")
+        changed = {k: v for k, v in changes.items() if k != "asset_id" and before[k] != v}
+        if not changed:
+            return before
+        merged = {**before, **changed}
+        changed |= computed_fields(
+            merged["probability_of_failure"], merged["consequence_of_failure"]
+        )
+        at = format_ts(utc_now())
+        store.update_risk_assessment(conn, assessment_id, changed, at)
+        if _RANKING_INPUTS & changed.keys():
+            asset_metrics.refresh(conn, before["asset_id"], actor=actor, at=at)
+        after = store.get_risk_assessment(conn, assessment_id)
+        assert after is not None
+        return after
+
+    return await db.write(write)

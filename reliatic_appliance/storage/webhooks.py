@@ -1,0 +1,270 @@
+"""SQL for webhook subscriptions, the delivery outbox and the attempt log (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.storage import listing
+
+Row = dict[str, Any]
+
+_WEBHOOK_COLUMNS = (
+    "id, url, events, description, enabled, secret_enc, previous_secret_enc,"
+    " previous_secret_expires_at, disabled_reason, consecutive_failures, created_at, updated_at"
+)
+_DELIVERY_COLUMNS = (
+    "id, webhook_id, event_id, event_type, payload, status, attempts, cycle_attempts,"
+    " next_attempt_at, lease_owner, lease_until, last_status, last_error, created_at,"
+    " updated_at, completed_at"
+)
+DELIVERY_SORTABLE = frozenset({"created_at", "updated_at", "next_attempt_at"})
+
+
+def _webhook(row: Row | None) -> Row | None:
+    if row is not None:
+        row["events"] = json.loads(row["events"])
+        row["enabled"] = bool(row["enabled"])
+    return row
+
+
+# -- subscriptions ----------------------------------------------------------------------
+
+
+def insert_webhook(conn: apsw.Connection, hook: Row) -> None:
+    conn.execute(
+        "INSERT INTO webhooks (id, url, events, description, enabled, secret_enc, created_at,"
+        " updated_at) VALUES (:id, :url, :events, :description, :enabled, :secret_enc,"
+        " :created_at, :created_at)",
+        {**hook, "events": json.dumps(hook["events"]), "enabled": int(hook["enabled"])},
+    )
+
+
+def get_webhook(conn: apsw.Connection, webhook_id: str) -> Row | None:
+    row = conn.execute(
+        f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
+    ).fetchone()
+    return _webhook(row)
+
+
+def list_webhooks(conn: apsw.Connection, *, limit: int, offset: int) -> tuple[list[Row], int]:
+    rows, total = listing.fetch_page(
+        conn,
+        select=f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks",
+        table="webhooks",
+        conditions=[],
+        sort=None,
+        sortable=frozenset(),
+        limit=limit,
+        offset=offset,
+    )
+    return [r for r in (_webhook(row) for row in rows) if r is not None], total
+
+
+def update_webhook(conn: apsw.Connection, webhook_id: str, changes: Row, updated_at: str) -> None:
+    allowed = (
+        "url",
+        "events",
+        "description",
+        "enabled",
+        "secret_enc",
+        "previous_secret_enc",
+        "previous_secret_expires_at",
+        "disabled_reason",
+        "consecutive_failures",
+    )
+    columns = [c for c in allowed if c in changes]
+    values = [
+        json.dumps(changes[c])
+        if c == "events"
+        else int(changes[c])
+        if c == "enabled"
+        else changes[c]
+        for c in columns
+    ]
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    conn.execute(
+        f"UPDATE webhooks SET {assignments}, updated_at = ? WHERE id = ?",
+        [*values, updated_at, webhook_id],
+    )
+
+
+def delete_webhook(conn: apsw.Connection, webhook_id: str) -> bool:
+    conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+    return conn.changes() > 0
+
+
+def subscribers(conn: apsw.Connection, event_type: str) -> list[str]:
+    """Ids of enabled subscriptions to `event_type` (few rows; filtered in Python)."""
+    rows = conn.execute("SELECT id, events FROM webhooks WHERE enabled = 1 ORDER BY id")
+    return [row["id"] for row in rows if event_type in json.loads(row["events"])]
+
+
+def count_failure(conn: apsw.Connection, webhook_id: str, failed: bool) -> int:
+    """Track deliveries that ended `failed` in a row; return the new count."""
+    if failed:
+        conn.execute(
+            "UPDATE webhooks SET consecutive_failures = consecutive_failures + 1 WHERE id = ?",
+            (webhook_id,),
+        )
+    else:
+        conn.execute(
+            "UPDATE webhooks SET consecutive_failures = 0 WHERE id = ? AND"
+            " consecutive_failures <> 0",
+            (webhook_id,),
+        )
+    row = conn.execute(
+        "SELECT consecutive_failures FROM webhooks WHERE id = ?", (webhook_id,)
+    ).fetchone()
+    return 0 if row is None else int(row["consecutive_failures"])
+
+
+# -- deliveries (the outbox) --------------------------------------------------------------
+
+
+def insert_delivery(conn: apsw.Connection, delivery: Row) -> None:
+    conn.execute(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, status,"
+        " next_attempt_at, created_at, updated_at) VALUES (:id, :webhook_id, :event_id,"
+        " :event_type, :payload, 'pending', :next_attempt_at, :created_at, :created_at)",
+        delivery,
+    )
+
+
+def get_delivery(conn: apsw.Connection, delivery_id: str) -> Row | None:
+    return conn.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?", (delivery_id,)
+    ).fetchone()
+
+
+def list_deliveries(
+    conn: apsw.Connection, webhook_id: str, *, status: str | None, limit: int, offset: int
+) -> tuple[list[Row], int]:
+    return listing.fetch_page(
+        conn,
+        select=f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries",
+        table="webhook_deliveries",
+        conditions=[listing.equals("webhook_id", webhook_id), listing.equals("status", status)],
+        sort="-created_at",
+        sortable=DELIVERY_SORTABLE,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def attempts_of(conn: apsw.Connection, delivery_ids: list[str]) -> dict[str, list[Row]]:
+    """The attempt log of several deliveries in one query, oldest attempt first."""
+    found: dict[str, list[Row]] = {d: [] for d in delivery_ids}
+    if not delivery_ids:
+        return found
+    marks = ", ".join("?" for _ in delivery_ids)
+    rows = conn.execute(
+        "SELECT delivery_id, attempt, started_at, duration_ms, http_status, error"
+        f" FROM webhook_attempts WHERE delivery_id IN ({marks}) ORDER BY delivery_id, attempt",
+        delivery_ids,
+    )
+    for row in rows:
+        found[row.pop("delivery_id")].append(row)
+    return found
+
+
+def claim_due(
+    conn: apsw.Connection, *, owner: str, now: str, lease_until: str, limit: int
+) -> list[Row]:
+    """Take a lease on up to `limit` due deliveries; nobody else sends them meanwhile.
+
+    Runs inside the writer's `BEGIN IMMEDIATE`, so two schedulers (even in two processes
+    on one data dir) can never claim the same row.
+    """
+    return list(
+        conn.execute(
+            "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?"
+            " WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending'"
+            " AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+            # A disabled subscription's deliveries wait; re-enabling sends them.
+            " AND webhook_id IN (SELECT id FROM webhooks WHERE enabled = 1)"
+            " ORDER BY next_attempt_at, id LIMIT ?)"
+            f" RETURNING {_DELIVERY_COLUMNS}",
+            (owner, lease_until, now, now, now, limit),
+        )
+    )
+
+
+def event_row(conn: apsw.Connection, event_id: int) -> Row | None:
+    row = conn.execute(
+        "SELECT id, type, resource_type, resource_id, data, created_at FROM events WHERE id = ?",
+        (event_id,),
+    ).fetchone()
+    if row is not None:
+        row["data"] = json.loads(row["data"])
+    return row
+
+
+def record_attempt(conn: apsw.Connection, attempt: Row) -> None:
+    conn.execute(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms,"
+        " http_status, error) VALUES (:delivery_id, :attempt, :started_at, :duration_ms,"
+        " :http_status, :error)",
+        attempt,
+    )
+
+
+def finish_attempt(
+    conn: apsw.Connection,
+    delivery_id: str,
+    *,
+    owner: str,
+    status: str,
+    next_attempt_at: str | None,
+    http_status: int | None,
+    error: str | None,
+    now: str,
+) -> bool:
+    """Record the outcome of the leased attempt; False if the lease was lost meanwhile."""
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1,"
+        " cycle_attempts = cycle_attempts + 1, next_attempt_at = COALESCE(?, next_attempt_at),"
+        " last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,"
+        " updated_at = ?, completed_at = CASE WHEN ? IN ('succeeded', 'failed') THEN ?"
+        " ELSE NULL END WHERE id = ? AND lease_owner = ?",
+        (status, next_attempt_at, http_status, error, now, status, now, delivery_id, owner),
+    )
+    return conn.changes() > 0
+
+
+def requeue(conn: apsw.Connection, delivery_id: str, now: str) -> None:
+    """Manual redelivery: same id, a fresh retry cycle, due now."""
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = 'pending', cycle_attempts = 0,"
+        " next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, completed_at = NULL,"
+        " updated_at = ? WHERE id = ?",
+        (now, now, delivery_id),
+    )
+
+
+def purge_before(conn: apsw.Connection, cutoff: str) -> tuple[int, int]:
+    """Drop finished deliveries and events older than `cutoff` (log retention, SPEC §7)."""
+    conn.execute(
+        "DELETE FROM webhook_deliveries WHERE status IN ('succeeded', 'failed') AND created_at < ?",
+        (cutoff,),
+    )
+    deliveries = conn.changes()
+    # Events still referenced by a pending delivery stay until it is sent.
+    conn.execute(
+        "DELETE FROM events WHERE created_at < ? AND id NOT IN"
+        " (SELECT event_id FROM webhook_deliveries WHERE event_id IS NOT NULL)",
+        (cutoff,),
+    )
+    return deliveries, conn.changes()
+
+
+def release(conn: apsw.Connection, delivery_ids: list[str], *, owner: str) -> None:
+    """Give back leases taken but not used this tick."""
+    for delivery_id in delivery_ids:
+        conn.execute(
+            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND lease_owner = ?",
+            (delivery_id, owner),
+        )
