@@ -10,7 +10,7 @@ from aiohttp import web
 from reliatic_appliance.api.responses import json_response
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.errors import Unavailable
-from reliatic_appliance.keys import CONTROL_DB, OPENAPI_DOCUMENT, TENANT_DBS
+from reliatic_appliance.keys import CLOCK, CONTROL_DB, OPENAPI_DOCUMENT, SCHEDULER, TENANT_DBS
 from reliatic_appliance.schemas.common import HealthStatus
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ async def healthz(call: Call) -> web.StreamResponse:
 
 
 async def readyz(call: Call) -> web.StreamResponse:
-    """Readiness: control.db and every open tenant file answer a query."""
+    """Readiness: control.db and every open tenant file answer, and the scheduler ticks."""
     app = call.request.app
     try:
         app[CONTROL_DB].ping()
@@ -37,6 +37,10 @@ async def readyz(call: Call) -> web.StreamResponse:
     except Unavailable:
         log.warning("not ready: a database did not answer")
         raise Unavailable("Not ready: a database did not answer.") from None
+    scheduler = app.get(SCHEDULER)
+    if scheduler is not None and not scheduler.alive(app[CLOCK]()):
+        log.warning("not ready: the scheduler has stopped ticking")
+        raise Unavailable("Not ready: the scheduler is not running.")
     return json_response({"status": "ready"})
 
 
