@@ -6,7 +6,7 @@ DATA   ?= ./var
 
 .PHONY: demo serve test lint typecheck venv test-deps clean
 
-# Install, create ./var with the demo tenant, print a key and a curl line, serve on :8080.
+# Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
 	$(BIN)/reliatic --data-dir $(DATA) demo
 	exec $(BIN)/reliatic --data-dir $(DATA) serve

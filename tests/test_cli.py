@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import stat
 from pathlib import Path
 
@@ -193,30 +192,3 @@ def test_version_and_help() -> None:
     assert result.returncode == 0
     for command in ("init", "serve", "tenant", "key", "demo"):
         assert command in result.stdout
-
-
-def test_demo_creates_a_realistic_plant_and_a_working_key(data_dir: Path) -> None:
-    from tests.process import start_server
-
-    first = cli(data_dir, "demo")
-    assert first.returncode == 0, first.stderr
-    key = next(
-        line.split(": ", 1)[1] for line in first.stdout.splitlines() if "key (shown once)" in line
-    )
-    assert "curl -s -H 'Authorization: Bearer rl_live_" in first.stdout
-    again = cli_json(data_dir, "demo")
-    assert again["assets_created"] == 0 and again["key"] != key
-    server = start_server(data_dir, {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "1000"})
-    try:
-        status, _, body = server.request("GET", "/api/v1/assets?per_page=100", key=key)
-        assert status == 200 and body["meta"]["total"] >= 200
-        kinds = set()
-        for kind in ("vessel", "piping", "tank", "heat_exchanger", "rotating"):
-            _, _, page = server.request("GET", f"/api/v1/assets?type={kind}&per_page=1", key=key)
-            if page["meta"]["total"] > 0:
-                kinds.add(kind)
-        assert len(kinds) == 5
-        tags = {a["tag_number"] for a in body["data"]}
-        assert all(re.fullmatch(r"[A-Z]{1,3}-[0-9A-Z-]+", t) for t in tags), sorted(tags)[:5]
-    finally:
-        server.stop()
