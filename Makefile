@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ./var
 
-.PHONY: demo serve test lint typecheck venv test-deps clean
+.PHONY: demo serve test lint typecheck venv test-deps clean bench
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -39,6 +39,16 @@ venv: $(BIN)/reliatic
 
 test-deps: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+# Build a 100k-asset dataset, load the real server and two baselines from the other core,
+# print the table and write bench/results/latest.md (issue 7; about 6 minutes). wrk comes
+# from Debian's packages; without it the load comes from bench/loadgen.py.
+bench: $(BIN)/python
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
+	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

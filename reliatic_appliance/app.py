@@ -24,13 +24,17 @@ from reliatic_appliance.api.handlers import (
     risk_assessments,
     webhooks,
 )
+from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter
+from reliatic_appliance.api.request_ids import RequestIds
 from reliatic_appliance.keys import (
     ADDRESS_LIMITER,
     CLOCK,
     CONTROL_DB,
+    IDEMPOTENCY_INFLIGHT,
     KEY_LIMITER,
     OPENAPI_DOCUMENT,
+    REQUEST_IDS,
     SCHEDULER,
     SECRET_BOX,
     SETTINGS,
@@ -110,9 +114,11 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[REQUEST_IDS] = RequestIds()
     app[SECRET_BOX] = SecretBox.from_file(master_key_file(settings.data_dir))
     app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
     app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
+    app[IDEMPOTENCY_INFLIGHT] = InFlight()
     app[OPENAPI_DOCUMENT] = openapi.render(OPERATIONS)
     routes.install(app, OPERATIONS)
     static = Path(str(resources.files("reliatic_appliance.api") / "static"))

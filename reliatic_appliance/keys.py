@@ -11,7 +11,9 @@ from datetime import datetime
 
 from aiohttp import web
 
+from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
+from reliatic_appliance.api.request_ids import RequestIds
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services.api_keys import Principal
@@ -26,7 +28,10 @@ KEY_LIMITER = web.AppKey("key_limiter", FixedWindowLimiter)
 ADDRESS_LIMITER = web.AppKey("address_limiter", FixedWindowLimiter)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
+REQUEST_IDS = web.AppKey("request_ids", RequestIds)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+# Idempotency-Keys whose first request is running (api/idempotency.py).
+IDEMPOTENCY_INFLIGHT = web.AppKey("idempotency_inflight", InFlight)
 # Every "now" of the app comes from here, so tests can move time instead of sleeping.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 

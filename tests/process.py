@@ -94,7 +94,8 @@ class Server:
 
     def log_lines(self) -> list[dict[str, Any]]:
         text = self.log_path.read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        # "\n" only: splitlines() also splits at U+2028/U+0085 inside JSON strings.
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8") + self.log_path.with_suffix(

@@ -190,5 +190,5 @@ def test_bad_config_file_is_refused_naming_file_and_key(data_dir: Path, tmp_path
 def test_version_and_help() -> None:
     result = cli(Path("/nonexistent"), "--help")
     assert result.returncode == 0
-    for command in ("init", "serve", "tenant", "key", "demo"):
+    for command in ("init", "serve", "tenant", "key", "webhook", "demo"):
         assert command in result.stdout

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
@@ -35,6 +34,7 @@ from reliatic_appliance.keys import (
     PRINCIPAL,
     RATE_DECISION,
     REQUEST_ID,
+    REQUEST_IDS,
     SETTINGS,
 )
 from reliatic_appliance.logs import key_id_var, request_id_var, tenant_var
@@ -52,7 +52,7 @@ API_PREFIX = "/api/v1/"
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     client_id = request.headers.get("X-Request-Id", "")
-    request_id = client_id if _SANE_REQUEST_ID.match(client_id) else uuid.uuid4().hex
+    request_id = client_id if _SANE_REQUEST_ID.match(client_id) else request.app[REQUEST_IDS].next()
     request[REQUEST_ID] = request_id
     tokens = (request_id_var.set(request_id), tenant_var.set(None), key_id_var.set(None))
     started = time.perf_counter()

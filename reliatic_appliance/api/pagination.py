@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from aiohttp import web
 
 from reliatic_appliance.api.responses import json_response
-from reliatic_appliance.schemas.common import PageOnlyQuery
+from reliatic_appliance.schemas.common import CursorPageQuery, PageOnlyQuery
 from reliatic_appliance.services.paging import Page, PageRequest
 
 
 def page_request(query: PageOnlyQuery) -> PageRequest:
-    return PageRequest(page=query.page, per_page=query.per_page)
+    after = query.after if isinstance(query, CursorPageQuery) else None
+    return PageRequest(page=query.page, per_page=query.per_page, after=after)
+
+
+def _cursor_links(request: web.Request, page: Page) -> str:
+    """With `after`: `first` (the list's start) and, unless this is the end, `next`."""
+    query = {k: v for k, v in request.rel_url.query.items() if k not in ("after", "page")}
+    links = [f'<{request.rel_url.with_query(query)}>; rel="first"']
+    if page.next_after is not None:
+        url = request.rel_url.with_query({**query, "after": page.next_after})
+        links.append(f'<{url}>; rel="next"')
+    return ", ".join(links)
 
 
 def _link_header(request: web.Request, page: Page) -> str:
+    if page.request.after is not None:
+        return _cursor_links(request, page)
     current = page.request.page
     last = max(page.total_pages, 1)
     targets = {"first": 1, "last": last}
@@ -21,12 +36,15 @@ def _link_header(request: web.Request, page: Page) -> str:
         targets["prev"] = min(current - 1, last)
     if current < page.total_pages:
         targets["next"] = current + 1
-    links = []
-    for rel in ("first", "prev", "next", "last"):
-        if rel in targets:
-            url = request.rel_url.update_query(page=targets[rel])
-            links.append(f'<{url}>; rel="{rel}"')
-    return ", ".join(links)
+    # The request's own query with `page` last, encoded once for all four links (a URL
+    # object per link cost a twentieth of a whole list request).
+    others = [(k, v) for k, v in request.rel_url.query.items() if k != "page"]
+    prefix = f"{request.rel_url.raw_path}?{urlencode([*others, ('page', '')])}"
+    return ", ".join(
+        f'<{prefix}{targets[rel]}>; rel="{rel}"'
+        for rel in ("first", "prev", "next", "last")
+        if rel in targets
+    )
 
 
 def collection(request: web.Request, page: Page) -> web.Response:

@@ -14,8 +14,10 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
+from reliatic_appliance.api import etags, idempotency
 from reliatic_appliance.api.auth import require_permission
 from reliatic_appliance.api.parsing import parse_body, parse_query
+from reliatic_appliance.api.request_db import WriteHooks
 from reliatic_appliance.keys import PRINCIPAL, SETTINGS, TENANT_DBS
 from reliatic_appliance.services.api_keys import Principal
 from reliatic_appliance.storage.sqlite import Database
@@ -30,6 +32,8 @@ class Call:
     query: Any
     body: Any
     params: Mapping[str, str]
+    # Run inside each write job of this request (If-Match, Idempotency-Key; request_db.py).
+    hooks: WriteHooks = field(default_factory=WriteHooks)
 
     @property
     def actor(self) -> str | None:
@@ -42,7 +46,7 @@ class Call:
     async def tenant_db(self) -> Database:
         """The authenticated tenant's database: the only way a handler reaches tenant data."""
         principal = self.require_principal()
-        return await self.request.app[TENANT_DBS].get(principal.tenant_id)
+        return self.hooks.bind(await self.request.app[TENANT_DBS].get(principal.tenant_id))
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
@@ -69,6 +73,8 @@ class Operation:
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    conditional = _conditional_handler(op)
+
     async def handle(request: web.Request) -> web.StreamResponse:
         principal = request.get(PRINCIPAL)
         if op.permission is not None:
@@ -85,10 +91,19 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
             body=body,
             params=request.match_info,
         )
-        return await op.handler(call)
+        # SPEC §3, the same for every operation: Idempotency-Key replay around ETags and
+        # If-Match/If-None-Match around the handler (api/idempotency.py, api/etags.py).
+        return await idempotency.idempotent(op, call, conditional)
 
     handle.operation = op  # type: ignore[attr-defined]
     return handle
+
+
+def _conditional_handler(op: Operation) -> Handler:
+    async def run(call: Call) -> web.StreamResponse:
+        return await etags.conditional(op, call, op.handler)
+
+    return run
 
 
 def operation_of(request: web.Request) -> Operation | None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reliatic_appliance import __version__
-from reliatic_appliance.cli import demo, init, key, serve, tenant
+from reliatic_appliance.cli import demo, init, key, serve, tenant, webhook
 from reliatic_appliance.cli.context import CliContext, CliError, environment, fail
 from reliatic_appliance.errors import ApiError
 from reliatic_appliance.logs import configure_logging
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reliatic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (init, serve, tenant, key, demo):
+    for module in (init, serve, tenant, key, demo, webhook):
         module.register(sub, common)
     return parser
 
@@ -95,8 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ApiError) and exc.details:
-        fields = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in exc.details)
-        if fields not in exc.message:
+        fields = "; ".join(
+            f"{d.get('field')}: {d.get('message')}"
+            for d in exc.details
+            if str(d.get("message")) not in exc.message
+        )
+        if fields:
             return f"{exc.message} ({fields})"
     return " ".join(str(exc).split())
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import apsw
 
 from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
 from reliatic_appliance.domain.sla import escalation_level
 from reliatic_appliance.services.alerts import raise_alert
+from reliatic_appliance.storage import idempotency as idempotency_store
 from reliatic_appliance.storage import sla as sla_store
 from reliatic_appliance.storage import webhooks as webhook_store
 from reliatic_appliance.storage.sqlite import Database
@@ -19,18 +20,34 @@ from reliatic_appliance.timefmt import format_ts
 ESCALATION_BATCH = 500
 
 
+def level_cutoffs(today: date, levels_days: Sequence[int]) -> list[str]:
+    """For each level k, the date an action must be due before to have reached it today.
+
+    Mirrors `domain.sla.escalation_level`: level 1 once overdue by a day (due before today),
+    level k+1 once overdue by `levels_days[k-1]` days (due on or before today minus that).
+    """
+    return [today.isoformat()] + [
+        (today - timedelta(days=days - 1)).isoformat() for days in levels_days
+    ]
+
+
 async def escalate_overdue_actions(
     db: Database, *, now: datetime, levels_days: Sequence[int]
 ) -> int:
-    """Raise one alert (and one `alert.escalated`) per level an open action has passed."""
+    """Raise one alert (and one `alert.escalated`) per level an open action has passed.
+
+    "Once per level" is kept by the action's stored `escalation_level`, raised in the same
+    transaction as the alerts, so two passes (or two schedulers) cannot both raise a level.
+    """
     today = now.date()
     at = format_ts(now)
+    cutoffs = level_cutoffs(today, levels_days)
 
     def write(conn: apsw.Connection) -> int:
         raised = 0
-        for action in sla_store.overdue_actions(
+        for action in sla_store.actions_owed_escalation(
             conn,
-            today=today.isoformat(),
+            cutoffs=cutoffs,
             open_statuses=OPEN_ACTION_STATUSES,
             limit=ESCALATION_BATCH,
         ):
@@ -52,6 +69,8 @@ async def escalate_overdue_actions(
                     ),
                     at=at,
                     actor="scheduler",
+                    # Below the stored level yet already alerted: reworked, due again.
+                    reraise=True,
                 )
                 raised += alert is not None
             if target > action["escalation_level"]:
@@ -65,3 +84,9 @@ async def purge_old_log(db: Database, *, now: datetime, retention_days: int) -> 
     """Drop finished deliveries and events older than the retention (default 30 days)."""
     cutoff = format_ts(now - timedelta(days=retention_days))
     return await db.write(lambda conn: webhook_store.purge_before(conn, cutoff))
+
+
+async def purge_idempotency_keys(db: Database, *, now: datetime) -> int:
+    """Drop Idempotency-Key records past their 24 h (SPEC §3; api/idempotency.py)."""
+    cutoff = format_ts(now - idempotency_store.RETENTION)
+    return await db.write(lambda conn: idempotency_store.purge_before(conn, cutoff))

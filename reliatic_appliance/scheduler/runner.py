@@ -2,23 +2,28 @@
 the outbox and runs housekeeping, started and stopped with the app's lifecycle.
 
 Each tick, for every tenant: claim due deliveries with a lease (so neither a second tick
-nor a second process on the same data dir can send one at the same time), send them
-concurrently within `[webhooks] concurrency`, record each attempt and decide what comes
-next. A delivery whose lease expires (the process died mid-send) is claimed again: at least
-once, never lost. Time comes from an injected clock, so tests move it instead of sleeping.
+nor a second process on the same data dir can send one at the same time), in batches, into
+one queue per subscription; send them concurrently within `[webhooks] concurrency`, at most a
+quarter of it per subscription (a hung receiver never blocks the others); decide what comes
+next and record it behind the sends (`records.py`). When a queue drains while more is due,
+the next claim comes at once instead of at the next tick. A delivery whose lease expires
+(the process died mid-send) is claimed again: at least once, never lost. Time comes from an
+injected clock, so tests move it instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
 import ssl
 import uuid
-from collections import Counter
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,10 +32,10 @@ import apsw
 
 from reliatic_appliance.domain.signing import sign_headers
 from reliatic_appliance.scheduler import housekeeping
-from reliatic_appliance.scheduler.delivery import AttemptResult, Decision, decide, send
+from reliatic_appliance.scheduler.delivery import decide, send
+from reliatic_appliance.scheduler.records import Outcome, WriteBehind, give_back, record_outcome
 from reliatic_appliance.scheduler.resolver import make_connector
 from reliatic_appliance.secretbox import SecretBox
-from reliatic_appliance.services.alerts import raise_alert
 from reliatic_appliance.services.events import feed_item
 from reliatic_appliance.services.webhooks import signing_secrets, target_policy
 from reliatic_appliance.settings import Settings
@@ -45,11 +50,52 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Row = dict[str, Any]
 
-# SPEC §7: a subscription whose last 20 deliveries each ended `failed` is disabled.
-MAX_CONSECUTIVE_FAILED = 20
 # Extra lease time beyond the request timeout, for recording the outcome.
 LEASE_MARGIN = timedelta(seconds=30)
 HOUSEKEEPING_EVERY = timedelta(seconds=60)
+# Rows claimed per tenant in one claim (one transaction, one fsync): enough to keep a fast
+# receiver busy between claims; a subscription gets more only once its queue is empty.
+# A claimed row must start sending within START_WITHIN of its claim, or it is given back
+# unsent: every send then ends well inside its lease (timeout + LEASE_MARGIN), so two
+# senders can never overlap, however long a hung receiver holds a slot.
+CLAIM_BATCH = 256
+START_WITHIN = LEASE_MARGIN / 2
+SECRET_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, eq=False)
+class _Claimed:
+    """A claimed outbox row and the §7 payload it carries (without its `delivery_id`)."""
+
+    row: Row
+    payload: Row
+
+
+@dataclass(eq=False)
+class _Queue:
+    """Rows claimed for one subscription, each with the time its send must start by."""
+
+    webhook_id: str
+    tenant_slug: str
+    db: Database
+    rows: deque[tuple[_Claimed, datetime]] = field(default_factory=deque)
+    sending: int = 0
+
+
+def _claim(
+    conn: apsw.Connection, *, skip_webhooks: list[str], **lease: Any
+) -> tuple[list[Row], dict[int, Row]]:
+    """Claim due rows and read their events in the same transaction (one writer trip)."""
+    rows = store.claim_due(conn, skip_webhooks=skip_webhooks, **lease)
+    ids = [row["event_id"] for row in rows if row["event_id"] is not None]
+    return rows, store.event_rows(conn, ids)
+
+
+def _payload(row: Row, events: dict[int, Row], tenant_slug: str) -> Row | None:
+    if row["payload"] is not None:  # a ping: no event row, its payload is stored
+        return json.loads(row["payload"])  # type: ignore[no-any-return]
+    event = events.get(row["event_id"])
+    return None if event is None else feed_item(event, tenant_slug)
 
 
 class Scheduler:
@@ -70,16 +116,42 @@ class Scheduler:
         self._owner = f"scheduler-{uuid.uuid4().hex[:12]}"
         self._rng = random.Random()
         self._slots = asyncio.Semaphore(settings.webhooks.concurrency)
-        self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Claimed rows waiting for a slot, per subscription; tenants whose last claim was
+        # full (more is due); set when a queue drains and more is due: claim before the tick.
+        self._queues: dict[str, _Queue] = {}
+        self._more_due: set[Database] = set()
+        self._wake = asyncio.Event()
+        self._records = WriteBehind()
+        self._closing = False
+        self._secret_cache: dict[tuple[Any, ...], list[str]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._next_housekeeping: datetime | None = None
         self.last_tick: datetime | None = None
-        self.delivered = 0
+        # When the run loop began, and whether it has ended (however it ended): readiness
+        # must not report a scheduler that died before its first tick as alive.
+        self._started_at: datetime | None = None
+        self._stopped = False
+
+    @property
+    def delivered(self) -> int:
+        """Deliveries this scheduler recorded as succeeded (tests and benchmarks read it)."""
+        return self._records.succeeded
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def run(self) -> None:
+        """The task's body; `alive()` is False from the moment it ends, for any reason."""
+        self._started_at = self._clock()
+        try:
+            await self._loop()
+        except Exception:
+            # Logged here, when it happens; readiness (`alive`) reports it from now on.
+            log.exception("scheduler stopped: it cannot run")
+        finally:
+            self._stopped = True
+
+    async def _loop(self) -> None:
         ca = self._settings.webhooks.ca_bundle
         context = ssl.create_default_context(cafile=str(ca)) if ca else None
         connector = make_connector(
@@ -88,21 +160,35 @@ class Scheduler:
             ssl_context=context,
         )
         # trust_env=False: a proxy would hide the real target from the address check.
-        async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+        # No cookie jar: a receiver's cookies have no business in later deliveries.
+        async with aiohttp.ClientSession(
+            connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+        ) as session:
             self._session = session
             try:
                 while True:
+                    self._wake.clear()
                     try:
                         await self.tick()
                     except Exception:
                         log.exception("scheduler tick failed")
-                    await asyncio.sleep(self._settings.scheduler.tick_seconds)
+                    # Until the next tick, or sooner when a queue drained and more is due.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), self._settings.scheduler.tick_seconds
+                        )
             finally:
                 await self._drain()
                 self._session = None
 
     async def _drain(self) -> None:
-        """On shutdown, give in-flight sends a moment, then cancel (their leases expire)."""
+        """On shutdown: give back rows not yet started, give in-flight sends a moment, then
+        cancel them (their leases expire), and write the records already in."""
+        self._closing = True
+        for queue in self._queues.values():
+            for claimed, _ in queue.rows:
+                self._give_back(queue.db, claimed.row["id"])
+            queue.rows.clear()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         for task in list(self._tasks):
@@ -110,12 +196,17 @@ class Scheduler:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._records.drain()
 
     def alive(self, now: datetime) -> bool:
-        if self.last_tick is None:
-            return True  # starting
+        """The loop runs and has ticked lately (or, before its first tick, began lately)."""
+        if self._stopped:
+            return False
+        last = self.last_tick or self._started_at
+        if last is None:
+            return True  # the task is created and about to run
         limit = timedelta(seconds=max(60.0, 10 * self._settings.scheduler.tick_seconds))
-        return now - self.last_tick < limit
+        return now - last < limit
 
     # -- one tick ------------------------------------------------------------------------
 
@@ -149,75 +240,98 @@ class Scheduler:
             await housekeeping.purge_old_log(
                 db, now=now, retention_days=self._settings.webhooks.log_retention_days
             )
+            await housekeeping.purge_idempotency_keys(db, now=now)
         except Exception:
             log.exception("housekeeping failed")
 
     async def _dispatch(self, tenant_slug: str, db: Database, now: datetime) -> None:
-        free = self._settings.webhooks.concurrency - len(self._tasks)
-        if free <= 0:
+        """Claim due deliveries of one tenant into their subscriptions' queues."""
+        if self._closing:
             return
+        # A subscription with rows still queued says when it wants more (`_wake`); skipping
+        # it keeps a hung receiver's backlog from filling every claim (others go on), and
+        # bounds what waits in memory to one claim's worth per subscription.
+        skip = [q.webhook_id for q in self._queues.values() if q.db is db and q.rows]
+        limit = CLAIM_BATCH
         lease_until = now + timedelta(seconds=self._settings.webhooks.timeout_seconds)
-        claimed = await db.write(
-            lambda conn: store.claim_due(
+        claimed, events = await db.write(
+            lambda conn: _claim(
                 conn,
                 owner=self._owner,
                 now=format_ts(now),
                 lease_until=format_ts(lease_until + LEASE_MARGIN),
-                limit=free,
+                limit=limit,
+                skip_webhooks=skip,
             )
         )
+        if len(claimed) >= limit:
+            self._more_due.add(db)
+        else:
+            self._more_due.discard(db)
+        start_by = now + START_WITHIN
+        touched = {}
+        for row in claimed:
+            payload = _payload(row, events, tenant_slug)
+            if payload is None:
+                continue  # no event row (the cascade makes that impossible): never sent
+            queue = self._queues.get(row["webhook_id"])
+            if queue is None:
+                queue = self._queues[row["webhook_id"]] = _Queue(row["webhook_id"], tenant_slug, db)
+            queue.rows.append((_Claimed(row, payload), start_by))
+            touched[queue.webhook_id] = queue
+        for queue in touched.values():
+            self._pump(queue)
+
+    def _pump(self, queue: _Queue) -> None:
+        """Start sends from `queue`, at most `per_hook` at once for one subscription."""
         # One slow or hung receiver must not take every slot from the others.
         per_hook = max(1, self._settings.webhooks.concurrency // 4)
-        released = []
-        for row in claimed:
-            if self._in_flight[row["webhook_id"]] >= per_hook:
-                released.append(row["id"])
-                continue
-            self._in_flight[row["webhook_id"]] += 1
-            task = asyncio.create_task(self._deliver(tenant_slug, db, row))
+        while queue.sending < per_hook and queue.rows and not self._closing:
+            claimed, start_by = queue.rows.popleft()
+            queue.sending += 1
+            task = asyncio.create_task(self._deliver(queue, claimed, start_by))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if released:
-            await db.write(lambda conn: store.release(conn, released, owner=self._owner))
 
     # -- one delivery --------------------------------------------------------------------
 
-    def _body(self, conn: apsw.Connection, tenant_slug: str, row: Row) -> bytes | None:
-        if row["payload"] is not None:
-            payload = json.loads(row["payload"])
-        else:
-            event = store.event_row(conn, row["event_id"])
-            if event is None:
-                return None
-            payload = feed_item(event, tenant_slug)
-        payload = {"id": payload["id"], "delivery_id": row["id"], **payload}
-        return json.dumps(payload, separators=(",", ":")).encode()
-
-    async def _deliver(self, tenant_slug: str, db: Database, row: Row) -> None:
+    async def _deliver(self, queue: _Queue, claimed: _Claimed, start_by: datetime) -> None:
+        row = claimed.row
         try:
             async with self._slots:
-                await self._attempt(tenant_slug, db, row)
+                # Started this late, the send might outlive the lease: give it back instead.
+                if self._clock() > start_by or not await self._attempt(queue, claimed):
+                    self._give_back(queue.db, row["id"])
         except Exception:
             log.exception("delivery attempt failed unexpectedly")
         finally:
-            self._in_flight[row["webhook_id"]] -= 1
-            if self._in_flight[row["webhook_id"]] <= 0:
-                del self._in_flight[row["webhook_id"]]
+            queue.sending -= 1
+            self._pump(queue)
+            if not queue.rows:
+                if queue.sending == 0 and self._queues.get(queue.webhook_id) is queue:
+                    del self._queues[queue.webhook_id]
+                if queue.db in self._more_due:
+                    self._wake.set()  # room for more, and more is due: claim now
 
-    async def _attempt(self, tenant_slug: str, db: Database, row: Row) -> None:
+    async def _attempt(self, queue: _Queue, claimed: _Claimed) -> bool:
+        """Send once and queue the outcome's record; False if the row must be given back."""
         assert self._session is not None
+        row = claimed.row
         now = self._clock()
-        webhook, body = db.read(
-            lambda conn: (
-                store.get_webhook(conn, row["webhook_id"]),
-                self._body(conn, tenant_slug, row),
-            )
-        )
-        if webhook is None or body is None:
-            return  # removed meanwhile; the cascade removed the delivery too
+        # Read at every attempt, not at the claim: a subscription removed, disabled or
+        # rotated since then must be honoured (events, read at the claim, never change).
+        webhook = queue.db.read(lambda conn: store.get_webhook(conn, row["webhook_id"]))
+        if webhook is None:
+            return True  # removed meanwhile; the cascade removed the delivery too
+        if not webhook["enabled"]:
+            return False  # disabled since the claim (e.g. a 410): re-enabling sends it
+        body = json.dumps(
+            {"id": claimed.payload["id"], "delivery_id": row["id"], **claimed.payload},
+            separators=(",", ":"),
+        ).encode()
         # Signed afresh for every attempt: receivers reject timestamps older than 5 min.
         headers = sign_headers(
-            secrets=signing_secrets(webhook, self._box, now),
+            secrets=self._secrets(webhook, now),
             delivery_id=row["id"],
             event_type=row["event_type"],
             timestamp=int(now.timestamp()),
@@ -237,73 +351,32 @@ class Scheduler:
             rng=self._rng,
             now=now,
         )
-        finished = self._clock()
-        await db.write(
-            lambda conn: self._record(conn, row, webhook, now, finished, result, decision)
+        outcome = Outcome(row, webhook, now, self._clock(), result, decision)
+        # Written behind: the slot is free as soon as the answer is in (records.py).
+        self._records.add(
+            queue.db, functools.partial(record_outcome, outcome=outcome, owner=self._owner)
         )
-        if decision.status == "succeeded":
-            self.delivered += 1
+        return True
 
-    def _record(
-        self,
-        conn: apsw.Connection,
-        row: Row,
-        webhook: Row,
-        started: datetime,
-        finished: datetime,
-        result: AttemptResult,
-        decision: Decision,
-    ) -> None:
-        """The attempt, the delivery's new state and any consequence, in one transaction."""
-        at = format_ts(finished)
-        next_at = (
-            format_ts(finished + timedelta(seconds=decision.delay_seconds))
-            if decision.delay_seconds is not None
-            else None
+    def _secrets(self, webhook: Row, now: datetime) -> list[str]:
+        """The signing secrets, decrypted once per stored value rather than per attempt."""
+        key = (
+            webhook["id"],
+            webhook["secret_enc"],
+            webhook["previous_secret_enc"],
+            webhook["previous_secret_expires_at"] or "",
+            # Whether the previous secret still signs changes with time, not with the row.
+            bool(webhook["previous_secret_expires_at"])
+            and webhook["previous_secret_expires_at"] > format_ts(now),
         )
-        if not store.finish_attempt(
-            conn,
-            row["id"],
-            owner=self._owner,
-            status=decision.status,
-            next_attempt_at=next_at,
-            http_status=result.http_status,
-            error=result.error,
-            now=at,
-        ):
-            return  # our lease expired and someone else took over; their record stands
-        store.record_attempt(
-            conn,
-            {
-                "delivery_id": row["id"],
-                "attempt": row["attempts"] + 1,
-                "started_at": format_ts(started),
-                "duration_ms": result.duration_ms,
-                "http_status": result.http_status,
-                "error": result.error,
-            },
+        found = self._secret_cache.get(key)
+        if found is None:
+            if len(self._secret_cache) >= SECRET_CACHE_SIZE:
+                self._secret_cache.clear()
+            found = self._secret_cache[key] = signing_secrets(webhook, self._box, now)
+        return found
+
+    def _give_back(self, db: Database, delivery_id: str) -> None:
+        self._records.add(
+            db, functools.partial(give_back, delivery_id=delivery_id, owner=self._owner)
         )
-        reason = decision.disable_reason
-        if decision.status in ("succeeded", "failed") and row["event_type"] != "ping":
-            failures = store.count_failure(conn, webhook["id"], decision.status == "failed")
-            if reason is None and failures >= MAX_CONSECUTIVE_FAILED:
-                reason = f"the last {failures} deliveries each failed after every retry"
-        if reason is not None and webhook["enabled"]:
-            store.update_webhook(
-                conn, webhook["id"], {"enabled": False, "disabled_reason": reason}, at
-            )
-            raise_alert(
-                conn,
-                kind="webhook_disabled",
-                severity="critical",
-                resource_type="webhook",
-                resource_id=webhook["id"],
-                level=None,
-                message=f"Webhook to {webhook['url']} was disabled: {reason}.",
-                at=at,
-                actor="scheduler",
-            )
-            log.warning(
-                "webhook disabled",
-                extra={"fields": {"webhook_id": webhook["id"], "reason": reason}},
-            )

@@ -5,7 +5,6 @@ Also the two shapes MOCs share with actions: a referenced row's id and a history
 
 from __future__ import annotations
 
-import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +14,7 @@ from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
     HistoryEntry,
+    IsoDate,
     LongText,
     Name,
     PageQuery,
@@ -42,7 +42,7 @@ class ActionFields(BaseModel):
     failure_mode_id: ResourceId | None = None
     inspection_id: ResourceId | None = None
     assignee_id: ShortText | None = None
-    due_date: datetime.date | None = None
+    due_date: IsoDate | None = None
 
 
 class ActionCreate(ActionFields):

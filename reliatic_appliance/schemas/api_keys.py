@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reliatic_appliance.domain.permissions import ALL_PERMISSIONS
-from reliatic_appliance.schemas.common import STRICT_INPUT, Name, PageOnlyQuery, Timestamp
+from reliatic_appliance.schemas.common import (
+    STRICT_INPUT,
+    IsoDateTime,
+    Name,
+    PageOnlyQuery,
+    Timestamp,
+)
 
 Level = Literal["read_only", "read_write"]
 Permission = Literal[ALL_PERMISSIONS]  # type: ignore[valid-type]
@@ -34,7 +39,7 @@ class ApiKeyCreate(BaseModel):
             " granted only when listed."
         ),
     )
-    expires_at: datetime.datetime | None = Field(
+    expires_at: IsoDateTime | None = Field(
         None, description="Optional expiry (ISO 8601 with a time zone)."
     )
     rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
+    CursorPageQuery,
     DateText,
+    IsoDate,
     LongText,
     Name,
-    PageQuery,
     SearchText,
     ShortText,
     Timestamp,
@@ -64,7 +64,7 @@ class AssetFields(BaseModel):
     unit: ShortText | None = None
     manufacturer: ShortText | None = None
     material: ShortText | None = None
-    install_date: datetime.date | None = None
+    install_date: IsoDate | None = None
     design_pressure_kpa: Pressure | None = None
     design_temperature_c: Temperature | None = None
     nominal_thickness_mm: Thickness | None = None
@@ -140,7 +140,7 @@ class Asset(BaseModel):
     updated_at: Timestamp
 
 
-class AssetListQuery(PageQuery):
+class AssetListQuery(CursorPageQuery):
     status: AssetStatus | None = Field(None, description="Filter by status.")
     type: AssetType | None = Field(None, description="Filter by asset_type.")
     search: SearchText | None = Field(

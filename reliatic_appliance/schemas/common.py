@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from reliatic_appliance.timefmt import format_ts
 
@@ -33,6 +43,39 @@ Timestamp = Annotated[
     ),
 ]
 DateText = Annotated[str, Field(json_schema_extra={"format": "date"}, examples=["2026-04-01"])]
+
+# Input dates and times in ISO 8601 text only (SPEC §3). Left alone, pydantic reads a string
+# of digits as a Unix time, even in strict mode: "0" would be accepted as 1970-01-01. The
+# text is parsed here (so strict mode then sees a date, not a string).
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _iso_text(pattern: re.Pattern[str], parse: Callable[[str], Any], message: str) -> Any:
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            if pattern.match(value):
+                return parse(value)
+        except ValueError:
+            pass
+        raise ValueError(message)
+
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[
+    dt.date, _iso_text(_ISO_DATE, dt.date.fromisoformat, "must be a date as YYYY-MM-DD")
+]
+IsoDateTime = Annotated[
+    dt.datetime,
+    _iso_text(
+        _ISO_DATE_TIME,
+        dt.datetime.fromisoformat,
+        "must be an ISO 8601 date and time, e.g. 2026-04-01T12:00:00Z",
+    ),
+]
 
 # An id of another row of the tenant, in a body or a filter (checked to exist by the
 # service). Ids are opaque (SPEC §3), but never empty, long or full of odd characters.
@@ -116,6 +159,31 @@ class PageQuery(PageOnlyQuery):
 
     updated_since: SinceTimestamp | None = Field(
         None, description="Only items updated at or after this ISO 8601 time."
+    )
+
+
+Cursor = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_-]+$"),
+    Field(examples=["ast_01JQ8Z6X4M0000000000000000"]),
+]
+
+
+class CursorPageQuery(PageQuery):
+    """Pagination with a keyset cursor beside `page`, for lists that grow large."""
+
+    after: Cursor | None = Field(
+        None,
+        description=(
+            "Keyset cursor: only items that come after this one in the list's order. Pass"
+            " the `id` of the last item you received; then follow the `next` URL of the"
+            " `Link` header, whose cursor also carries that item's sort value, so that with"
+            " `sort` an item changing meanwhile cannot make you skip or repeat others. Every"
+            " page costs the same however deep: use it to walk a whole list. `page` then"
+            " counts from the cursor; `total` and `total_pages` still describe the whole"
+            " filtered list; the `Link` header has `first` and, unless this is the last"
+            " page, `next`."
+        ),
     )
 
 

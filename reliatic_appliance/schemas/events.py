@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from reliatic_appliance.domain.event_types import EVENT_TYPES
-from reliatic_appliance.schemas.common import PageQuery, Timestamp, sort_values
+from reliatic_appliance.schemas.common import PageQuery, ResourceId, Timestamp, sort_values
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
@@ -58,5 +58,6 @@ class Alert(BaseModel):
 class AlertListQuery(PageQuery):
     kind: AlertKind | None = None
     resource_type: Literal["action", "webhook"] | None = None
-    resource_id: str | None = Field(None, min_length=1, max_length=64)
+    # An id like any other (SPEC §9: control characters are a validation error).
+    resource_id: ResourceId | None = None
     sort: Literal[sort_values(("created_at", "updated_at", "level"))] | None = None  # type: ignore[valid-type]

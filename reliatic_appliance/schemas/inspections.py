@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,7 @@ from reliatic_appliance.domain.effectiveness import EFFECTIVENESS_LEVELS, INSPEC
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
+    IsoDate,
     LongText,
     Name,
     PageQuery,
@@ -75,7 +75,7 @@ class InspectionCreate(InspectionFields):
 
     asset_id: ResourceId
     inspection_type: InspectionType  # type: ignore[valid-type]
-    inspection_date: datetime.date = Field(
+    inspection_date: IsoDate = Field(
         description="Not in the future, not before the asset's install_date."
     )
     inspector_name: Name
@@ -93,7 +93,7 @@ class InspectionUpdate(InspectionFields):
     # asset_id is accepted only unchanged (a full object sent back), never to move evidence.
     asset_id: ResourceId = None  # type: ignore[assignment]
     inspection_type: InspectionType = None  # type: ignore[valid-type]
-    inspection_date: datetime.date = None  # type: ignore[assignment]
+    inspection_date: IsoDate = None  # type: ignore[assignment]
     inspector_name: Name = None  # type: ignore[assignment]
     status: InspectionStatus = None  # type: ignore[assignment]
 
@@ -121,10 +121,10 @@ class InspectionListQuery(PageQuery):
         None, description="Filter by inspection_type."
     )
     status: InspectionStatus | None = Field(None, description="Filter by status.")
-    date_from: datetime.date | None = Field(
+    date_from: IsoDate | None = Field(
         None, description="inspection_date on or after this date (YYYY-MM-DD)."
     )
-    date_to: datetime.date | None = Field(
+    date_to: IsoDate | None = Field(
         None, description="inspection_date on or before this date (YYYY-MM-DD)."
     )
     sort: InspectionSort | None = Field(  # type: ignore[valid-type]

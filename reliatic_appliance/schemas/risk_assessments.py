@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,7 @@ from reliatic_appliance.domain.risk_matrix import RISK_RANKINGS
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
+    IsoDate,
     LongText,
     PageQuery,
     ResourceId,
@@ -23,7 +23,7 @@ RiskRanking = Literal[RISK_RANKINGS]  # type: ignore[valid-type]
 # SPEC §5: probability and consequence of failure are integers 1-5.
 MatrixIndex = Annotated[int, Field(ge=1, le=5)]
 AssessmentDate = Annotated[
-    datetime.date,
+    IsoDate,
     Field(description="YYYY-MM-DD; default today (UTC); not in the future."),
 ]
 

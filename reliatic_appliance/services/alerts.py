@@ -11,6 +11,7 @@ from reliatic_appliance.ids import new_id
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.storage import alerts as store
+from reliatic_appliance.storage import sla as sla_store
 from reliatic_appliance.storage.sqlite import Database
 
 AlertFilter = store.AlertFilter
@@ -44,10 +45,13 @@ def raise_alert(
     message: str,
     at: str,
     actor: str | None = None,
+    reraise: bool = False,
 ) -> dict[str, Any] | None:
     """Record an alert once and emit `alert.escalated` with it, in the caller's transaction.
 
-    Returns the alert, or None when this (kind, resource, level) was already raised.
+    Returns the alert, or None when this (kind, resource, level) was already raised. With
+    `reraise`, the caller has decided it is due again (a reworked action's SLA levels start
+    over, SPEC §7): the existing alert is brought up to date and the event emitted again.
     """
     alert_id = new_id("alr")
     alert: dict[str, Any] = {
@@ -61,7 +65,10 @@ def raise_alert(
         "created_at": at,
     }
     if not store.insert_alert(conn, alert):
-        return None
+        existing = sla_store.refresh_alert(conn, alert) if reraise else None
+        if existing is None:
+            return None
+        alert_id = existing
     row = store.get_alert(conn, alert_id)
     emit(
         conn,

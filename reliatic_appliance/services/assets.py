@@ -13,6 +13,7 @@ from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.storage import assets as store
+from reliatic_appliance.storage.listing import BadCursor
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import now_ts
 
@@ -40,12 +41,17 @@ def _tag_conflict(tag_number: str) -> Conflict:
 
 def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequest) -> Page:
     def read(conn: apsw.Connection) -> Page:
-        items, total = store.list_assets(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
+        window = store.list_assets(
+            conn, flt, sort=sort, limit=page.per_page, offset=page.offset, after=page.after
         )
-        return Page(items=items, total=total, request=page)
+        return Page(
+            items=window.rows, total=window.total, request=page, next_after=window.next_after
+        )
 
-    return db.read(read)
+    try:
+        return db.read(read)
+    except BadCursor as exc:
+        raise ValidationError.field("after", str(exc)) from None
 
 
 def get_asset(db: Database, asset_id: str) -> Row:

@@ -10,6 +10,8 @@ from typing import Any
 class PageRequest:
     page: int = 1
     per_page: int = 25
+    # Keyset cursor (`after`): the page then starts after that row instead of at 0.
+    after: str | None = None
 
     @property
     def offset(self) -> int:
@@ -21,6 +23,8 @@ class Page:
     items: list[dict[str, Any]]
     total: int
     request: PageRequest
+    # With `after`: the cursor of the following page, None on the last one.
+    next_after: str | None = None
 
     @property
     def total_pages(self) -> int:

@@ -148,10 +148,14 @@ async def update_webhook(
         changes |= {"disabled_reason": None, "consecutive_failures": 0}
 
     def write(conn: apsw.Connection) -> Row:
-        if store.get_webhook(conn, webhook_id) is None:
+        before = store.get_webhook(conn, webhook_id)
+        if before is None:
             raise NotFound(f"Webhook {webhook_id} not found.")
-        if changes:
-            store.update_webhook(conn, webhook_id, changes, format_ts(now))
+        # Like every partial update (SPEC §5): a PUT that changes nothing writes nothing, so
+        # updated_at and the ETag stay put.
+        changed = {k: v for k, v in changes.items() if before.get(k) != v}
+        if changed:
+            store.update_webhook(conn, webhook_id, changed, format_ts(now))
         row = store.get_webhook(conn, webhook_id)
         assert row is not None
         return row

@@ -103,6 +103,9 @@ def insert_action(conn: apsw.Connection, action: Row) -> None:
 def update_action(conn: apsw.Connection, action_id: str, changes: Row, updated_at: str) -> None:
     columns = [c for c in UPDATABLE_COLUMNS if c in changes]
     assignments = "".join(f"{c} = ?, " for c in columns)
+    if "due_date" in changes:
+        # A new due date is a new SLA: its levels are raised afresh when it passes (§7).
+        assignments += "escalation_level = 0, "
     conn.execute(
         f"UPDATE actions SET {assignments}updated_at = ? WHERE id = ?",
         [*(changes[c] for c in columns), updated_at, action_id],

@@ -51,16 +51,32 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class Connection(apsw.Connection):
+    """An apsw connection that can carry what its owner remembers between uses.
+
+    `memo` belongs to whoever owns the connection (one thread only, like the connection);
+    `storage/snapshot.py` keeps list totals and query plans there, so no module holds
+    mutable state and a cache dies with its connection.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.memo: dict[str, Any] = {}
+
+
 def _dict_rows(cursor: apsw.Cursor, row: tuple[Any, ...]) -> Row:
+    # Never keep a cursor beyond its rows: an unfinished statement holds its read
+    # transaction (and so a stale snapshot) open. List pages build dicts in bulk instead
+    # (storage/listing.py).
     return dict(zip([d[0] for d in cursor.get_description()], row, strict=True))
 
 
-def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) -> apsw.Connection:
+def connect(path: Path, *, busy_timeout_ms: int = 5000, readonly: bool = False) -> Connection:
     """Open `path` with the pragmas every connection needs (WAL, FULL sync, foreign keys)."""
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE
     if not readonly:
         flags |= apsw.SQLITE_OPEN_CREATE
-    conn = apsw.Connection(str(path), flags=flags)
+    conn = Connection(str(path), flags=flags)
     conn.set_busy_timeout(busy_timeout_ms)
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import apsw
@@ -171,25 +172,51 @@ def attempts_of(conn: apsw.Connection, delivery_ids: list[str]) -> dict[str, lis
 
 
 def claim_due(
-    conn: apsw.Connection, *, owner: str, now: str, lease_until: str, limit: int
+    conn: apsw.Connection,
+    *,
+    owner: str,
+    now: str,
+    lease_until: str,
+    limit: int,
+    skip_webhooks: Sequence[str] = (),
 ) -> list[Row]:
     """Take a lease on up to `limit` due deliveries; nobody else sends them meanwhile.
 
     Runs inside the writer's `BEGIN IMMEDIATE`, so two schedulers (even in two processes
-    on one data dir) can never claim the same row.
+    on one data dir) can never claim the same row. `skip_webhooks`: subscriptions the caller
+    has enough of already (their rows wait for a later claim).
     """
+    skip = ""
+    if skip_webhooks:
+        skip = f" AND webhook_id NOT IN ({', '.join('?' for _ in skip_webhooks)})"
     return list(
         conn.execute(
             "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?"
             " WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending'"
             " AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
             # A disabled subscription's deliveries wait; re-enabling sends them.
-            " AND webhook_id IN (SELECT id FROM webhooks WHERE enabled = 1)"
+            f" AND webhook_id IN (SELECT id FROM webhooks WHERE enabled = 1){skip}"
             " ORDER BY next_attempt_at, id LIMIT ?)"
             f" RETURNING {_DELIVERY_COLUMNS}",
-            (owner, lease_until, now, now, now, limit),
+            (owner, lease_until, now, now, now, *skip_webhooks, limit),
         )
     )
+
+
+def event_rows(conn: apsw.Connection, event_ids: Sequence[int]) -> dict[int, Row]:
+    """Several events by id in one query (their data decoded); missing ids are absent."""
+    if not event_ids:
+        return {}
+    marks = ", ".join("?" for _ in event_ids)
+    found = {}
+    for row in conn.execute(
+        "SELECT id, type, resource_type, resource_id, data, created_at FROM events"
+        f" WHERE id IN ({marks})",
+        list(event_ids),
+    ):
+        row["data"] = json.loads(row["data"])
+        found[row["id"]] = row
+    return found
 
 
 def event_row(conn: apsw.Connection, event_id: int) -> Row | None:
@@ -260,11 +287,13 @@ def purge_before(conn: apsw.Connection, cutoff: str) -> tuple[int, int]:
     return deliveries, conn.changes()
 
 
-def release(conn: apsw.Connection, delivery_ids: list[str], *, owner: str) -> None:
-    """Give back leases taken but not used this tick."""
-    for delivery_id in delivery_ids:
-        conn.execute(
-            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL"
-            " WHERE id = ? AND lease_owner = ?",
-            (delivery_id, owner),
-        )
+def release(conn: apsw.Connection, delivery_ids: Sequence[str], *, owner: str) -> None:
+    """Give back leases taken but not used (the rows are due again at once)."""
+    if not delivery_ids:
+        return
+    marks = ", ".join("?" for _ in delivery_ids)
+    conn.execute(
+        "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL"
+        f" WHERE id IN ({marks}) AND lease_owner = ?",
+        (*delivery_ids, owner),
+    )

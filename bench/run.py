@@ -1,0 +1,221 @@
+"""The benchmark of issue 7: `make bench` (or `python bench/run.py`).
+
+1. Builds its dataset through the project's own code (`dataset.py`): tenant `bench` with
+   100k assets, 300k inspections, 50k failure modes, 20k actions; tenant `bench-two`.
+2. Measures, in this one run and on this machine: the framework ceiling (a minimal aiohttp
+   handler) and the peer (FastAPI + uvicorn), then `reliatic serve` with the production
+   settings (`synchronous=FULL`) on each workload, then the same server with group commit
+   off for the naive write rate. Load comes from another process (`wrk`, or `loadgen.py`)
+   pinned to the other core, 64 connections, three runs each: medians and spread.
+3. Adds the open-loop p99 at half the mix's maximum, webhook deliveries/s
+   (`webhook_throughput.py`) and the rate limiter's memory at 1M keys.
+4. Prints the table and writes it to `bench/results/latest.md`.
+
+Options: `--duration S` per run (default 5), `--runs N` (3), `--data DIR` to reuse a data dir
+built by an earlier run (kept with `--keep`), `--skip-webhooks`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import load  # noqa: E402
+import report  # noqa: E402
+import servers  # noqa: E402
+from dataset import Dataset, build  # noqa: E402
+
+API = "/api/v1/assets"
+Specs = list[dict[str, Any]]
+
+
+def _get(port: int, path: str, key: str) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def workloads(data: Dataset, after_id: str) -> dict[str, Specs]:
+    """Request lists per workload; each is cycled by the load tool."""
+    rng = random.Random(3)
+    gets = [{"method": "GET", "path": f"{API}/{i}"} for i in data.asset_ids]
+    lists = [
+        {"method": "GET", "path": f"{API}?type={t}&status={s}&page={p}&per_page=25"}
+        for t in ("vessel", "piping", "tank", "heat_exchanger", "rotating")
+        for s in ("active", "inactive")
+        for p in (1, 2, 3, 4)
+    ]
+    rng.shuffle(lists)
+    searches = [
+        {"method": "GET", "path": f"{API}?" + urllib.parse.urlencode({"search": term})}
+        for term in data.search_terms
+    ]
+    rng.shuffle(searches)
+    body = json.dumps(
+        {
+            "tag_number": "BENCH-{n}",
+            "name": "Bench charge pump",
+            "asset_type": "rotating",
+            "description": "Load test asset: API 610 pump in crude oil service",
+            "nominal_thickness_mm": 12.7,
+            "required_thickness_mm": 8.1,
+        }
+    )
+    posts = [{"method": "POST", "path": API, "body": body}]
+    mix: Specs = []
+    for i in range(200):
+        slot = i % 10
+        if slot < 6:
+            mix.append(gets[(i * 7) % len(gets)])
+        elif slot < 9:
+            mix.append(lists[i % len(lists)])
+        else:
+            mix.append(posts[0])
+    return {
+        "get": gets,
+        "list": lists,
+        "search": searches,
+        "post": posts,
+        "mix": mix,
+        "first_page": [{"method": "GET", "path": f"{API}?page=1"}],
+        "deep_page": [{"method": "GET", "path": f"{API}?page={p}"} for p in range(2951, 3051)],
+        "deep_after": [{"method": "GET", "path": f"{API}?after={after_id}"}],
+        "hello": [{"method": "GET", "path": "/hello"}],
+    }
+
+
+def webhook_figures(skip: bool) -> dict[str, Any]:
+    """Run `webhook_throughput.py` (written beside this file) and take its figures."""
+    script = BENCH / "webhook_throughput.py"
+    if skip or not script.exists():
+        return {"error": "skipped" if skip else "bench/webhook_throughput.py not present"}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    return report.parse_webhook_output(done.returncode, done.stdout, done.stderr)
+
+
+def limiter_figures() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "limiter_memory.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Reliatic benchmark (issue 7)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data", type=Path, help="reuse this data dir (from --keep)")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir")
+    parser.add_argument("--skip-webhooks", action="store_true")
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.md")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="reliatic-bench-"))
+    try:
+        if args.data:
+            data = Dataset.load(args.data / "bench-dataset.json")
+        else:
+            print("building the dataset (100k assets, 300k inspections, ...)", flush=True)
+            data = asyncio.run(build(tmp / "data"))
+            data.save(Path(data.data_dir) / "bench-dataset.json")
+        results = measure_all(data, tmp, args)
+        results["webhooks"] = webhook_figures(args.skip_webhooks)
+        print("rate limiter memory at 1M keys ...", flush=True)
+        results["limiter"] = limiter_figures()
+        results["total_seconds"] = time.perf_counter() - started
+        text = report.render(results, data)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(text)
+        print(f"written to {args.out}")
+    finally:
+        if args.keep and not args.data:
+            print(f"data dir kept: {tmp / 'data'}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    env = servers.production_env(tmp)
+    data_dir = Path(data.data_dir)
+    # Other work on the machine skews every figure: the table says how busy it was.
+    out: dict[str, Any] = {"tool": load.tool(), "loadavg_start": os.getloadavg()[0]}
+
+    def run(name: str, port: int, specs: Specs, key: str = "") -> load.Result:
+        print(f"  {name} ...", flush=True)
+        result = load.measure(
+            port, specs, key=key, duration=args.duration, runs=args.runs, tag=name[:3].upper()
+        )
+        out[name] = result
+        return result
+
+    for kind in ("aiohttp", "fastapi"):
+        port = servers.free_port()
+        command = servers.baseline(kind, port)
+        with servers.running(
+            command, log=tmp / f"{kind}.log", ready_path="/hello", port=port, env=env
+        ):
+            run(kind, port, [{"method": "GET", "path": "/hello"}])
+
+    port = servers.free_port()
+    with servers.running(
+        servers.reliatic(data_dir, port),
+        log=tmp / "reliatic.log",
+        ready_path="/healthz",
+        port=port,
+        env=env,
+    ) as process:
+        time.sleep(3)  # let the scheduler's first tick and housekeeping pass go by
+        deep = _get(port, f"{API}?page=3000", data.key)
+        specs = workloads(data, deep["data"][0]["id"])
+        out["rss_start_mib"] = servers.rss_mib(process.pid)
+        for name in ("get", "list", "search", "first_page", "deep_page", "deep_after"):
+            run(name, port, specs[name], data.key)
+        run("post", port, specs["post"], data.key)
+        mix = run("mix", port, specs["mix"], data.key)
+        rate = round(mix.rps / 2)
+        print(f"  open loop at {rate} req/s ...", flush=True)
+        out["open_loop"] = [
+            load.loadgen(port, specs["mix"], data.key, args.duration, f"OL{i}", rate)
+            for i in range(args.runs)
+        ]
+        out["rss_end_mib"] = servers.rss_mib(process.pid)
+    port = servers.free_port()
+    with servers.running(
+        servers.reliatic(data_dir, port, naive=True),
+        log=tmp / "naive.log",
+        ready_path="/healthz",
+        port=port,
+        env=env,
+    ):
+        run("post_naive", port, specs["post"], data.key)
+    out["loadavg_end"] = os.getloadavg()[0]
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

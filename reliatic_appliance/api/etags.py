@@ -1,0 +1,250 @@
+"""Strong ETags and conditional requests, once for every single resource (SPEC §3, RFC 9110).
+
+- Every single-resource GET, PUT, status transition and DELETE whose response body is the
+  resource's representation carries `ETag`: the SHA-256 of that representation's canonical
+  JSON (keys sorted), so it changes whenever any field does, computed fields included.
+- `If-Match` (`*` or a list of entity tags; strong comparison, so `W/` tags never match) on
+  any write to a resource or one of its sub-resources (`/status`, `/rotate-secret`, …):
+  compared with the row as it is *inside the write transaction* that changes it (a hook of
+  `api/request_db.py`), so no other write can slip in between; on a mismatch the job raises
+  412 `precondition_failed` and rolls back: nothing changes. A write that turns out to need
+  no transaction (a no-op PUT) is checked against the current row afterwards.
+- `If-None-Match` on a GET: 304 with the ETag and no body when it matches (weak comparison).
+- Per RFC 9110 §13.2.1 preconditions are not evaluated when the request fails anyway: an
+  unknown id is 404 whatever `If-Match` says.
+
+Other operations (collections, creates, API keys) ignore these headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import apsw
+import pydantic_core
+from aiohttp import web
+
+from reliatic_appliance.api.request_db import ConnReader
+from reliatic_appliance.errors import PreconditionFailed, ValidationError
+from reliatic_appliance.schemas.actions import Action
+from reliatic_appliance.schemas.assets import Asset
+from reliatic_appliance.schemas.common import Single
+from reliatic_appliance.schemas.events import Alert
+from reliatic_appliance.schemas.failure_modes import FailureMode
+from reliatic_appliance.schemas.inspections import Inspection
+from reliatic_appliance.schemas.mocs import Moc
+from reliatic_appliance.schemas.risk_assessments import RiskAssessment
+from reliatic_appliance.schemas.webhooks import Webhook
+from reliatic_appliance.services import (
+    actions,
+    alerts,
+    assets,
+    failure_modes,
+    inspections,
+    mocs,
+    risk_assessments,
+    webhooks,
+)
+from reliatic_appliance.storage.sqlite import Database
+
+if TYPE_CHECKING:
+    from reliatic_appliance.api.routes import Call, Handler, Operation
+
+# The service function a resource's GET calls: (db, id) -> its representation, or 404.
+Getter = Callable[[Database, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One single resource of the API: its path, its representation and how to load it."""
+
+    path: str
+    param: str
+    model: type[Any]
+    get: Getter
+
+    def governs(self, op: Operation) -> bool:
+        """The resource itself, or one of its sub-resources (`/status`, `/test`, …)."""
+        return op.path == self.path or op.path.startswith(self.path + "/")
+
+    def represented_by(self, op: Operation) -> bool:
+        """Whether `op` answers with this resource's representation (so with its ETag)."""
+        representation = Single[self.model]  # type: ignore[name-defined]
+        return self.governs(op) and op.response == representation and op.status != 204
+
+
+# Every single resource with a GET. A test checks that no single-resource GET is missing.
+RESOURCES: tuple[Resource, ...] = (
+    Resource("/api/v1/assets/{asset_id}", "asset_id", Asset, assets.get_asset),
+    Resource(
+        "/api/v1/inspections/{inspection_id}",
+        "inspection_id",
+        Inspection,
+        inspections.get_inspection,
+    ),
+    Resource(
+        "/api/v1/failure-modes/{failure_mode_id}",
+        "failure_mode_id",
+        FailureMode,
+        failure_modes.get_failure_mode,
+    ),
+    Resource("/api/v1/actions/{action_id}", "action_id", Action, actions.get_action),
+    Resource(
+        "/api/v1/risk-assessments/{risk_assessment_id}",
+        "risk_assessment_id",
+        RiskAssessment,
+        risk_assessments.get_risk_assessment,
+    ),
+    Resource("/api/v1/mocs/{moc_id}", "moc_id", Moc, mocs.get_moc),
+    Resource("/api/v1/alerts/{alert_id}", "alert_id", Alert, alerts.get_alert),
+    Resource("/api/v1/webhooks/{webhook_id}", "webhook_id", Webhook, webhooks.get_webhook),
+)
+
+
+def resource_of(op: Operation) -> Resource | None:
+    """The resource whose preconditions `op` honours: itself or a write to a sub-resource."""
+    for resource in RESOURCES:
+        if op.path == resource.path or (op.method != "GET" and resource.governs(op)):
+            return resource
+    return None
+
+
+def honours_if_match(op: Operation) -> bool:
+    return op.permission is not None and resource_of(op) is not None
+
+
+def bears_etag(op: Operation) -> bool:
+    resource = resource_of(op)
+    return resource is not None and resource.represented_by(op)
+
+
+def supports_not_modified(op: Operation) -> bool:
+    return op.method == "GET" and bears_etag(op)
+
+
+# -- entity tags ---------------------------------------------------------------------------
+
+
+def etag_of(data: Any) -> str:
+    """A strong ETag of a JSON-able representation: SHA-256 of its canonical JSON."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return '"' + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40] + '"'
+
+
+def etag_of_row(row: dict[str, Any]) -> str:
+    # Through JSON and back, so floats, dates and nested lists hash exactly as a client
+    # receives them in the response body.
+    return etag_of(json.loads(pydantic_core.to_json(row)))
+
+
+def etag_of_body(body: bytes) -> str:
+    """The ETag of a single-resource response body: of its `data`, not of `meta`."""
+    return etag_of(json.loads(body)["data"])
+
+
+# RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E.
+_TAG = re.compile(r'\s*(W/)?("[\x21\x23-\x7e]*")\s*(?:,|$)')
+HEADER_PATTERN = r'^\s*(\*|(W/)?"[!#-~]*"(\s*,\s*(W/)?"[!#-~]*")*)\s*$'
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed `If-Match` / `If-None-Match`: `*`, or entity tags with their weakness."""
+
+    any: bool
+    tags: tuple[tuple[bool, str], ...]  # (weak, "opaque-tag")
+
+    def matches(self, etag: str, *, strong: bool) -> bool:
+        if self.any:
+            return True
+        # Strong comparison (If-Match): both strong and equal. Weak (If-None-Match): equal.
+        return any(tag == etag and not (strong and weak) for weak, tag in self.tags)
+
+
+def parse_condition(value: str | None, header: str) -> Condition | None:
+    """None without the header; 400 naming it when it is not `*` or a list of tags."""
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return Condition(any=True, tags=())
+    tags = []
+    position = 0
+    while position < len(value):
+        match = _TAG.match(value, position)
+        if match is None:
+            break
+        tags.append((match[1] is not None, match[2]))
+        position = match.end()
+    if not tags or position < len(value):
+        raise ValidationError.field(header, 'must be "*" or a list of entity tags like "abc"')
+    return Condition(any=False, tags=tuple(tags))
+
+
+# -- the precondition, checked in the write transaction --------------------------------------
+
+
+class Precondition:
+    """`If-Match` for one request; `check` runs as a before-hook of its write jobs."""
+
+    def __init__(self, condition: Condition, resource: Resource, resource_id: str) -> None:
+        self.condition = condition
+        self.resource = resource
+        self.resource_id = resource_id
+        self.checked = False
+
+    def verify(self, row: dict[str, Any]) -> None:
+        if not self.condition.matches(etag_of_row(row), strong=True):
+            raise PreconditionFailed(
+                "The resource has changed since you read it (If-Match does not match its"
+                " current ETag); GET it again and retry.",
+                [{"field": "If-Match", "message": "does not match the current ETag"}],
+            )
+
+    def check(self, conn: apsw.Connection) -> None:
+        """In the writer job, before the work: a missing row raises the service's own 404."""
+        if self.checked:
+            return  # a second write job of the same request: the first one checked
+        self.verify(self.resource.get(ConnReader(conn).as_database(), self.resource_id))
+        self.checked = True
+
+
+async def conditional(op: Operation, call: Call, handler: Handler) -> web.StreamResponse:
+    """Run `handler` under the request's preconditions and add the ETag to its response."""
+    resource = resource_of(op)
+    if resource is None or op.permission is None:
+        return await handler(call)
+    headers = call.request.headers
+    if_match = parse_condition(headers.get("If-Match"), "If-Match")
+    if_none_match = None
+    if op.method == "GET":
+        if_none_match = parse_condition(headers.get("If-None-Match"), "If-None-Match")
+    precondition = None
+    if if_match is not None and op.method != "GET":
+        precondition = Precondition(if_match, resource, call.params[resource.param])
+        call.hooks.before.append(precondition.check)
+    response = await handler(call)
+    if precondition is not None and not precondition.checked and response.status < 300:
+        # No write transaction ran, so nothing changed: compare with the row as it is now.
+        db = await call.tenant_db()
+        precondition.verify(resource.get(db, call.params[resource.param]))
+    if not resource.represented_by(op) or not isinstance(response, web.Response):
+        return response
+    body = response.body
+    if response.status >= 300 or not isinstance(body, bytes) or not body:
+        return response
+    etag = etag_of_body(body)
+    response.headers["ETag"] = etag
+    if op.method == "GET":
+        if if_match is not None and not if_match.matches(etag, strong=True):
+            raise PreconditionFailed(
+                "If-Match does not match the resource's current ETag.",
+                [{"field": "If-Match", "message": "does not match the current ETag"}],
+            )
+        if if_none_match is not None and if_none_match.matches(etag, strong=False):
+            return web.Response(status=304, headers={"ETag": etag})
+    return response

@@ -1,0 +1,234 @@
+"""`reliatic webhook add|list|remove|test` (SPEC §2, §7).
+
+Every command calls the same services as `/api/v1/webhooks` with the same inputs: the request
+model validates the arguments, the master key of the data dir encrypts the secret, and the
+`[webhooks]` target policy of the settings decides which URLs are allowed. A running server
+sees the change on its next tick (its scheduler reads the tenant file, not a cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pydantic
+
+from reliatic_appliance.cli.context import CliContext, CliError, table
+from reliatic_appliance.domain.event_types import EVENT_TYPES
+from reliatic_appliance.domain.target_policy import TargetRefused, check_url
+from reliatic_appliance.errors import NotFound, ValidationError
+from reliatic_appliance.schemas.webhooks import WebhookCreate
+from reliatic_appliance.secretbox import SecretBox, SecretBoxError
+from reliatic_appliance.services import tenants
+from reliatic_appliance.services import webhooks as service
+from reliatic_appliance.services.paging import PageRequest
+from reliatic_appliance.storage.layout import master_key_file
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.tenancy import TenantDatabases
+from reliatic_appliance.timefmt import utc_now
+
+Row = dict[str, Any]
+# Request-model fields as the user typed them, for one-line errors.
+_FLAGS = {"url": "--url", "events": "--event", "secret": "--secret", "description": "--description"}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("webhook", help="manage webhook subscriptions")
+    commands = parser.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
+    add = commands.add_parser(
+        "add",
+        parents=[common],
+        help="subscribe a URL to event types; print the signing secret once",
+        epilog=(
+            "example: reliatic webhook add --tenant demo --url https://cmms.plant.local/hooks"
+            " --event asset.updated --event action.status_changed --description 'SAP PM'"
+        ),
+    )
+    add.add_argument("--tenant", required=True, metavar="SLUG")
+    add.add_argument("--url", required=True, metavar="URL", help="https:// unless allow_http")
+    add.add_argument(
+        "--event",
+        dest="events",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="E",
+        help=f"event type(s) to send, repeatable: {', '.join(EVENT_TYPES)}",
+    )
+    add.add_argument(
+        "--secret",
+        metavar="S",
+        help="whsec_ + base64 of 24-64 bytes (default: generated)",
+    )
+    add.add_argument("--description", metavar="D")
+    add.set_defaults(run=run_add)
+    listing = commands.add_parser(
+        "list", parents=[common], help="list a tenant's subscriptions (never their secrets)"
+    )
+    listing.add_argument("--tenant", required=True, metavar="SLUG")
+    listing.set_defaults(run=run_list)
+    remove = commands.add_parser(
+        "remove",
+        parents=[common],
+        help="remove a subscription with its pending deliveries and log",
+        epilog="example: reliatic webhook remove whk_01J...",
+    )
+    remove.add_argument("webhook_id", metavar="ID")
+    remove.set_defaults(run=run_remove)
+    test = commands.add_parser(
+        "test",
+        parents=[common],
+        help="queue a ping to a subscription; print the delivery id",
+        epilog="example: reliatic webhook test whk_01J... (the running server sends it)",
+    )
+    test.add_argument("webhook_id", metavar="ID")
+    test.set_defaults(run=run_test)
+
+
+def _secret_box(ctx: CliContext) -> SecretBox:
+    try:
+        return SecretBox.from_file(master_key_file(ctx.data_dir))
+    except SecretBoxError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _validated(ctx: CliContext, args: argparse.Namespace) -> WebhookCreate:
+    """The arguments through the API's own request model and checks: the same rules."""
+    fields = {"url": args.url, "events": args.events, "secret": args.secret}
+    if args.description is not None:
+        fields["description"] = args.description
+    try:
+        # The target policy first: its reasons say more than the model's URL pattern.
+        check_url(args.url, service.target_policy(ctx.settings))
+        return WebhookCreate.model_validate(fields)
+    except TargetRefused as exc:
+        raise CliError(f"--url: {exc.reason}") from None
+    except pydantic.ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        name = str(error["loc"][0])
+        where = _FLAGS.get(name, name)
+        if name == "events" and len(error["loc"]) > 1:
+            bad = args.events[int(error["loc"][1])]
+            raise CliError(f"{where}: unknown event type {bad!r}") from None
+        if name == "secret":  # never echo a secret, not even a malformed one
+            raise CliError(f"{where}: must be whsec_ + base64 of 24-64 bytes") from None
+        if error["type"] == "string_pattern_mismatch" and name == "description":
+            raise CliError(f"{where}: must not contain control characters") from None
+        raise CliError(f"{where}: {error['msg']}") from None
+
+
+@asynccontextmanager
+async def _tenant_files(ctx: CliContext) -> AsyncIterator[TenantDatabases]:
+    databases = TenantDatabases(ctx.data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
+async def _find(
+    control: Database, databases: TenantDatabases, webhook_id: str
+) -> tuple[Row, Database, Row]:
+    """The tenant whose file holds `webhook_id` (ids are globally unique), its db and view."""
+    for tenant in tenants.list_tenants(control):
+        db = await databases.get(tenant["id"])
+        try:
+            return tenant, db, service.get_webhook(db, webhook_id)
+        except NotFound:
+            continue
+    raise CliError(f"webhook {webhook_id} not found in any tenant")
+
+
+async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    body = _validated(ctx, args)
+    box = _secret_box(ctx)
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant = tenants.get_tenant(control, args.tenant)
+        try:
+            row, secret = await service.create_webhook(
+                await databases.get(tenant["id"]),
+                box,
+                service.target_policy(ctx.settings),
+                url=body.url,
+                events=list(body.events),
+                secret=body.secret,
+                enabled=body.enabled,
+                description=body.description,
+                now=utc_now(),
+            )
+        except ValidationError as exc:
+            detail = exc.details[0] if exc.details else {}
+            field = str(detail.get("field", ""))
+            raise CliError(f"{_FLAGS.get(field, field)}: {detail.get('message', exc)}") from None
+    ctx.emit(
+        {**row, "secret": secret},
+        [
+            f"created webhook {row['id']} for tenant {args.tenant}: {row['url']}",
+            f"events: {', '.join(row['events'])}",
+            f"secret: {secret}",
+            "This is the only time the secret is shown; store it now.",
+        ],
+    )
+    return 0
+
+
+async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant = tenants.get_tenant(control, args.tenant)
+        db = await databases.get(tenant["id"])
+        rows: list[Row] = []
+        page = 1
+        while True:
+            result = service.list_webhooks(db, PageRequest(page, 100))
+            rows += result.items
+            if page >= result.total_pages:
+                break
+            page += 1
+    ctx.emit(
+        rows,
+        table(
+            [
+                (
+                    r["id"],
+                    "yes" if r["enabled"] else "no",
+                    r["url"],
+                    ",".join(r["events"]),
+                    r["description"],
+                    r["disabled_reason"],
+                )
+                for r in rows
+            ],
+            ("ID", "ENABLED", "URL", "EVENTS", "DESCRIPTION", "DISABLED_REASON"),
+        ),
+    )
+    return 0
+
+
+async def run_remove(ctx: CliContext, args: argparse.Namespace) -> int:
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant, db, row = await _find(control, databases, args.webhook_id)
+        await service.delete_webhook(db, args.webhook_id)
+    ctx.emit(
+        {**row, "tenant": tenant["slug"], "removed": True},
+        f"removed webhook {row['id']} ({row['url']}) from tenant {tenant['slug']}",
+    )
+    return 0
+
+
+async def run_test(ctx: CliContext, args: argparse.Namespace) -> int:
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant, db, row = await _find(control, databases, args.webhook_id)
+        delivery = await service.send_test(
+            db, args.webhook_id, tenant_slug=tenant["slug"], now=utc_now()
+        )
+    ctx.emit(
+        delivery,
+        [
+            delivery["id"],
+            f"queued a ping to {row['url']}; the running server sends it"
+            f" (see GET /api/v1/webhooks/{row['id']}/deliveries)",
+        ],
+    )
+    return 0

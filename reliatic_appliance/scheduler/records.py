@@ -1,0 +1,167 @@
+"""What a delivery attempt leaves in the database, written behind the sends (SPEC §7).
+
+An attempt's outcome is recorded (the attempt log, the delivery's next state, and any
+consequence: a subscription disabled after a 410 or 20 deliveries failed in a row, with
+its alert) only while the sender still holds the delivery's lease, so a takeover's record
+always wins. Records are not written one by one: `WriteBehind` gathers those that arrive
+while a write is in progress and writes them together, in one transaction (one fsync)
+per tenant file, each in its own savepoint so a failing one rolls back alone. The sender's
+slot is free as soon as the receiver has answered; the row stays leased until its record is
+committed, so nobody else sends it meanwhile, and if the record is never committed (a crash,
+a full disk) the lease runs out and the delivery is sent again: at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import apsw
+
+from reliatic_appliance.scheduler.delivery import AttemptResult, Decision
+from reliatic_appliance.services.alerts import raise_alert
+from reliatic_appliance.storage import webhooks as store
+from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.timefmt import format_ts
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+# A write job: runs in the writer thread; True when it records a successful delivery.
+Job = Callable[[apsw.Connection], bool]
+
+# SPEC §7: a subscription whose last 20 deliveries each ended `failed` is disabled.
+MAX_CONSECUTIVE_FAILED = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt, as sent: the leased row, the subscription as read for it, the answer."""
+
+    row: Row
+    webhook: Row
+    started: datetime
+    finished: datetime
+    result: AttemptResult
+    decision: Decision
+
+
+def record_outcome(conn: apsw.Connection, outcome: Outcome, *, owner: str) -> bool:
+    """The attempt, the delivery's new state and any consequence, in the caller's transaction.
+
+    True when it records a success. Nothing is written if `owner` lost the lease meanwhile.
+    """
+    row, webhook, result, decision = outcome.row, outcome.webhook, outcome.result, outcome.decision
+    at = format_ts(outcome.finished)
+    next_at = (
+        format_ts(outcome.finished + timedelta(seconds=decision.delay_seconds))
+        if decision.delay_seconds is not None
+        else None
+    )
+    if not store.finish_attempt(
+        conn,
+        row["id"],
+        owner=owner,
+        status=decision.status,
+        next_attempt_at=next_at,
+        http_status=result.http_status,
+        error=result.error,
+        now=at,
+    ):
+        return False  # our lease expired and someone else took over; their record stands
+    store.record_attempt(
+        conn,
+        {
+            "delivery_id": row["id"],
+            "attempt": row["attempts"] + 1,
+            "started_at": format_ts(outcome.started),
+            "duration_ms": result.duration_ms,
+            "http_status": result.http_status,
+            "error": result.error,
+        },
+    )
+    reason = decision.disable_reason
+    if decision.status in ("succeeded", "failed") and row["event_type"] != "ping":
+        failures = store.count_failure(conn, webhook["id"], decision.status == "failed")
+        if reason is None and failures >= MAX_CONSECUTIVE_FAILED:
+            reason = f"the last {failures} deliveries each failed after every retry"
+    if reason is not None:
+        _disable(conn, webhook, reason, at)
+    return decision.status == "succeeded"
+
+
+def _disable(conn: apsw.Connection, webhook: Row, reason: str, at: str) -> None:
+    # Read again: another outcome written in the same batch may have disabled it already.
+    current = store.get_webhook(conn, webhook["id"])
+    if current is None or not current["enabled"]:
+        return
+    store.update_webhook(conn, webhook["id"], {"enabled": False, "disabled_reason": reason}, at)
+    raise_alert(
+        conn,
+        kind="webhook_disabled",
+        severity="critical",
+        resource_type="webhook",
+        resource_id=webhook["id"],
+        level=None,
+        message=f"Webhook to {webhook['url']} was disabled: {reason}.",
+        at=at,
+        actor="scheduler",
+    )
+    log.warning(
+        "webhook disabled", extra={"fields": {"webhook_id": webhook["id"], "reason": reason}}
+    )
+
+
+def give_back(conn: apsw.Connection, delivery_id: str, *, owner: str) -> bool:
+    """Release a lease taken but not used: the row is due again for any scheduler."""
+    store.release(conn, [delivery_id], owner=owner)
+    return False
+
+
+def _run_each(jobs: list[Job], conn: apsw.Connection) -> int:
+    """Run each job in its own savepoint, so a failing one rolls back alone; count Trues."""
+    done = 0
+    for job in jobs:
+        try:
+            with conn:
+                done += bool(job(conn))
+        except Exception:
+            log.exception("recording one delivery outcome failed")
+    return done
+
+
+class WriteBehind:
+    """Jobs per tenant file, written in batches by one task per file."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[Database, list[Job]] = {}
+        self._writing: dict[Database, asyncio.Task[None]] = {}
+        self.succeeded = 0
+
+    def add(self, db: Database, job: Job) -> None:
+        """Queue `job` for `db`; jobs queued while a batch is written form the next batch."""
+        self._waiting.setdefault(db, []).append(job)
+        if db not in self._writing:
+            self._writing[db] = asyncio.create_task(self._write(db))
+
+    async def _write(self, db: Database) -> None:
+        try:
+            while batch := self._waiting.pop(db, None):
+                try:
+                    self.succeeded += await db.write(functools.partial(_run_each, batch))
+                except Exception:
+                    # Not recorded: those rows stay leased until their lease ends, then
+                    # are sent again (at least once, never lost).
+                    log.exception("recording delivery outcomes failed")
+        finally:
+            self._writing.pop(db, None)
+
+    async def drain(self) -> None:
+        """Until everything queued so far is written (or has failed to be)."""
+        while self._writing:
+            await asyncio.gather(*self._writing.values(), return_exceptions=True)
