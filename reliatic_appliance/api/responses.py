@@ -29,3 +29,10 @@ def single(data: dict[str, Any], *, status: int = 200) -> web.Response:
     return json_response(
         {"data": data, "meta": {"timestamp": format_meta_ts(utc_now())}}, status=status
     )
+
+
+def created(data: dict[str, Any], collection_path: str) -> web.Response:
+    """201 with the new resource and its `Location` (`collection_path` + `/` + id)."""
+    response = single(data, status=201)
+    response.headers["Location"] = f"{collection_path}/{data['id']}"
+    return response

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.schemas.actions import (
     Action,
@@ -43,9 +43,7 @@ async def create_action(call: Call) -> web.StreamResponse:
     row = await service.create_action(
         await call.tenant_db(), fields_sent(call.body), actor=call.actor
     )
-    response = single(row, status=201)
-    response.headers["Location"] = f"/api/v1/actions/{row['id']}"
-    return response
+    return created(row, "/api/v1/actions")
 
 
 async def update_action(call: Call) -> web.StreamResponse:

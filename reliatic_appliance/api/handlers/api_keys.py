@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyListQuery
@@ -35,8 +35,7 @@ async def create_key(call: Call) -> web.StreamResponse:
         created_by=principal.actor,
         creator_permissions=principal.permissions,
     )
-    response = single({**record, "key": key}, status=201)
-    response.headers["Location"] = f"/api/v1/api-keys/{record['id']}"
+    response = created({**record, "key": key}, "/api/v1/api-keys")
     # The one response that holds a key: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response

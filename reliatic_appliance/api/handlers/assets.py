@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.schemas.assets import Asset, AssetCreate, AssetListQuery, AssetUpdate
 from reliatic_appliance.schemas.common import Collection, Single
@@ -33,9 +33,7 @@ async def create_asset(call: Call) -> web.StreamResponse:
     row = await service.create_asset(
         await call.tenant_db(), fields_sent(body) | {"status": body.status}, actor=call.actor
     )
-    response = single(row, status=201)
-    response.headers["Location"] = f"/api/v1/assets/{row['id']}"
-    return response
+    return created(row, "/api/v1/assets")
 
 
 async def update_asset(call: Call) -> web.StreamResponse:

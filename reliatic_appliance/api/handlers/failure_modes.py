@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.schemas.common import Collection, Single
 from reliatic_appliance.schemas.failure_modes import (
@@ -40,9 +40,7 @@ async def get_failure_mode(call: Call) -> web.StreamResponse:
 
 async def create_failure_mode(call: Call) -> web.StreamResponse:
     row = await service.create_failure_mode(await call.tenant_db(), fields_sent(call.body))
-    response = single(row, status=201)
-    response.headers["Location"] = f"/api/v1/failure-modes/{row['id']}"
-    return response
+    return created(row, "/api/v1/failure-modes")
 
 
 async def update_failure_mode(call: Call) -> web.StreamResponse:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.schemas.common import Collection, Single
 from reliatic_appliance.schemas.mocs import Moc, MocCreate, MocListQuery, MocStatusChange, MocUpdate
@@ -28,9 +28,7 @@ async def get_moc(call: Call) -> web.StreamResponse:
 
 async def create_moc(call: Call) -> web.StreamResponse:
     row = await service.create_moc(await call.tenant_db(), fields_sent(call.body), actor=call.actor)
-    response = single(row, status=201)
-    response.headers["Location"] = f"/api/v1/mocs/{row['id']}"
-    return response
+    return created(row, "/api/v1/mocs")
 
 
 async def update_moc(call: Call) -> web.StreamResponse:

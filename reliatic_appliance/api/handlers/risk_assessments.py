@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.schemas.common import Collection, Single
 from reliatic_appliance.schemas.risk_assessments import (
@@ -39,9 +39,7 @@ async def create_risk_assessment(call: Call) -> web.StreamResponse:
     row = await service.create_risk_assessment(
         await call.tenant_db(), fields_sent(call.body), actor=call.actor
     )
-    response = single(row, status=201)
-    response.headers["Location"] = f"/api/v1/risk-assessments/{row['id']}"
-    return response
+    return created(row, "/api/v1/risk-assessments")
 
 
 async def update_risk_assessment(call: Call) -> web.StreamResponse:

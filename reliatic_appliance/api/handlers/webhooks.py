@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.keys import CLOCK, SECRET_BOX, SETTINGS
 from reliatic_appliance.schemas.common import Collection, Single
@@ -51,8 +51,7 @@ async def create_webhook(call: Call) -> web.StreamResponse:
         description=body.description,
         now=app[CLOCK](),
     )
-    response = single({**row, "secret": secret}, status=201)
-    response.headers["Location"] = f"/api/v1/webhooks/{row['id']}"
+    response = created({**row, "secret": secret}, "/api/v1/webhooks")
     return _no_store(response)
 
 
