@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import apsw
-import pydantic_core
 from aiohttp import web
 
 from reliatic_appliance.api.request_db import ConnReader
+from reliatic_appliance.api.responses import DATA
 from reliatic_appliance.errors import PreconditionFailed, ValidationError
 from reliatic_appliance.schemas.actions import Action
 from reliatic_appliance.schemas.assets import Asset
@@ -137,14 +137,19 @@ def etag_of(data: Any) -> str:
 
 
 def etag_of_row(row: dict[str, Any]) -> str:
-    # Through JSON and back, so floats, dates and nested lists hash exactly as a client
-    # receives them in the response body.
-    return etag_of(json.loads(pydantic_core.to_json(row)))
+    # Rows hold only JSON values (SQLite text, numbers, null; lists/dicts for history), so
+    # they hash exactly as the response body's `data` does.
+    return etag_of(row)
 
 
-def etag_of_body(body: bytes) -> str:
-    """The ETag of a single-resource response body: of its `data`, not of `meta`."""
-    return etag_of(json.loads(body)["data"])
+def etag_of_response(response: web.Response, body: bytes) -> str:
+    """The ETag of a single-resource response: of its `data`, not of `meta`. Responses
+    built by `responses.single` carry their data, so it is not parsed back (a GET's cost);
+    a replayed (stored) response is parsed."""
+    data = response.get(DATA)
+    if data is None:
+        data = json.loads(body)["data"]
+    return etag_of(data)
 
 
 # RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E.
@@ -237,7 +242,7 @@ async def conditional(op: Operation, call: Call, handler: Handler) -> web.Stream
     body = response.body
     if response.status >= 300 or not isinstance(body, bytes) or not body:
         return response
-    etag = etag_of_body(body)
+    etag = etag_of_response(response, body)
     response.headers["ETag"] = etag
     if op.method == "GET":
         if if_match is not None and not if_match.matches(etag, strong=True):

@@ -24,11 +24,17 @@ def json_response(
     )
 
 
+# The `data` a single-resource response was built from (for its ETag, api/etags.py).
+DATA = web.ResponseKey("data", dict)
+
+
 def single(data: dict[str, Any], *, status: int = 200) -> web.Response:
     """`{"data": {...}, "meta": {"timestamp": ...}}`."""
-    return json_response(
+    response = json_response(
         {"data": data, "meta": {"timestamp": format_meta_ts(utc_now())}}, status=status
     )
+    response[DATA] = data
+    return response
 
 
 def created(data: dict[str, Any], collection_path: str) -> web.Response:
