@@ -37,12 +37,12 @@ from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.services import api_keys, asset_metrics, lifecycle, tenants
 from reliatic_appliance.services.actions import LIFECYCLE as ACTION_LIFECYCLE
+from reliatic_appliance.services.assets import insert_new_asset
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.failure_modes import computed_fields
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.settings import SlaSettings
 from reliatic_appliance.storage import actions as action_store
-from reliatic_appliance.storage import assets as asset_store
 from reliatic_appliance.storage import failure_modes as failure_mode_store
 from reliatic_appliance.storage import inspections as inspection_store
 from reliatic_appliance.storage.layout import initialise
@@ -100,25 +100,9 @@ async def _write_batches(
 
 
 def _insert_assets(conn: apsw.Connection, assets: Sequence[Rec], ids: list[str]) -> None:
-    """What `services.assets.create_asset` writes: the row and its `asset.created` event."""
+    """Many assets per transaction, each written exactly as the API writes one."""
     for asset in assets:
-        at = now_ts()
-        asset_id = new_id("ast")
-        asset_store.insert_asset(
-            conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at}
-        )
-        row = asset_store.get_asset(conn, asset_id)
-        emit(
-            conn,
-            event_type="asset.created",
-            resource_type="asset",
-            resource_id=asset_id,
-            before=None,
-            after=row,
-            actor=ACTOR,
-            at=at,
-        )
-        ids.append(asset_id)
+        ids.append(insert_new_asset(conn, dict(asset), actor=ACTOR)["id"])
 
 
 def _insert_inspections(conn: apsw.Connection, group: Sequence[tuple[str, list[Rec]]]) -> None:

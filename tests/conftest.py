@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.settings import Settings, load_settings
 from reliatic_appliance.storage.layout import initialise
+from tests.webhook_receiver import Receiver
 
 # Generous limits so functional tests never trip the limiter by accident; the rate-limit
 # tests build their own settings.
@@ -92,6 +93,15 @@ def app_data_dir(client: TestClient) -> Path:
     from reliatic_appliance.keys import SETTINGS
 
     return client.app[SETTINGS].data_dir
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
+    """A real local webhook receiver on loopback (tests/webhook_receiver.py)."""
+    rec = Receiver()
+    server = await aiohttp_server(rec.app())
+    rec.base = str(server.make_url("")).rstrip("/")
+    return rec
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.process import Server, cli, cli_json, start_server
 from tests.test_webhooks import verify
@@ -146,14 +145,6 @@ def test_bad_input_is_one_line_exit_1(untouched_dir: Path, args: list[str], mess
 def test_webhook_commands_need_init(tmp_path: Path) -> None:
     result = cli(tmp_path / "nothing", "webhook", "list", "--tenant", "acme")
     assert_one_line_error(result, "init")
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
-    rec = Receiver()
-    server = await aiohttp_server(rec.app())
-    rec.base = str(server.make_url("")).rstrip("/")
-    return rec
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import apsw
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.ids import new_id
@@ -29,14 +29,6 @@ from tests.test_webhooks import ADMIN, FAST, subscribe
 from tests.webhook_receiver import Receiver, wait_for
 
 EVENTS = 300
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
-    rec = Receiver()
-    server = await aiohttp_server(rec.app())
-    rec.base = str(server.make_url("")).rstrip("/")
-    return rec
 
 
 async def test_a_hung_receivers_backlog_does_not_starve_the_others(

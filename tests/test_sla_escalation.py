@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import SCHEDULER
@@ -22,14 +22,6 @@ from tests.conftest import Api, events_of, make_settings, open_api
 from tests.test_actions_api import create_action, walk
 from tests.test_webhooks import ADMIN, FAST, Clock, subscribe
 from tests.webhook_receiver import Receiver, wait_for
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
-    rec = Receiver()
-    server = await aiohttp_server(rec.app())
-    rec.base = str(server.make_url("")).rstrip("/")
-    return rec
 
 
 class Plant:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from reliatic_appliance.app import create_app
@@ -42,14 +42,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
-    rec = Receiver()
-    server = await aiohttp_server(rec.app())
-    rec.base = str(server.make_url("")).rstrip("/")
-    return rec
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Collection
+from functools import partial
 from typing import Any
 
 import apsw
@@ -18,7 +19,7 @@ from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
 from reliatic_appliance.errors import ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services import lifecycle
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import require
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.storage import actions as store
@@ -87,14 +88,12 @@ def list_actions(
         # Due dates are plant calendar dates compared with today's date in UTC (SPEC §3).
         flt = dataclasses.replace(flt, today=(today or utc_now().date()).isoformat())
 
-    def read(conn: apsw.Connection) -> Page:
-        rows, total = store.list_actions(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
-        )
-        items = lifecycle.with_histories(conn, LIFECYCLE, rows)
-        return Page(items=items, total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        partial(store.list_actions, flt=flt, sort=sort),
+        page,
+        lambda conn, rows: lifecycle.with_histories(conn, LIFECYCLE, rows),
+    )
 
 
 def get_action(db: Database, action_id: str) -> Row:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import apsw
@@ -9,7 +10,7 @@ import apsw
 from reliatic_appliance.errors import NotFound
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.storage import alerts as store
 from reliatic_appliance.storage import sla as sla_store
 from reliatic_appliance.storage.sqlite import Database
@@ -18,13 +19,11 @@ AlertFilter = store.AlertFilter
 
 
 def list_alerts(db: Database, flt: AlertFilter, sort: str | None, page: PageRequest) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        items, total = store.list_alerts(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
-        )
-        return Page(items=items, total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        partial(store.list_alerts, flt=flt, sort=sort),
+        page,
+    )
 
 
 def get_alert(db: Database, alert_id: str) -> dict[str, Any]:

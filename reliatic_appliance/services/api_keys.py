@@ -159,8 +159,9 @@ async def revoke_key(control: Database, key_id: str, *, tenant_id: str | None) -
 def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Principal, bool] | None:
     """The principal for a presented key, or None if unknown, revoked, expired or disabled.
 
-    The lookup reads control.db on every request, so a key revoked by another process
-    (`reliatic key revoke`) is refused on the very next request. The second value says
+    The key's row is read from control.db, or reused only while control.db has not changed
+    since (`storage/snapshot.py`), so a key revoked by another process (`reliatic key
+    revoke`) is refused on the very next request. The second value says
     whether `last_used_at` is stale enough to be written.
     """
     row = control.read(lambda conn: store.key_for_auth(conn, hash_key(key)))

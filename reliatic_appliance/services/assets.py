@@ -61,35 +61,39 @@ def get_asset(db: Database, asset_id: str) -> Row:
     return row
 
 
+def insert_new_asset(conn: apsw.Connection, asset: Row, *, actor: str | None) -> Row:
+    """Write one new asset (storage values) and its `asset.created` event, inside the
+    caller's write transaction. The one place an asset is created (API, demo, benchmark)."""
+    _check_thicknesses(asset)
+    if store.tag_exists(conn, asset["tag_number"]):
+        raise _tag_conflict(asset["tag_number"])
+    at = now_ts()
+    asset_id = new_id("ast")
+    try:
+        store.insert_asset(conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at})
+    except apsw.ConstraintError:
+        # Only reachable when another process (the CLI) inserted the tag meanwhile.
+        raise _tag_conflict(asset["tag_number"]) from None
+    row = store.get_asset(conn, asset_id)
+    assert row is not None
+    emit(
+        conn,
+        event_type="asset.created",
+        resource_type="asset",
+        resource_id=asset_id,
+        before=None,
+        after=row,
+        actor=actor,
+        at=at,
+    )
+    return row
+
+
 async def create_asset(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
     asset = to_storage(values)
+    # Checked before queuing too, so a bad request never takes a place in a group commit.
     _check_thicknesses(asset)
-
-    def write(conn: apsw.Connection) -> Row:
-        if store.tag_exists(conn, asset["tag_number"]):
-            raise _tag_conflict(asset["tag_number"])
-        at = now_ts()
-        asset_id = new_id("ast")
-        try:
-            store.insert_asset(conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at})
-        except apsw.ConstraintError:
-            # Only reachable when another process (the CLI) inserted the tag meanwhile.
-            raise _tag_conflict(asset["tag_number"]) from None
-        row = store.get_asset(conn, asset_id)
-        assert row is not None
-        emit(
-            conn,
-            event_type="asset.created",
-            resource_type="asset",
-            resource_id=asset_id,
-            before=None,
-            after=row,
-            actor=actor,
-            at=at,
-        )
-        return row
-
-    return await db.write(write)
+    return await db.write(lambda conn: insert_new_asset(conn, asset, actor=actor))
 
 
 async def update_asset(

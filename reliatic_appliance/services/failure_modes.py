@@ -9,6 +9,7 @@ has no event type for creating or deleting a failure mode, so those emit nothing
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import apsw
@@ -17,7 +18,7 @@ from reliatic_appliance.domain.fmea import action_priority, fmea_priority, rpn
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
 from reliatic_appliance.storage import failure_modes as store
 from reliatic_appliance.storage.sqlite import Database
@@ -47,13 +48,11 @@ def list_failure_modes(
     if flt.rpn_min is not None and flt.rpn_max is not None and flt.rpn_min > flt.rpn_max:
         raise ValidationError.field("rpn_min", "must not be greater than rpn_max")
 
-    def read(conn: apsw.Connection) -> Page:
-        items, total = store.list_failure_modes(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
-        )
-        return Page(items=items, total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        partial(store.list_failure_modes, flt=flt, sort=sort),
+        page,
+    )
 
 
 def get_failure_mode(db: Database, failure_mode_id: str) -> Row:

@@ -16,6 +16,7 @@ Rules where SPEC §5 is silent, chosen because inspection records are evidence:
 from __future__ import annotations
 
 import datetime
+from functools import partial
 from typing import Any
 
 import apsw
@@ -26,7 +27,7 @@ from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.storage import assets as asset_store
@@ -88,13 +89,11 @@ def _emit_completed(
 def list_inspections(
     db: Database, flt: InspectionFilter, sort: str | None, page: PageRequest
 ) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        items, total = store.list_inspections(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
-        )
-        return Page(items=items, total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        partial(store.list_inspections, flt=flt, sort=sort),
+        page,
+    )
 
 
 def get_inspection(db: Database, inspection_id: str) -> Row:

@@ -7,13 +7,14 @@ Creating or editing a MOC emits nothing: §7 has no event type for it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import apsw
 
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services import lifecycle
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import require
 from reliatic_appliance.storage import mocs as store
 from reliatic_appliance.storage.history import MOC_HISTORY
@@ -41,12 +42,12 @@ LIFECYCLE = lifecycle.Lifecycle(
 
 
 def list_mocs(db: Database, flt: MocFilter, sort: str | None, page: PageRequest) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        rows, total = store.list_mocs(conn, flt, sort=sort, limit=page.per_page, offset=page.offset)
-        items = lifecycle.with_histories(conn, LIFECYCLE, rows)
-        return Page(items=items, total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        partial(store.list_mocs, flt=flt, sort=sort),
+        page,
+        lambda conn, rows: lifecycle.with_histories(conn, LIFECYCLE, rows),
+    )
 
 
 def get_moc(db: Database, moc_id: str) -> Row:

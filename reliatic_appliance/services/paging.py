@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+if TYPE_CHECKING:
+    from reliatic_appliance.storage.sqlite import Database
 
 
 @dataclass(frozen=True)
@@ -29,3 +35,20 @@ class Page:
     @property
     def total_pages(self) -> int:
         return -(-self.total // self.request.per_page)
+
+
+def read_page(
+    db: Database,
+    fetch: Callable[..., tuple[list[dict[str, Any]], int]],
+    page: PageRequest,
+    shape: Callable[[apsw.Connection, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+) -> Page:
+    """One page of a list in one read snapshot: `fetch(conn, limit=, offset=)` (a storage
+    list function, its filter and sort bound with `functools.partial`) gives the rows and the
+    total; `shape` (same snapshot) turns rows into API items, e.g. adds histories."""
+
+    def read(conn: apsw.Connection) -> Page:
+        rows, total = fetch(conn, limit=page.per_page, offset=page.offset)
+        return Page(items=shape(conn, rows) if shape else rows, total=total, request=page)
+
+    return db.read(read)

@@ -13,6 +13,7 @@ assessment, so an update emits nothing for the assessment itself.
 from __future__ import annotations
 
 import datetime
+from functools import partial
 from typing import Any
 
 import apsw
@@ -22,7 +23,7 @@ from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
 from reliatic_appliance.storage import risk_assessments as store
 from reliatic_appliance.storage.sqlite import Database
@@ -57,13 +58,11 @@ def _not_found(assessment_id: str) -> NotFound:
 def list_risk_assessments(
     db: Database, flt: RiskAssessmentFilter, sort: str | None, page: PageRequest
 ) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        items, total = store.list_risk_assessments(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset
-        )
-        return Page(items=items, total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        partial(store.list_risk_assessments, flt=flt, sort=sort),
+        page,
+    )
 
 
 def get_risk_assessment(db: Database, assessment_id: str) -> Row:

@@ -18,7 +18,7 @@ from reliatic_appliance.domain.target_policy import TargetPolicy, TargetRefused,
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.secretbox import SecretBox
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.storage import webhooks as store
 from reliatic_appliance.storage.sqlite import Database
@@ -129,11 +129,12 @@ def get_webhook(db: Database, webhook_id: str) -> Row:
 
 
 def list_webhooks(db: Database, page: PageRequest) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        rows, total = store.list_webhooks(conn, limit=page.per_page, offset=page.offset)
-        return Page(items=[public_view(r) for r in rows], total=total, request=page)
-
-    return db.read(read)
+    return read_page(
+        db,
+        store.list_webhooks,
+        page,
+        lambda conn, rows: [public_view(r) for r in rows],
+    )
 
 
 async def update_webhook(
