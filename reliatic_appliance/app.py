@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from reliatic_appliance.api import middlewares, openapi, routes
+from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.handlers import (
     actions,
     api_keys,
@@ -28,6 +29,7 @@ from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter
 from reliatic_appliance.api.request_ids import RequestIds
 from reliatic_appliance.keys import (
+    ACCESS_LOG,
     ADDRESS_LIMITER,
     CLOCK,
     CONTROL_DB,
@@ -101,6 +103,10 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _flush_access_log(app: web.Application) -> None:
+    app[ACCESS_LOG].flush()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -109,12 +115,13 @@ def create_app(
 ) -> web.Application:
     """The whole server; `clock` and `run_scheduler` exist for tests that drive time."""
     app = web.Application(
-        middlewares=[middlewares.request_context, middlewares.errors_to_json, middlewares.guard],
+        middlewares=[middlewares.front_door],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[REQUEST_IDS] = RequestIds()
+    app[ACCESS_LOG] = AccessLog()
     app[SECRET_BOX] = SecretBox.from_file(master_key_file(settings.data_dir))
     app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
     app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
@@ -124,6 +131,7 @@ def create_app(
     static = Path(str(resources.files("reliatic_appliance.api") / "static"))
     app.router.add_static("/api/static/", static, name="static")
     app.cleanup_ctx.append(_databases)
+    app.on_cleanup.append(_flush_access_log)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler)
     return app

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
 from reliatic_appliance.api.request_ids import RequestIds
@@ -29,6 +30,7 @@ ADDRESS_LIMITER = web.AppKey("address_limiter", FixedWindowLimiter)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
 REQUEST_IDS = web.AppKey("request_ids", RequestIds)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 # Idempotency-Keys whose first request is running (api/idempotency.py).
 IDEMPOTENCY_INFLIGHT = web.AppKey("idempotency_inflight", InFlight)

@@ -44,40 +44,68 @@ def redact(text: str) -> str:
     return _SECRET_PATTERNS.sub("[redacted]", text)
 
 
+def timestamp(created: float) -> str:
+    """A log line's `ts`: UTC, milliseconds, `Z`."""
+    return seconds_stamp(int(created)) + f".{int((created % 1) * 1000):03d}Z"
+
+
+def seconds_stamp(seconds: int) -> str:
+    """`2026-04-01T12:00:00`: the part of `ts` that one whole second shares."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def json_line(
+    ts: str, level: int, logger: str, message: str, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The object of one log line: time, level, logger, message, the request being served
+    (contextvars) and the record's own fields. Every line goes through here."""
+    entry: dict[str, Any] = {
+        "ts": ts,
+        "level": logging.getLevelName(level).lower(),
+        "logger": logger,
+        "msg": redact(message),
+    }
+    for name, var in (
+        ("request_id", request_id_var),
+        ("tenant", tenant_var),
+        ("key_id", key_id_var),
+    ):
+        value = var.get()
+        if value is not None:
+            entry[name] = value
+    if fields:
+        entry.update(fields)
+    return entry
+
+
+def encode(entry: dict[str, Any], level: int, *, journald: bool) -> str:
+    # pydantic-core: one access line per request, so the serialiser's speed shows.
+    line = pydantic_core.to_json(entry, fallback=str).decode()
+    if journald:
+        return f"<{_SYSLOG_PRIORITY.get(level, 6)}>{line}"
+    return line
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, *, journald: bool = False) -> None:
         super().__init__()
-        self._journald = journald
+        self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": redact(record.getMessage()),
-        }
-        for name, var in (
-            ("request_id", request_id_var),
-            ("tenant", tenant_var),
-            ("key_id", key_id_var),
-        ):
-            value = var.get()
-            if value is not None:
-                entry[name] = value
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update(fields)
+        entry = json_line(
+            timestamp(record.created),
+            record.levelno,
+            record.name,
+            record.getMessage(),
+            fields if isinstance(fields, dict) else None,
+        )
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception text can quote SQL or parameter values.
             entry["exc_type"] = record.exc_info[0].__name__
             if record.levelno >= logging.ERROR:
                 entry["traceback"] = redact(self.formatException(record.exc_info))
-        # pydantic-core: one access line per request, so the serialiser's speed shows.
-        line = pydantic_core.to_json(entry, fallback=str).decode()
-        if self._journald:
-            return f"<{_SYSLOG_PRIORITY.get(record.levelno, 6)}>{line}"
-        return line
+        return encode(entry, record.levelno, journald=self.journald)
 
 
 class ClientProtocolErrors(logging.Filter):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import apsw
+import pydantic_core
 from aiohttp import web
 
 from reliatic_appliance.api.request_db import ConnReader
@@ -130,10 +131,24 @@ def supports_not_modified(op: Operation) -> bool:
 # -- entity tags ---------------------------------------------------------------------------
 
 
+def _canonical(value: Any) -> Any:
+    """`value` with every object's keys sorted: one representation, one tag, whatever
+    order the code that built it put the keys in."""
+    if isinstance(value, dict):
+        return {
+            key: _canonical(item) if isinstance(item, dict | list) else item
+            for key, item in sorted(value.items())
+        }
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
 def etag_of(data: Any) -> str:
     """A strong ETag of a JSON-able representation: SHA-256 of its canonical JSON."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return '"' + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40] + '"'
+    # pydantic-core, not json.dumps(sort_keys=True): this runs on every single-resource GET.
+    canonical = pydantic_core.to_json(_canonical(data))
+    return '"' + hashlib.sha256(canonical).hexdigest()[:40] + '"'
 
 
 def etag_of_row(row: dict[str, Any]) -> str:
@@ -218,38 +233,48 @@ class Precondition:
         self.checked = True
 
 
-async def conditional(op: Operation, call: Call, handler: Handler) -> web.StreamResponse:
-    """Run `handler` under the request's preconditions and add the ETag to its response."""
+def conditional(op: Operation, handler: Handler) -> Handler:
+    """`handler` under `op`'s preconditions, adding the ETag to its response.
+
+    What applies to `op` is decided here, once, not on every request: operations without
+    a resource (collections, creates, API keys) get `handler` itself.
+    """
     resource = resource_of(op)
     if resource is None or op.permission is None:
-        return await handler(call)
-    headers = call.request.headers
-    if_match = parse_condition(headers.get("If-Match"), "If-Match")
-    if_none_match = None
-    if op.method == "GET":
-        if_none_match = parse_condition(headers.get("If-None-Match"), "If-None-Match")
-    precondition = None
-    if if_match is not None and op.method != "GET":
-        precondition = Precondition(if_match, resource, call.params[resource.param])
-        call.hooks.before.append(precondition.check)
-    response = await handler(call)
-    if precondition is not None and not precondition.checked and response.status < 300:
-        # No write transaction ran, so nothing changed: compare with the row as it is now.
-        db = await call.tenant_db()
-        precondition.verify(resource.get(db, call.params[resource.param]))
-    if not resource.represented_by(op) or not isinstance(response, web.Response):
+        return handler
+    tagged = resource.represented_by(op)
+    is_get = op.method == "GET"
+
+    async def run(call: Call) -> web.StreamResponse:
+        headers = call.request.headers
+        if_match = parse_condition(headers.get("If-Match"), "If-Match")
+        if_none_match = None
+        if is_get:
+            if_none_match = parse_condition(headers.get("If-None-Match"), "If-None-Match")
+        precondition = None
+        if if_match is not None and not is_get:
+            precondition = Precondition(if_match, resource, call.params[resource.param])
+            call.hooks.before.append(precondition.check)
+        response = await handler(call)
+        if precondition is not None and not precondition.checked and response.status < 300:
+            # No write transaction ran, so nothing changed: compare with the row as it is now.
+            db = await call.tenant_db()
+            precondition.verify(resource.get(db, call.params[resource.param]))
+        if not tagged or not isinstance(response, web.Response):
+            return response
+        body = response.body
+        if response.status >= 300 or not isinstance(body, bytes) or not body:
+            return response
+        etag = etag_of_response(response, body)
+        response.headers["ETag"] = etag
+        if is_get:
+            if if_match is not None and not if_match.matches(etag, strong=True):
+                raise PreconditionFailed(
+                    "If-Match does not match the resource's current ETag.",
+                    [{"field": "If-Match", "message": "does not match the current ETag"}],
+                )
+            if if_none_match is not None and if_none_match.matches(etag, strong=False):
+                return web.Response(status=304, headers={"ETag": etag})
         return response
-    body = response.body
-    if response.status >= 300 or not isinstance(body, bytes) or not body:
-        return response
-    etag = etag_of_response(response, body)
-    response.headers["ETag"] = etag
-    if op.method == "GET":
-        if if_match is not None and not if_match.matches(etag, strong=True):
-            raise PreconditionFailed(
-                "If-Match does not match the resource's current ETag.",
-                [{"field": "If-Match", "message": "does not match the current ETag"}],
-            )
-        if if_none_match is not None and if_none_match.matches(etag, strong=False):
-            return web.Response(status=304, headers={"ETag": etag})
-    return response
+
+    return run

@@ -166,13 +166,22 @@ def _kept_headers(headers: Any) -> dict[str, str]:
     return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
 
 
-async def idempotent(op: Operation, call: Call, handler: Handler) -> web.StreamResponse:
-    """Run `handler` at most once per (API key, Idempotency-Key) within 24 hours."""
+def idempotent(op: Operation, handler: Handler) -> Handler:
+    """`handler`, run at most once per (API key, Idempotency-Key) within 24 hours; the
+    operations the header does not apply to get `handler` itself."""
     if not applies_to(op):
-        return await handler(call)
-    key = _key(call)
-    if key is None:
-        return await handler(call)
+        return handler
+
+    async def run(call: Call) -> web.StreamResponse:
+        key = _key(call)
+        if key is None:
+            return await handler(call)
+        return await _run_keyed(op, call, handler, key)
+
+    return run
+
+
+async def _run_keyed(op: Operation, call: Call, handler: Handler, key: str) -> web.StreamResponse:
     app = call.request.app
     principal = call.require_principal()
     db = await app[TENANT_DBS].get(principal.tenant_id)

@@ -73,37 +73,33 @@ class Operation:
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    conditional = _conditional_handler(op)
+    # SPEC §3, the same for every operation: Idempotency-Key replay around ETags and
+    # If-Match/If-None-Match around the handler (api/idempotency.py, api/etags.py). Each
+    # layer decides here, once, whether it applies to `op`.
+    run = idempotency.idempotent(op, etags.conditional(op, op.handler))
+    permission, query_model, body_model = op.permission, op.query, op.body
 
     async def handle(request: web.Request) -> web.StreamResponse:
         principal = request.get(PRINCIPAL)
-        if op.permission is not None:
-            require_permission(principal, op.permission)
-        query = parse_query(op.query, request.query)
+        if permission is not None:
+            require_permission(principal, permission)
+        query = parse_query(query_model, request.query)
         body = None
-        if op.body is not None:
+        if body_model is not None:
             max_bytes = request.app[SETTINGS].server.max_body_bytes
-            body = await parse_body(op.body, request, max_bytes)
-        call = Call(
-            request=request,
-            principal=principal,
-            query=query,
-            body=body,
-            params=request.match_info,
+            body = await parse_body(body_model, request, max_bytes)
+        return await run(
+            Call(
+                request=request,
+                principal=principal,
+                query=query,
+                body=body,
+                params=request.match_info,
+            )
         )
-        # SPEC §3, the same for every operation: Idempotency-Key replay around ETags and
-        # If-Match/If-None-Match around the handler (api/idempotency.py, api/etags.py).
-        return await idempotency.idempotent(op, call, conditional)
 
     handle.operation = op  # type: ignore[attr-defined]
     return handle
-
-
-def _conditional_handler(op: Operation) -> Handler:
-    async def run(call: Call) -> web.StreamResponse:
-        return await etags.conditional(op, call, op.handler)
-
-    return run
 
 
 def operation_of(request: web.Request) -> Operation | None:

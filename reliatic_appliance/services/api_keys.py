@@ -24,6 +24,7 @@ from reliatic_appliance.errors import Forbidden, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.storage import control as store
+from reliatic_appliance.storage import snapshot
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import format_ts, now_ts
 
@@ -156,19 +157,22 @@ async def revoke_key(control: Database, key_id: str, *, tenant_id: str | None) -
     return await control.write(write)
 
 
-def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Principal, bool] | None:
-    """The principal for a presented key, or None if unknown, revoked, expired or disabled.
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    """A live key as authentication needs it, built once per control.db snapshot."""
 
-    The key's row is read from control.db, or reused only while control.db has not changed
-    since (`storage/snapshot.py`), so a key revoked by another process (`reliatic key
-    revoke`) is refused on the very next request. The second value says
-    whether `last_used_at` is stale enough to be written.
-    """
-    row = control.read(lambda conn: store.key_for_auth(conn, hash_key(key)))
+    principal: Principal
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _credential(conn: apsw.Connection, key_hash: bytes) -> _Credential | None:
+    row = store.key_for_auth(conn, key_hash)
     if row is None or row["revoked_at"] is not None or row["tenant_disabled_at"] is not None:
-        return None
-    stamp = format_ts(now)
-    if row["expires_at"] is not None and row["expires_at"] <= stamp:
         return None
     principal = Principal(
         tenant_id=row["tenant_id"],
@@ -177,10 +181,27 @@ def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Princip
         permissions=frozenset(row["permissions"]),
         rate_limit_per_minute=row["rate_limit_per_minute"] or row["tenant_rate_limit"],
     )
-    stale = row["last_used_at"] is None or row["last_used_at"] <= format_ts(
-        now - LAST_USED_RESOLUTION
+    return _Credential(principal, _parse_ts(row["expires_at"]), _parse_ts(row["last_used_at"]))
+
+
+def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Principal, bool] | None:
+    """The principal for a presented key, or None if unknown, revoked, expired or disabled.
+
+    The key is looked up in control.db, or reused only while control.db has not changed
+    since (`storage/snapshot.py`), so a key revoked by another process (`reliatic key
+    revoke`) is refused on the very next request. The second value says
+    whether `last_used_at` is stale enough to be written.
+    """
+    key_hash = hash_key(key)
+    found = control.read(
+        lambda conn: snapshot.remembered(
+            conn, ("credential", key_hash), lambda: _credential(conn, key_hash)
+        )
     )
-    return principal, stale
+    if found is None or (found.expires_at is not None and found.expires_at <= now):
+        return None
+    last_used = found.last_used_at
+    return found.principal, last_used is None or now - last_used >= LAST_USED_RESOLUTION
 
 
 async def record_use(control: Database, key_id: str, *, now: datetime) -> None:
