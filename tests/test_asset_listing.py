@@ -363,3 +363,45 @@ def test_migration_file_is_numbered_next() -> None:
     folder = Path(listing.__file__).parent / "migrations" / "tenant"
     names = sorted(p.name for p in folder.glob("*.sql"))
     assert any(n.endswith("_asset_counts_and_search.sql") for n in names)
+
+
+async def test_a_listed_asset_is_exactly_its_own_representation(api: Api) -> None:
+    """List pages are serialised by SQLite, single assets by Python: same keys in the same
+    order, same values, whatever the text or the numbers hold."""
+    odd = await create_asset(
+        api,
+        tag_number='V-"7"\\ü€😀',
+        name="ünïcödé 中文 </script>",
+        description="Tab\tand newline\n and \u2028 line separator",
+        nominal_thickness_mm=12.345678901234567,
+        required_thickness_mm=0.1 + 0.2,
+        corrosion_allowance_mm=1e-7,
+        design_pressure_kpa=3060.0,
+        design_temperature_c=-40.5,
+        install_date="2001-02-03",
+    )
+    plain = await create_asset(
+        api, tag_number="P-2", nominal_thickness_mm=10, required_thickness_mm=6
+    )
+    for thickness, date in ((9.5, "2020-01-10"), (8.73, "2024-03-01")):
+        response = await api.post(
+            "/api/v1/inspections",
+            json={
+                "asset_id": plain["id"],
+                "inspection_type": "ut_scanning",
+                "inspection_date": date,
+                "inspector_name": "J. Smith",
+                "status": "completed",
+                "min_measured_thickness_mm": thickness,
+            },
+        )
+        assert response.status == 201, await response.text()
+    for query in ("", "sort=-nominal_thickness_mm", "search=P-2", "after=" + odd["id"][:-1]):
+        listed, _ = await _list(api, query)
+        assert listed["data"], query
+        for item in listed["data"]:
+            single = (await (await api.get(f"/api/v1/assets/{item['id']}")).json())["data"]
+            assert list(item) == list(single)
+            assert item == single
+    computed = (await (await api.get(f"/api/v1/assets/{plain['id']}")).json())["data"]
+    assert computed["corrosion_rate_mm_per_year"] is not None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pydantic_core
 from aiohttp import web
 
-from reliatic_appliance.api.responses import json_response
+from reliatic_appliance.api.responses import json_bytes_response, json_response
 from reliatic_appliance.schemas.common import CursorPageQuery, PageOnlyQuery
 from reliatic_appliance.services.paging import Page, PageRequest
 
@@ -49,15 +50,15 @@ def _link_header(request: web.Request, page: Page) -> str:
 
 def collection(request: web.Request, page: Page) -> web.Response:
     """`{"data": [...], "meta": {page, per_page, total, total_pages}}` with a Link header."""
-    return json_response(
-        {
-            "data": page.items,
-            "meta": {
-                "page": page.request.page,
-                "per_page": page.request.per_page,
-                "total": page.total,
-                "total_pages": page.total_pages,
-            },
-        },
-        headers={"Link": _link_header(request, page)},
-    )
+    meta = {
+        "page": page.request.page,
+        "per_page": page.request.per_page,
+        "total": page.total,
+        "total_pages": page.total_pages,
+    }
+    headers = {"Link": _link_header(request, page)}
+    if page.items_json is not None:
+        data = ",".join(page.items_json).encode()
+        body = b'{"data":[' + data + b'],"meta":' + pydantic_core.to_json(meta) + b"}"
+        return json_bytes_response(body, headers=headers)
+    return json_response({"data": page.items, "meta": meta}, headers=headers)

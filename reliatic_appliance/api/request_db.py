@@ -50,8 +50,8 @@ class RequestDatabase:
         self._db = db
         self._hooks = hooks
 
-    def read(self, fn: Callable[[apsw.Connection], T]) -> T:
-        return self._db.read(fn)
+    def read(self, fn: Callable[[apsw.Connection], T], *, snapshot: bool = True) -> T:
+        return self._db.read(fn, snapshot=snapshot)
 
     async def write(self, fn: Callable[[apsw.Connection], T]) -> T:
         hooks = self._hooks
@@ -82,8 +82,8 @@ class ConnReader:
     def __init__(self, conn: apsw.Connection) -> None:
         self._conn = conn
 
-    def read(self, fn: Callable[[apsw.Connection], T]) -> T:
-        return fn(self._conn)
+    def read(self, fn: Callable[[apsw.Connection], T], *, snapshot: bool = True) -> T:
+        return fn(self._conn)  # already inside the write job's transaction
 
     def as_database(self) -> Database:
         return cast(Database, self)

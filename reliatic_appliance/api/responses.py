@@ -16,12 +16,14 @@ def json_response(
     payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     # pydantic-core serialises plain dicts several times faster than the stdlib.
-    return web.Response(
-        body=pydantic_core.to_json(payload),
-        status=status,
-        content_type=JSON_TYPE,
-        headers=headers,
-    )
+    return json_bytes_response(pydantic_core.to_json(payload), status=status, headers=headers)
+
+
+def json_bytes_response(
+    body: bytes, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A response whose JSON body is already serialised."""
+    return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
 
 
 # The `data` a single-resource response was built from (for its ETag, api/etags.py).

@@ -193,10 +193,14 @@ def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Princip
     whether `last_used_at` is stale enough to be written.
     """
     key_hash = hash_key(key)
+    # Without a transaction: on a hit this is one statement (data_version). On a miss the
+    # key is read after data_version, so a commit in between is at worst remembered under
+    # the older version, which the next request sees has moved: never a stale key.
     found = control.read(
         lambda conn: snapshot.remembered(
             conn, ("credential", key_hash), lambda: _credential(conn, key_hash)
-        )
+        ),
+        snapshot=False,
     )
     if found is None or (found.expires_at is not None and found.expires_at <= now):
         return None

@@ -45,7 +45,11 @@ def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequ
             conn, flt, sort=sort, limit=page.per_page, offset=page.offset, after=page.after
         )
         return Page(
-            items=window.rows, total=window.total, request=page, next_after=window.next_after
+            items=[],
+            items_json=[row["json"] for row in window.rows],
+            total=window.total,
+            request=page,
+            next_after=window.next_after,
         )
 
     try:
@@ -55,7 +59,7 @@ def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequ
 
 
 def get_asset(db: Database, asset_id: str) -> Row:
-    row = db.read(lambda conn: store.get_asset(conn, asset_id))
+    row = db.read(lambda conn: store.get_asset(conn, asset_id), snapshot=False)
     if row is None:
         raise NotFound(f"Asset {asset_id} not found.")
     return row

@@ -31,6 +31,8 @@ class Page:
     request: PageRequest
     # With `after`: the cursor of the following page, None on the last one.
     next_after: str | None = None
+    # Instead of `items`: the items as JSON text, already serialised by SQLite (assets).
+    items_json: list[str] | None = None
 
     @property
     def total_pages(self) -> int:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import apsw
+import pydantic_core
 
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
@@ -21,7 +22,8 @@ def insert_event(conn: apsw.Connection, event: Row) -> int:
             event["type"],
             event["resource_type"],
             event["resource_id"],
-            json.dumps(event["data"], separators=(",", ":")),
+            # pydantic-core: every write emits an event, and this is several times faster.
+            pydantic_core.to_json(event["data"]).decode(),
             event["actor"],
             event["created_at"],
         ),

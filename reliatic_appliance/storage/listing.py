@@ -80,7 +80,7 @@ def where(conditions: Iterable[Condition | None]) -> tuple[str, list[Any]]:
     return " WHERE " + " AND ".join(c.sql for c in present), params
 
 
-def _sort_column(sort: str | None, sortable: frozenset[str]) -> tuple[str, bool]:
+def sort_column(sort: str | None, sortable: frozenset[str]) -> tuple[str, bool]:
     """(column, descending); `id` for the default order."""
     if not sort:
         return "id", False
@@ -92,7 +92,7 @@ def _sort_column(sort: str | None, sortable: frozenset[str]) -> tuple[str, bool]
 
 def order_by(sort: str | None, sortable: frozenset[str]) -> str:
     """`sort` is `field` or `-field`; ties broken by id in the same direction (SPEC §3)."""
-    column, descending = _sort_column(sort, sortable)
+    column, descending = sort_column(sort, sortable)
     if column == "id":
         return "id"
     direction = "DESC" if descending else "ASC"
@@ -109,7 +109,7 @@ def encode_cursor(sort: str | None, row: Row, sortable: frozenset[str]) -> str:
     value (and the sort it belongs to), so a row that changes between two calls cannot
     make the next page skip or repeat others.
     """
-    column, _ = _sort_column(sort, sortable)
+    column, _ = sort_column(sort, sortable)
     if column == "id":
         return str(row["id"])
     raw = json.dumps([sort, row[column], row["id"]], separators=(",", ":")).encode()
@@ -132,7 +132,7 @@ def cursor_position(
     (its current sort value is read in the same snapshot): that is how a client that
     started with `page=1` takes its first step by cursor.
     """
-    column, _ = _sort_column(sort, sortable)
+    column, _ = sort_column(sort, sortable)
     if column == "id":
         return after, after
     decoded = _decode_token(after)
@@ -265,7 +265,7 @@ def fetch_window(
     conditions = list(conditions)
     if total is None:
         total = count(conn, table, conditions)
-    column, descending = _sort_column(sort, sortable)
+    column, descending = sort_column(sort, sortable)
     extra: Condition | None = None
     if after is not None:
         extra = _follows(column, descending, *cursor_position(conn, table, sort, after, sortable))

@@ -135,8 +135,14 @@ class Database:
 
     # -- reads -------------------------------------------------------------------------
 
-    def read(self, fn: Callable[[apsw.Connection], T]) -> T:
+    def read(self, fn: Callable[[apsw.Connection], T], *, snapshot: bool = True) -> T:
         """Run `fn(conn)` in one read transaction, so every query in it sees one snapshot.
+
+        `snapshot=False` leaves each statement in its own implicit transaction: for a
+        single statement, or statements that need not agree with each other. It saves the
+        BEGIN and COMMIT, and each statement here is also a handover of the GIL: apsw
+        releases it around SQLite calls, and getting it back can mean waiting for the
+        writer thread's Python (a third of a GET's time under a write load, measured).
 
         Called on the event loop thread only. A transient error (a full or busy disk) is a
         503 like on the write path.
@@ -145,6 +151,8 @@ class Database:
             raise Unavailable("The database is closed.")
         conn = self._reader
         try:
+            if not snapshot:
+                return fn(conn)
             conn.execute("BEGIN")
             try:
                 return fn(conn)
