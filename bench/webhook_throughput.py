@@ -204,12 +204,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_profiler(out: Path | None, pid: int) -> subprocess.Popen[bytes] | None:
+def start_profiler(out: Path | None, pid: int, rate: int) -> subprocess.Popen[bytes] | None:
     """`py-spy record` of the server (collapsed stacks), when asked for with --profile."""
     if out is None:
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    command = [spy, "record", "--gil", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+    command = [spy, "record", "--gil", "--pid", str(pid), "--rate", str(rate)]
+    command += ["--format", "raw", "--output", str(out)]
     profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)  # let it attach
     return profiler
@@ -221,7 +222,9 @@ def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
         profiler.wait(timeout=60)
 
 
-async def bench(events: int, connections: int, profile: Path | None) -> list[dict[str, Any]]:
+async def bench(
+    events: int, connections: int, profile: Path | None, profile_rate: int
+) -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-webhook-bench-"))
     data_dir = tmp / "data"
     env = environment(tmp)
@@ -262,7 +265,7 @@ async def bench(events: int, connections: int, profile: Path | None) -> list[dic
         receiver.gate.clear()  # the receiver hangs ...
         acked = await write_events(base, key, "BACKLOG", events, connections)
         recovered = time.perf_counter()
-        profiler = start_profiler(profile, server.pid)
+        profiler = start_profiler(profile, server.pid, profile_rate)
         cpu = cpu_seconds(server.pid)
         receiver.gate.set()  # ... and recovers
         await wait_for_all(receiver, {a for _, a in acked})
@@ -326,10 +329,12 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, metavar="FILE", help="py-spy the server while it drains the backlog"
     )
+    # The drain lasts seconds: py-spy's default 100 samples/s leaves too few to read.
+    parser.add_argument("--profile-rate", type=int, default=1000, help="py-spy samples per second")
     args = parser.parse_args()
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {BENCH_CORE})  # the load and the receiver off the server's core
-    results = asyncio.run(bench(args.events, args.connections, args.profile))
+    results = asyncio.run(bench(args.events, args.connections, args.profile, args.profile_rate))
     print(table(results))
     live, backlog = results
     print(

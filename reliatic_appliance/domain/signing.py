@@ -21,8 +21,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets as _random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 # SPEC §7: a user-supplied secret must be `whsec_` + base64 of 24-64 bytes.
@@ -30,6 +32,8 @@ SECRET_MIN_BYTES = 24
 SECRET_MAX_BYTES = 64
 # Our own secrets: 256 bits, the HMAC-SHA256 block-size sweet spot and well inside the range.
 GENERATED_SECRET_BYTES = 32
+# What may not appear in a header value: a CR/LF would let a crafted id smuggle headers.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def generate_secret() -> str:
@@ -76,8 +80,12 @@ def validate_secret(secret: str) -> None:
 
 def reliatic_signature(secret: str, body: bytes) -> str:
     """``sha256=`` + hex HMAC-SHA256 of the raw body, keyed with the secret string verbatim."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    return _reliatic_signature(secret.encode("utf-8"), body)
+
+
+def _reliatic_signature(key: bytes, body: bytes) -> str:
+    # hmac.digest: OpenSSL's one-shot HMAC, no Python-level HMAC object per signature.
+    return "sha256=" + hmac.digest(key, body, hashlib.sha256).hex()
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -86,15 +94,41 @@ def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) ->
     The key is the base64-decoded part after ``whsec_``; an invalid secret raises `ValueError`
     rather than signing with a key the receiver could never derive.
     """
-    key = _decode_secret(secret)
+    return _standard_signature(_decode_secret(secret), msg_id, timestamp, body)
+
+
+def _standard_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    digest = hmac.digest(key, signed, hashlib.sha256)
     return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The HMAC keys of a delivery's active secrets, derived and validated once.
+
+    Decoding and validating a secret costs about as much as the HMACs it keys, so a sender
+    derives the keys once per subscription and secret set (`signing_keys`) and signs every
+    attempt with them (`sign_with`). The keys are left out of `repr`: never log a secret.
+    """
+
+    standard: tuple[bytes, ...] = field(repr=False)  # decoded, oldest first
+    verbatim: bytes = field(repr=False)  # the newest secret's UTF-8 bytes, `whsec_` included
+
+
+def signing_keys(secrets: Sequence[str]) -> SigningKeys:
+    """The keys of `secrets` (oldest first); `ValueError` if there is none or one is invalid."""
+    if not secrets:
+        raise ValueError("at least one webhook secret is needed to sign a delivery")
+    return SigningKeys(
+        standard=tuple(_decode_secret(secret) for secret in secrets),
+        verbatim=secrets[-1].encode("utf-8"),
+    )
 
 
 def _check_header_value(name: str, value: str) -> None:
     # These values become HTTP header values; a CR/LF would let a crafted id smuggle headers.
-    if not value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+    if not value or _CONTROL_CHARACTER.search(value):
         raise ValueError(f"{name} must be non-empty and free of control characters")
 
 
@@ -117,16 +151,27 @@ def sign_headers(
     ``webhook-id`` is the delivery id: it stays the same across retries, which is what
     receivers de-duplicate on; the timestamp is the attempt's own.
     """
-    if not secrets:
-        raise ValueError("at least one webhook secret is needed to sign a delivery")
+    return sign_with(
+        signing_keys(secrets),
+        delivery_id=delivery_id,
+        event_type=event_type,
+        timestamp=timestamp,
+        body=body,
+    )
+
+
+def sign_with(
+    keys: SigningKeys, *, delivery_id: str, event_type: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """`sign_headers` with keys derived beforehand (`signing_keys`): what a sender calls."""
     _check_header_value("delivery_id", delivery_id)
     _check_header_value("event_type", event_type)
     standard = " ".join(
-        standard_signature(secret, delivery_id, timestamp, body) for secret in secrets
+        _standard_signature(key, delivery_id, timestamp, body) for key in keys.standard
     )
     return {
         "Content-Type": "application/json",
-        "X-Reliatic-Signature": reliatic_signature(secrets[-1], body),
+        "X-Reliatic-Signature": _reliatic_signature(keys.verbatim, body),
         "X-Reliatic-Event": event_type,
         "X-Reliatic-Delivery": delivery_id,
         "webhook-id": delivery_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,7 +83,7 @@ def decide(
     result: AttemptResult,
     *,
     cycle_attempts: int,
-    schedule: list[float],
+    schedule: Sequence[float],
     rng: random.Random,
     now: datetime,
 ) -> Decision:

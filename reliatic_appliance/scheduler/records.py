@@ -4,8 +4,9 @@ An attempt's outcome is recorded (the attempt log, the delivery's next state, an
 consequence: a subscription disabled after a 410 or 20 deliveries failed in a row, with
 its alert) only while the sender still holds the delivery's lease, so a takeover's record
 always wins. Records are not written one by one: `WriteBehind` gathers those that arrive
-while a write is in progress and writes them together, in one transaction (one fsync)
-per tenant file, each in its own savepoint so a failing one rolls back alone. The sender's
+while a write is in progress (or, for a small batch, within a few milliseconds) and writes
+them together, in one transaction (one fsync) per tenant file, each in its own savepoint so
+a failing one rolls back alone. The sender's
 slot is free as soon as the receiver has answered; the row stays leased until its record is
 committed, so nobody else sends it meanwhile, and if the record is never committed (a crash,
 a full disk) the lease runs out and the delivery is sent again: at least once, never lost.
@@ -37,6 +38,12 @@ Job = Callable[[apsw.Connection], bool]
 
 # SPEC §7: a subscription whose last 20 deliveries each ended `failed` is disabled.
 MAX_CONSECUTIVE_FAILED = 20
+# A batch smaller than BATCH_TARGET waits up to LINGER_SECONDS for more records before it is
+# written: a commit costs an fsync and the WAL's bookkeeping whatever its size, and with a
+# few sends in flight records would otherwise trickle in one or two per commit. The rows
+# stay leased meanwhile, so the wait delays nothing but the log.
+BATCH_TARGET = 64
+LINGER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -141,17 +148,28 @@ class WriteBehind:
     def __init__(self) -> None:
         self._waiting: dict[Database, list[Job]] = {}
         self._writing: dict[Database, asyncio.Task[None]] = {}
+        # Files whose next batch must not linger: it disables a subscription, which must
+        # stop its other sends at once (SPEC §7: a 410 disables at once).
+        self._urgent: set[Database] = set()
         self.succeeded = 0
 
-    def add(self, db: Database, job: Job) -> None:
+    def add(self, db: Database, job: Job, *, urgent: bool = False) -> None:
         """Queue `job` for `db`; jobs queued while a batch is written form the next batch."""
         self._waiting.setdefault(db, []).append(job)
+        if urgent:
+            self._urgent.add(db)
         if db not in self._writing:
             self._writing[db] = asyncio.create_task(self._write(db))
 
     async def _write(self, db: Database) -> None:
         try:
-            while batch := self._waiting.pop(db, None):
+            while True:
+                if db not in self._urgent and len(self._waiting.get(db, ())) < BATCH_TARGET:
+                    await asyncio.sleep(LINGER_SECONDS)
+                self._urgent.discard(db)
+                batch = self._waiting.pop(db, None)
+                if not batch:
+                    break
                 try:
                     self.succeeded += await db.write(functools.partial(_run_each, batch))
                 except Exception:

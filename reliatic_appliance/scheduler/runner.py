@@ -5,10 +5,10 @@ Each tick, for every tenant: claim due deliveries with a lease (so neither a sec
 nor a second process on the same data dir can send one at the same time), in batches, into
 one queue per subscription; send them concurrently within `[webhooks] concurrency`, at most a
 quarter of it per subscription (a hung receiver never blocks the others); decide what comes
-next and record it behind the sends (`records.py`). When a queue drains while more is due,
-the next claim comes at once instead of at the next tick. A delivery whose lease expires
-(the process died mid-send) is claimed again: at least once, never lost. Time comes from an
-injected clock, so tests move it instead of sleeping.
+next and record it behind the sends (`records.py`). When a queue runs low while more is
+due, the next claim comes at once, overlapping the sends, instead of at the next tick. A
+delivery whose lease expires (the process died mid-send) is claimed again: at least once,
+never lost. Time comes from an injected clock, so tests move it instead of sleeping.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import apsw
 
-from reliatic_appliance.domain.signing import sign_headers
+from reliatic_appliance.domain.signing import SigningKeys, sign_with, signing_keys
 from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.scheduler.delivery import decide, send
 from reliatic_appliance.scheduler.records import Outcome, WriteBehind, give_back, record_outcome
@@ -60,15 +60,25 @@ HOUSEKEEPING_EVERY = timedelta(seconds=60)
 # senders can never overlap, however long a hung receiver holds a slot.
 CLAIM_BATCH = 256
 START_WITHIN = LEASE_MARGIN / 2
+# A subscription asks for its next claim when this many of its rows are left unstarted, not
+# once they are all gone: the claim (a writer round trip) then overlaps the sends, and the
+# receiver never waits for it. At most REFILL_AT + CLAIM_BATCH rows wait per subscription.
+REFILL_AT = CLAIM_BATCH // 2
 SECRET_CACHE_SIZE = 1024
+# One encoder: `json.dumps` with non-default separators builds a new one at every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True, eq=False)
 class _Claimed:
-    """A claimed outbox row and the §7 payload it carries (without its `delivery_id`)."""
+    """A claimed outbox row and its §7 body, encoded at the claim but for its delivery_id."""
 
     row: Row
-    payload: Row
+    head: bytes
+    tail: bytes
+
+    def body(self) -> bytes:
+        return self.head + json.dumps(self.row["id"]).encode() + self.tail
 
 
 @dataclass(eq=False)
@@ -91,11 +101,30 @@ def _claim(
     return rows, store.event_rows(conn, ids)
 
 
-def _payload(row: Row, events: dict[int, Row], tenant_slug: str) -> Row | None:
+def _claimed(row: Row, events: dict[int, Row], tenant_slug: str) -> _Claimed | None:
     if row["payload"] is not None:  # a ping: no event row, its payload is stored
-        return json.loads(row["payload"])  # type: ignore[no-any-return]
+        return _Claimed(row, *body_parts(json.loads(row["payload"]), raw={}))
     event = events.get(row["event_id"])
-    return None if event is None else feed_item(event, tenant_slug)
+    if event is None:
+        return None
+    # The event's data stays the compact JSON text it is stored as (storage/events.py):
+    # spliced into the body as is, rather than decoded at the claim and encoded again.
+    item = feed_item(event, tenant_slug)
+    return _Claimed(row, *body_parts(item, raw={"data": item.pop("data")}))
+
+
+def body_parts(payload: Row, *, raw: dict[str, str]) -> tuple[bytes, bytes]:
+    """The body of a delivery of `payload`, in two parts: the delivery_id goes between them.
+
+    The compact JSON of `{"id": ..., "delivery_id": ..., **payload, **raw}`, where the
+    values in `raw` are JSON text already and are spliced in as they are (the rest is what
+    `json.dumps` with compact separators gives). Built at the claim; the send only adds
+    the delivery_id between the two parts.
+    """
+    rest = _COMPACT.encode({k: v for k, v in payload.items() if k not in ("id", "delivery_id")})
+    fields = [rest[1:-1], *(f"{_COMPACT.encode(key)}:{value}" for key, value in raw.items())]
+    tail = "".join(f",{field}" for field in fields if field)
+    return f'{{"id":{_COMPACT.encode(payload["id"])},"delivery_id":'.encode(), f"{tail}}}".encode()
 
 
 class Scheduler:
@@ -124,7 +153,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._records = WriteBehind()
         self._closing = False
-        self._secret_cache: dict[tuple[Any, ...], list[str]] = {}
+        self._key_cache: dict[tuple[Any, ...], SigningKeys] = {}
         self._session: aiohttp.ClientSession | None = None
         self._next_housekeeping: datetime | None = None
         self.last_tick: datetime | None = None
@@ -248,10 +277,12 @@ class Scheduler:
         """Claim due deliveries of one tenant into their subscriptions' queues."""
         if self._closing:
             return
-        # A subscription with rows still queued says when it wants more (`_wake`); skipping
-        # it keeps a hung receiver's backlog from filling every claim (others go on), and
-        # bounds what waits in memory to one claim's worth per subscription.
-        skip = [q.webhook_id for q in self._queues.values() if q.db is db and q.rows]
+        # A subscription with enough rows still queued says when it wants more (`_wake`);
+        # skipping it keeps a hung receiver's backlog from filling every claim (others go
+        # on), and bounds what waits in memory per subscription.
+        skip = [
+            q.webhook_id for q in self._queues.values() if q.db is db and len(q.rows) > REFILL_AT
+        ]
         limit = CLAIM_BATCH
         lease_until = now + timedelta(seconds=self._settings.webhooks.timeout_seconds)
         claimed, events = await db.write(
@@ -264,54 +295,66 @@ class Scheduler:
                 skip_webhooks=skip,
             )
         )
-        if len(claimed) >= limit:
+        # A short claim that skipped subscriptions says nothing of what is due for them: they
+        # must still wake the loop when they want more, not wait for the next tick.
+        if len(claimed) >= limit or skip:
             self._more_due.add(db)
         else:
             self._more_due.discard(db)
         start_by = now + START_WITHIN
         touched = {}
         for row in claimed:
-            payload = _payload(row, events, tenant_slug)
-            if payload is None:
+            item = _claimed(row, events, tenant_slug)
+            if item is None:
                 continue  # no event row (the cascade makes that impossible): never sent
             queue = self._queues.get(row["webhook_id"])
             if queue is None:
                 queue = self._queues[row["webhook_id"]] = _Queue(row["webhook_id"], tenant_slug, db)
-            queue.rows.append((_Claimed(row, payload), start_by))
+            queue.rows.append((item, start_by))
             touched[queue.webhook_id] = queue
         for queue in touched.values():
             self._pump(queue)
 
     def _pump(self, queue: _Queue) -> None:
-        """Start sends from `queue`, at most `per_hook` at once for one subscription."""
+        """Start senders for `queue`, at most `per_hook` at once for one subscription."""
         # One slow or hung receiver must not take every slot from the others.
         per_hook = max(1, self._settings.webhooks.concurrency // 4)
         while queue.sending < per_hook and queue.rows and not self._closing:
-            claimed, start_by = queue.rows.popleft()
             queue.sending += 1
-            task = asyncio.create_task(self._deliver(queue, claimed, start_by))
+            task = asyncio.create_task(self._sender(queue))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     # -- one delivery --------------------------------------------------------------------
 
+    async def _sender(self, queue: _Queue) -> None:
+        """Send `queue`'s rows one after another until it is empty: one task per sender,
+        not one per delivery (a task costs about as much as signing a delivery)."""
+        try:
+            while queue.rows and not self._closing:
+                claimed, start_by = queue.rows.popleft()
+                if len(queue.rows) == REFILL_AT:
+                    self._want_more(queue)  # once per claim's worth, not once per row
+                await self._deliver(queue, claimed, start_by)
+        finally:
+            queue.sending -= 1
+            if not queue.rows:
+                if queue.sending == 0 and self._queues.get(queue.webhook_id) is queue:
+                    del self._queues[queue.webhook_id]
+                self._want_more(queue)
+
+    def _want_more(self, queue: _Queue) -> None:
+        if queue.db in self._more_due:
+            self._wake.set()  # room for more, and more is due: claim now, not at the tick
+
     async def _deliver(self, queue: _Queue, claimed: _Claimed, start_by: datetime) -> None:
-        row = claimed.row
         try:
             async with self._slots:
                 # Started this late, the send might outlive the lease: give it back instead.
                 if self._clock() > start_by or not await self._attempt(queue, claimed):
-                    self._give_back(queue.db, row["id"])
+                    self._give_back(queue.db, claimed.row["id"])
         except Exception:
             log.exception("delivery attempt failed unexpectedly")
-        finally:
-            queue.sending -= 1
-            self._pump(queue)
-            if not queue.rows:
-                if queue.sending == 0 and self._queues.get(queue.webhook_id) is queue:
-                    del self._queues[queue.webhook_id]
-                if queue.db in self._more_due:
-                    self._wake.set()  # room for more, and more is due: claim now
 
     async def _attempt(self, queue: _Queue, claimed: _Claimed) -> bool:
         """Send once and queue the outcome's record; False if the row must be given back."""
@@ -320,18 +363,16 @@ class Scheduler:
         now = self._clock()
         # Read at every attempt, not at the claim: a subscription removed, disabled or
         # rotated since then must be honoured (events, read at the claim, never change).
-        webhook = queue.db.read(lambda conn: store.get_webhook(conn, row["webhook_id"]))
+        # The row is reused only while the file has not changed since (any commit re-reads).
+        webhook = queue.db.read(lambda conn: store.current_webhook(conn, row["webhook_id"]))
         if webhook is None:
             return True  # removed meanwhile; the cascade removed the delivery too
         if not webhook["enabled"]:
             return False  # disabled since the claim (e.g. a 410): re-enabling sends it
-        body = json.dumps(
-            {"id": claimed.payload["id"], "delivery_id": row["id"], **claimed.payload},
-            separators=(",", ":"),
-        ).encode()
+        body = claimed.body()
         # Signed afresh for every attempt: receivers reject timestamps older than 5 min.
-        headers = sign_headers(
-            secrets=self._secrets(webhook, now),
+        headers = sign_with(
+            self._keys(webhook, now),
             delivery_id=row["id"],
             event_type=row["event_type"],
             timestamp=int(now.timestamp()),
@@ -347,19 +388,21 @@ class Scheduler:
         decision = decide(
             result,
             cycle_attempts=row["cycle_attempts"],
-            schedule=list(self._settings.webhooks.retry_schedule_seconds),
+            schedule=self._settings.webhooks.retry_schedule_seconds,
             rng=self._rng,
             now=now,
         )
         outcome = Outcome(row, webhook, now, self._clock(), result, decision)
         # Written behind: the slot is free as soon as the answer is in (records.py).
         self._records.add(
-            queue.db, functools.partial(record_outcome, outcome=outcome, owner=self._owner)
+            queue.db,
+            functools.partial(record_outcome, outcome=outcome, owner=self._owner),
+            urgent=decision.disable_reason is not None,
         )
         return True
 
-    def _secrets(self, webhook: Row, now: datetime) -> list[str]:
-        """The signing secrets, decrypted once per stored value rather than per attempt."""
+    def _keys(self, webhook: Row, now: datetime) -> SigningKeys:
+        """The signing keys, decrypted and derived once per stored value, not per attempt."""
         key = (
             webhook["id"],
             webhook["secret_enc"],
@@ -369,11 +412,12 @@ class Scheduler:
             bool(webhook["previous_secret_expires_at"])
             and webhook["previous_secret_expires_at"] > format_ts(now),
         )
-        found = self._secret_cache.get(key)
+        found = self._key_cache.get(key)
         if found is None:
-            if len(self._secret_cache) >= SECRET_CACHE_SIZE:
-                self._secret_cache.clear()
-            found = self._secret_cache[key] = signing_secrets(webhook, self._box, now)
+            if len(self._key_cache) >= SECRET_CACHE_SIZE:
+                self._key_cache.clear()
+            secrets = signing_secrets(webhook, self._box, now)
+            found = self._key_cache[key] = signing_keys(secrets)
         return found
 
     def _give_back(self, db: Database, delivery_id: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import apsw
 
-from reliatic_appliance.storage import listing
+from reliatic_appliance.storage import listing, snapshot
 
 Row = dict[str, Any]
 
@@ -21,6 +21,8 @@ _DELIVERY_COLUMNS = (
     " next_attempt_at, lease_owner, lease_until, last_status, last_error, created_at,"
     " updated_at, completed_at"
 )
+# What a sender needs of a claimed row (fewer columns: less to build per row).
+_CLAIM_COLUMNS = "id, webhook_id, event_id, event_type, payload, attempts, cycle_attempts"
 DELIVERY_SORTABLE = frozenset({"created_at", "updated_at", "next_attempt_at"})
 
 
@@ -48,6 +50,15 @@ def get_webhook(conn: apsw.Connection, webhook_id: str) -> Row | None:
         f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
     ).fetchone()
     return _webhook(row)
+
+
+def current_webhook(conn: apsw.Connection, webhook_id: str) -> Row | None:
+    """`get_webhook`, remembered until the file changes (`storage/snapshot.py`): any commit,
+    from this process or another, makes the next call read the row again, so the answer is
+    always the committed one. The row is shared between callers: never change it."""
+    return snapshot.remembered(
+        conn, ("webhooks.current_webhook", webhook_id), lambda: get_webhook(conn, webhook_id)
+    )
 
 
 def list_webhooks(conn: apsw.Connection, *, limit: int, offset: int) -> tuple[list[Row], int]:
@@ -116,6 +127,7 @@ def count_failure(conn: apsw.Connection, webhook_id: str, failed: bool) -> int:
             " consecutive_failures <> 0",
             (webhook_id,),
         )
+        return 0  # just reset: no need to read it back (one query less per success)
     row = conn.execute(
         "SELECT consecutive_failures FROM webhooks WHERE id = ?", (webhook_id,)
     ).fetchone()
@@ -182,6 +194,8 @@ def claim_due(
 ) -> list[Row]:
     """Take a lease on up to `limit` due deliveries; nobody else sends them meanwhile.
 
+    Returns the columns a sender needs (`_CLAIM_COLUMNS`), not the whole row.
+
     Runs inside the writer's `BEGIN IMMEDIATE`, so two schedulers (even in two processes
     on one data dir) can never claim the same row. `skip_webhooks`: subscriptions the caller
     has enough of already (their rows wait for a later claim).
@@ -197,26 +211,29 @@ def claim_due(
             # A disabled subscription's deliveries wait; re-enabling sends them.
             f" AND webhook_id IN (SELECT id FROM webhooks WHERE enabled = 1){skip}"
             " ORDER BY next_attempt_at, id LIMIT ?)"
-            f" RETURNING {_DELIVERY_COLUMNS}",
+            f" RETURNING {_CLAIM_COLUMNS}",
             (owner, lease_until, now, now, now, *skip_webhooks, limit),
         )
     )
 
 
 def event_rows(conn: apsw.Connection, event_ids: Sequence[int]) -> dict[int, Row]:
-    """Several events by id in one query (their data decoded); missing ids are absent."""
+    """Several events by id in one query; missing ids are absent.
+
+    Their `data` stays the compact JSON text `storage.events.insert_event` stored: a sender
+    puts it into the body as it is, without decoding and encoding it again.
+    """
     if not event_ids:
         return {}
     marks = ", ".join("?" for _ in event_ids)
-    found = {}
-    for row in conn.execute(
-        "SELECT id, type, resource_type, resource_id, data, created_at FROM events"
-        f" WHERE id IN ({marks})",
-        list(event_ids),
-    ):
-        row["data"] = json.loads(row["data"])
-        found[row["id"]] = row
-    return found
+    return {
+        row["id"]: row
+        for row in conn.execute(
+            "SELECT id, type, resource_type, resource_id, data, created_at FROM events"
+            f" WHERE id IN ({marks})",
+            list(event_ids),
+        )
+    }
 
 
 def event_row(conn: apsw.Connection, event_id: int) -> Row | None:
