@@ -38,6 +38,11 @@ WriteFn = Callable[[apsw.Connection], T]
 
 # Most jobs a single group commit takes; bounds how long one transaction holds the lock.
 MAX_GROUP = 256
+# The read connection maps the file (virtual address space, not memory): a page is then read
+# from the OS page cache in place, with no read() call and no copy into SQLite's own cache,
+# which a commit by the writer empties. List pages of scattered rows read 25% faster
+# (bench/, issue 7). Only the reader maps; writes go through the writer's plain I/O.
+READ_MMAP_BYTES = 1 << 30
 
 # Errors that mean "the disk or the lock is not available right now" (SPEC §8): a 503, and
 # the next write after space is freed works without a restart.
@@ -124,6 +129,7 @@ class Database:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._reader = connect(path, busy_timeout_ms=busy_timeout_ms)
+        self._reader.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._writer_conn = connect(path, busy_timeout_ms=busy_timeout_ms)
         self.stats = WriteStats()
