@@ -131,12 +131,16 @@ def supports_not_modified(op: Operation) -> bool:
 # -- entity tags ---------------------------------------------------------------------------
 
 
+# A tuple, not `dict | list`: that would build a new union type for every value checked.
+_CONTAINERS = (dict, list)
+
+
 def _canonical(value: Any) -> Any:
     """`value` with every object's keys sorted: one representation, one tag, whatever
     order the code that built it put the keys in."""
     if isinstance(value, dict):
         return {
-            key: _canonical(item) if isinstance(item, dict | list) else item
+            key: _canonical(item) if isinstance(item, _CONTAINERS) else item
             for key, item in sorted(value.items())
         }
     if isinstance(value, list):
