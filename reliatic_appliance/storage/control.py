@@ -7,7 +7,6 @@ from typing import Any
 
 import apsw
 
-from reliatic_appliance.storage import snapshot
 from reliatic_appliance.storage.sqlite import scalar
 
 Row = dict[str, Any]
@@ -82,15 +81,9 @@ def insert_key(conn: apsw.Connection, key: Row, key_hash: bytes) -> None:
 def key_for_auth(conn: apsw.Connection, key_hash: bytes) -> Row | None:
     """The key with this digest, with what authentication needs of its tenant.
 
-    Asked on every request; remembered until control.db changes (any commit, from this
-    process or another), so a revoked key is refused on the very next request.
+    Asked on a request whose key is not yet remembered for control.db's current snapshot
+    (`services.api_keys.authenticate` keeps what it builds from this row).
     """
-    return snapshot.remembered(
-        conn, ("key_for_auth", key_hash), lambda: _key_for_auth(conn, key_hash)
-    )
-
-
-def _key_for_auth(conn: apsw.Connection, key_hash: bytes) -> Row | None:
     row = conn.execute(
         "SELECT k.id, k.tenant_id, k.level, k.permissions, k.rate_limit_per_minute,"
         " k.expires_at, k.last_used_at, k.revoked_at, t.slug AS tenant_slug,"
