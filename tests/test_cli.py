@@ -192,3 +192,13 @@ def test_version_and_help() -> None:
     assert result.returncode == 0
     for command in ("init", "serve", "tenant", "key", "webhook", "demo"):
         assert command in result.stdout
+
+
+def test_misspelt_environment_variable_is_refused(data_dir: Path) -> None:
+    result = cli(data_dir, "init", env={"RELIATIC_SERVR_PORT": "9000"})
+    assert result.returncode == 1, result
+    assert result.stderr == (
+        "reliatic: error: RELIATIC_SERVR_PORT: unknown environment variable;"
+        " did you mean RELIATIC_SERVER_PORT?\n"
+    )
+    assert not data_dir.exists()  # refused before anything was done

@@ -20,6 +20,7 @@ from reliatic_appliance.errors import ApiError
 from reliatic_appliance.logs import configure_logging
 from reliatic_appliance.settings import (
     SettingsError,
+    check_environment,
     default_config_file,
     load_settings,
     resolve_data_dir,
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = environment()
     try:
+        check_environment(env)
         config = getattr(args, "config", None)
         config_file = default_config_file(env) if config is None else Path(config)
         overrides = args.overrides(args) if hasattr(args, "overrides") else None

@@ -2,7 +2,8 @@
 
 - ``table.py``: the options, each declared once (name, default, type and bounds, secret?, help).
 - ``loader.py``: reading them: the file < ``RELIATIC_<SECTION>_<KEY>`` < flags, each value
-  validated where it came from, errors naming the file or variable, the key and the reason.
+  validated where it came from, errors naming the file or variable, the key and the reason;
+  and ``check_environment``, which refuses a ``RELIATIC_*`` variable that nothing reads.
 - here: where the data dir and the config file are when nobody says, and the public names.
 """
 
@@ -15,6 +16,7 @@ from reliatic_appliance.settings.loader import (
     ENV_CONFIG,
     ENV_DATA_DIR,
     SettingsError,
+    check_environment,
     load_settings,
 )
 from reliatic_appliance.settings.table import (
@@ -49,6 +51,7 @@ __all__ = [
     "SlaSettings",
     "StorageSettings",
     "WebhookSettings",
+    "check_environment",
     "default_config_file",
     "describe_settings",
     "env_var_name",

@@ -9,7 +9,7 @@ is ``table.py``'s business; this module only knows how to read them.
 import difflib
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType, NoneType, UnionType
 from typing import Any, Union, get_args, get_origin
@@ -26,6 +26,9 @@ from reliatic_appliance.settings.table import (
 
 ENV_DATA_DIR = "RELIATIC_DATA_DIR"
 ENV_CONFIG = "RELIATIC_CONFIG"
+# Read by the project's own tooling, never by the appliance: tests/test_fuzz.py takes its seed
+# and example count from these, and the servers it starts inherit the environment.
+TOOLING_ENV = frozenset({"RELIATIC_FUZZ_SEED", "RELIATIC_FUZZ_EXAMPLES"})
 OVERRIDES_SOURCE = "command line"
 _BOOL_WORDS = MappingProxyType(
     {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -175,7 +178,7 @@ def _env_layer(env: Mapping[str, str]) -> _Layer:
         if name in (ENV_DATA_DIR, ENV_CONFIG):
             continue
         section = _env_section(name)
-        if section is None:  # not ours (or a future section): leave it alone
+        if section is None:  # not a section's: check_environment's business, not this layer's
             continue
         fields = SECTIONS[section].model_fields
         rest = name[len(ENV_PREFIX) + len(section) + 1 :]
@@ -188,6 +191,32 @@ def _env_layer(env: Mapping[str, str]) -> _Layer:
             raise SettingsError(f"{name}: [{section}] {key}: {exc}") from None
         layer.setdefault(section, {})[key] = (value, name)
     return layer
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Refuse a ``RELIATIC_*`` variable that no setting reads (a typo must not mean defaults).
+
+    ``load_settings`` reports a bad key of a known section (``RELIATIC_SERVER_PROT``); this
+    catches the rest, which it leaves alone: a misspelt section (``RELIATIC_SERVR_PORT``) or
+    location (``RELIATIC_DATADIR``). Commands call it before anything reads the environment.
+    """
+    settings = [env_var_name(s, k) for s, model in SECTIONS.items() for k in model.model_fields]
+    real = [ENV_DATA_DIR, ENV_CONFIG, *settings]
+    for name in sorted(env):  # sorted: the same error first however the env is ordered
+        if not name.upper().startswith(ENV_PREFIX) or name in TOOLING_ENV:
+            continue
+        if name in (ENV_DATA_DIR, ENV_CONFIG) or _env_section(name) is not None:
+            continue
+        raise SettingsError(f"{name}: unknown environment variable; {_nearest(name, real)}")
+
+
+def _nearest(name: str, real: Iterable[str]) -> str:
+    # Compared without the prefix they all share, which would make every name look close.
+    tails = {candidate[len(ENV_PREFIX) :]: candidate for candidate in real}
+    close = difflib.get_close_matches(name[len(ENV_PREFIX) :].upper(), list(tails), n=1)
+    if close:
+        return f"did you mean {tails[close[0]]}?"
+    return f"known: {ENV_DATA_DIR}, {ENV_CONFIG} and {ENV_PREFIX}<SECTION>_<KEY>"
 
 
 # --- flags and the whole -------------------------------------------------------------------
