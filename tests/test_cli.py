@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.process import cli, cli_json
+from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.storage.sqlite import Database
+from tests.process import CLI, cli, cli_json
 
 
 @pytest.fixture
@@ -202,3 +207,57 @@ def test_misspelt_environment_variable_is_refused(data_dir: Path) -> None:
         " did you mean RELIATIC_SERVER_PORT?\n"
     )
     assert not data_dir.exists()  # refused before anything was done
+
+
+def cli_into_closed_pipe(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`reliatic ... | head` where head has already gone: every write to stdout fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [*CLI, "--data-dir", str(data_dir), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
+    """Many keys at once, through the service the CLI calls (a subprocess each is slow)."""
+    control = Database(data_dir / "control.db")
+    try:
+        tenant = tenants.get_tenant(control, slug)
+        for n in range(count):
+            await api_keys.create_key(
+                control, tenant_id=tenant["id"], name=f"key {n}", level="read_only"
+            )
+    finally:
+        control.close()
+
+
+@pytest.fixture(scope="module")
+def acme_with_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("pipe") / "data"
+    cli(data_dir, "init")
+    cli(data_dir, "tenant", "create", "acme")
+    # 40 keys: more than one 8 KiB buffer of output, so a write fails while the command runs.
+    asyncio.run(_add_keys(data_dir, "acme", 40))
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["tenant", "list"], id="short-output"),
+        pytest.param(["key", "list", "--tenant", "acme"], id="long-output"),
+        pytest.param(["key", "list", "--tenant", "acme", "--json"], id="long-json"),
+    ],
+)
+def test_closed_stdout_ends_quietly(acme_with_keys: Path, args: list[str]) -> None:
+    result = cli_into_closed_pipe(acme_with_keys, *args)
+    assert result.stderr == ""  # no traceback, no "Exception ignored"
+    assert result.returncode == 141  # as if killed by SIGPIPE, which shells expect

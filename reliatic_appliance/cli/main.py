@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = CliContext(settings=settings, json_output=getattr(args, "json", False))
     try:
         return int(asyncio.run(args.run(ctx, args)))
+    except BrokenPipeError:
+        return _reader_gone()
     except (CliError, ApiError, SettingsError) as exc:
         return fail(_one_line(exc))
     except KeyboardInterrupt:
@@ -107,5 +111,23 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def _reader_gone() -> int:
+    """Whoever read our output has stopped (`reliatic key list | head`): end quietly.
+
+    Python's recipe (the signal module's note on SIGPIPE): stdout now points at /dev/null, so
+    the interpreter's last flush cannot fail again, and the status is a SIGPIPE death's.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
 def entry() -> None:
-    sys.exit(main())
+    status = main()
+    try:
+        # Short output is still in the buffer when main returns: a closed pipe shows up here.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = _reader_gone()
+    sys.exit(status)
