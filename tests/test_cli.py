@@ -133,9 +133,59 @@ def test_duplicate_tenant_is_refused(data_dir: Path) -> None:
     assert len(list((data_dir / "tenants").glob("*.db"))) == 1
 
 
-def test_usage_errors_exit_2(data_dir: Path) -> None:
-    result = cli(data_dir, "key", "create", "--tenant", "acme")
-    assert result.returncode == 2 and "required" in result.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["key", "create", "--tenant", "acme"],
+            "the following arguments are required: --name, --level;"
+            " see 'reliatic key create --help'",
+            id="missing-required",
+        ),
+        pytest.param(
+            ["tenant", "list", "--bogus"],
+            "unrecognized arguments: --bogus; see 'reliatic --help'",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            ["key", "create", "--tenant", "a", "--name", "n", "--level", "admin"],
+            "argument --level: invalid choice: 'admin'",
+            id="bad-choice",
+        ),
+        pytest.param(
+            ["tenant", "create", "acme", "--rate-limit", "many"],
+            "argument --rate-limit: invalid int value: 'many'",
+            id="bad-number",
+        ),
+        pytest.param(
+            [
+                "key",
+                "create",
+                "--tenant",
+                "a",
+                "--name",
+                "n",
+                "--level",
+                "read_only",
+                "--expires",
+                "tomorrow",
+            ],
+            "argument --expires: not an ISO 8601 time: 'tomorrow'",
+            id="bad-time",
+        ),
+        pytest.param(
+            ["key"],
+            "the following arguments are required: COMMAND; see 'reliatic key --help'",
+            id="missing-subcommand",
+        ),
+        pytest.param(["frobnicate"], "argument COMMAND: invalid choice", id="unknown-command"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_1(data_dir: Path, args: list[str], message: str) -> None:
+    result = cli(data_dir, *args)
+    assert result.returncode == 1, result
+    assert result.stderr.startswith(f"reliatic: error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
 def test_commands_need_init(data_dir: Path) -> None:

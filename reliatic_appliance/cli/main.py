@@ -1,7 +1,7 @@
 """`reliatic`: the command line (SPEC §2). `main(argv) -> exit status`.
 
 Global options work before or after the subcommand (a `parents=[common]` parser). A user
-mistake is one line on stderr and exit status 1; argparse usage errors exit 2.
+mistake, a usage error included, is one line on stderr and exit status 1 (§2).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from reliatic_appliance import __version__
 from reliatic_appliance.cli import demo, init, key, serve, tenant, webhook
@@ -31,9 +32,19 @@ from reliatic_appliance.settings import (
 log = logging.getLogger("reliatic.cli")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with SPEC §2's error shape: one line and exit 1, not usage + error and exit 2.
+
+    Subcommand parsers are of the class of the parser that makes them, so this reaches all.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message}; see '{self.prog} --help'")
+
+
 def _common() -> argparse.ArgumentParser:
     # SUPPRESS: a flag given after the subcommand must not be reset by the parent's default.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
@@ -55,7 +66,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reliatic",
         parents=[common],
         description="Reliatic Appliance: reliability and integrity data API for process plants.",
@@ -69,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except CliError as exc:
+        return fail(str(exc))
+    except SystemExit as exc:  # after --help or --version: a status, like every other way out
+        return exc.code if isinstance(exc.code, int) else 0
     env = environment()
     try:
         check_environment(env)
