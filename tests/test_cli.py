@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,45 @@ def test_closed_stdout_ends_quietly(acme_with_keys: Path, args: list[str]) -> No
     result = cli_into_closed_pipe(acme_with_keys, *args)
     assert result.stderr == ""  # no traceback, no "Exception ignored"
     assert result.returncode == 141  # as if killed by SIGPIPE, which shells expect
+
+
+async def _add_expired_key(data_dir: Path, slug: str) -> None:
+    control = Database(data_dir / "control.db")
+    try:
+        tenant = tenants.get_tenant(control, slug)
+        await api_keys.create_key(
+            control,
+            tenant_id=tenant["id"],
+            name="old",
+            level="read_only",
+            expires_at=datetime(2021, 1, 1, tzinfo=UTC),
+            now=datetime(2020, 1, 1, tzinfo=UTC),  # minted back then, so it could expire since
+        )
+    finally:
+        control.close()
+
+
+def test_key_list_fits_100_columns(data_dir: Path) -> None:
+    cli(data_dir, "init")
+    cli(data_dir, "tenant", "create", "acme")
+    long_name = "integration admin for the CMMS (IBM Maximo, north site)"
+    for name, level in (("SAP PM", "read_write"), (long_name, "read_only"), ("gone", "read_only")):
+        cli(data_dir, "key", "create", "--tenant", "acme", "--name", name, "--level", level)
+    asyncio.run(_add_expired_key(data_dir, "acme"))
+    keys = {k["name"]: k for k in cli_json(data_dir, "key", "list", "--tenant", "acme")}
+    cli(data_dir, "key", "revoke", keys["gone"]["id"])
+
+    lines = cli(data_dir, "key", "list", "--tenant", "acme").stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, lines
+    assert lines[0].split() == ["ID", "NAME", "PREFIX", "LEVEL", "CREATED", "LAST", "USED", "STATE"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert len(rows) == 4
+    sap = rows[keys["SAP PM"]["id"]]  # the whole id: `key revoke` takes it
+    assert keys["SAP PM"]["prefix"] in sap and "write" in sap and sap.endswith("active")
+    assert keys["SAP PM"]["created_at"][:10] in sap and "never" in sap
+    assert "integration ad" in rows[keys[long_name]["id"]]
+    assert long_name not in "\n".join(lines) and "…" in rows[keys[long_name]["id"]]
+    assert rows[keys["gone"]["id"]].endswith("revoked")
+    assert rows[keys["old"]["id"]].endswith("expired")
+    # --json keeps everything the table leaves out.
+    assert keys[long_name]["name"] == long_name and keys["SAP PM"]["permissions"]

@@ -60,15 +60,34 @@ class CliContext:
                 print(line)
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
-    """Aligned plain-text columns; None shows as '-'."""
+def table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    *,
+    width: int | None = None,
+    shrink: int = -1,
+) -> list[str]:
+    """Aligned plain-text columns; None shows as '-'.
+
+    With `width`, column `shrink` is cut (ending in '…') until every line fits in `width`.
+    """
     text = [[("-" if cell is None else str(cell)) for cell in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in text)) if text else len(h) for i, h in enumerate(headers)
     ]
+    if width is not None:
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        if excess > 0:
+            widths[shrink] = max(len(headers[shrink]), widths[shrink] - excess)
+            for r in text:
+                r[shrink] = _cut(r[shrink], widths[shrink])
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in text]
     return out
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def environment() -> dict[str, str]:

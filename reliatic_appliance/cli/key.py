@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
 
 from reliatic_appliance.cli.context import CliContext, CliError, table
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.paging import PageRequest
+
+TABLE_WIDTH = 100
+# Levels in the table as one short word: the full names cost the name column five characters.
+_LEVEL_WORDS = MappingProxyType({"read_only": "read", "read_write": "write"})
 
 
 def _expiry(text: str) -> datetime:
@@ -101,26 +107,39 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
             if page >= result.total_pages:
                 break
             page += 1
-    ctx.emit(
-        rows,
-        table(
-            [
-                (
-                    r["id"],
-                    r["prefix"] + "…",
-                    r["name"],
-                    r["level"],
-                    ",".join(r["permissions"]),
-                    r["expires_at"],
-                    r["last_used_at"],
-                    r["revoked_at"],
-                )
-                for r in rows
-            ],
-            ("ID", "PREFIX", "NAME", "LEVEL", "PERMISSIONS", "EXPIRES", "LAST_USED", "REVOKED"),
-        ),
+    now = datetime.now(UTC)
+    # A terminal's 100 columns (issue 11): the id in full (`key revoke` needs it), dates
+    # without times, no permissions, and the name cut to what is left; --json has it all.
+    lines = table(
+        [_list_row(r, now) for r in rows],
+        ("ID", "NAME", "PREFIX", "LEVEL", "CREATED", "LAST USED", "STATE"),
+        width=TABLE_WIDTH,
+        shrink=1,
     )
+    ctx.emit(rows, lines)
     return 0
+
+
+def _list_row(key: dict[str, Any], now: datetime) -> tuple[str, ...]:
+    last_used = key["last_used_at"]
+    return (
+        key["id"],
+        key["name"],
+        key["prefix"],
+        _LEVEL_WORDS.get(key["level"], key["level"]),
+        key["created_at"][:10],
+        last_used[:10] if last_used else "never",
+        _state(key, now),
+    )
+
+
+def _state(key: dict[str, Any], now: datetime) -> str:
+    if key["revoked_at"] is not None:
+        return "revoked"
+    expires = key["expires_at"]
+    if expires is not None and datetime.fromisoformat(expires) <= now:
+        return "expired"  # the same rule authentication applies (services/api_keys.py)
+    return "active"
 
 
 async def run_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
