@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reliatic_appliance.settings import Settings
+from reliatic_appliance.settings import LOCAL_DATA_DIR, SYSTEM_DATA_DIR, SYSTEM_USER, Settings
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.tenancy import control_file, migrate_file
 
@@ -31,10 +31,8 @@ class CliContext:
 
     def require_initialised(self) -> None:
         if not control_file(self.data_dir).exists():
-            raise CliError(
-                f"{self.data_dir} is not initialised; run 'reliatic --data-dir"
-                f" {self.data_dir} init' first"
-            )
+            hint = init_hint(self.data_dir, euid=os.geteuid())
+            raise CliError(f"{self.data_dir} is not initialised; {hint}")
 
     @asynccontextmanager
     async def control(self) -> AsyncIterator[Database]:
@@ -88,6 +86,26 @@ def table(
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def init_hint(data_dir: Path, *, euid: int, system_data_dir: Path = SYSTEM_DATA_DIR) -> str:
+    """What to do about a data dir that is not initialised, for whoever is asking.
+
+    Root on an installed appliance gets the default ./var (SPEC §2: /var/lib/reliatic is the
+    default only for the reliatic user), and `reliatic init` there would make /root/var. So
+    where this looks like an appliance and the data dir was not chosen, point at the real one.
+    """
+    plain = f"run 'reliatic --data-dir {data_dir} init' first"
+    on_appliance = euid == 0 or system_data_dir.exists()
+    if not on_appliance or data_dir not in (LOCAL_DATA_DIR, system_data_dir):
+        return plain
+    as_user = f"sudo -u {SYSTEM_USER} reliatic"
+    if control_file(system_data_dir).exists():
+        return f"the appliance's data is in {system_data_dir}: run the command as '{as_user} ...'"
+    return (
+        f"on an installed appliance, create {system_data_dir} as its user: '{as_user} init';"
+        f" for a data dir here, {plain}"
+    )
 
 
 def environment() -> dict[str, str]:
