@@ -42,23 +42,43 @@ def _total(server: Server, key: str, path: str) -> int:
     return int(_get(server, key, f"{path}{sep}per_page=1")["meta"]["total"])
 
 
+def _printed_key(stdout: str) -> str:
+    return next(line.split(": ", 1)[1] for line in stdout.splitlines() if "(shown once)" in line)
+
+
+def _key_id(data_dir: Path, key: str) -> str:
+    keys = cli_json(data_dir, "key", "list", "--tenant", "demo")
+    return str(next(k["id"] for k in keys if k["prefix"] == key[:12]))
+
+
 def test_demo_loads_a_whole_plant_and_prints_a_working_key(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = cli(data_dir, "demo")
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    key = next(line.split(": ", 1)[1] for line in lines if "key (shown once)" in line)
+    key = _printed_key(first.stdout)
     curls = [line.strip() for line in lines if line.strip().startswith("curl ")]
     assert curls[0] == (
         f"curl -s -H 'Authorization: Bearer {key}' 'http://127.0.0.1:8080/api/v1/assets?per_page=5'"
     )
     assert "/api/v1/actions?overdue=true" in curls[1]
+    assert "revoked" not in first.stdout  # nothing before the first run
+    first_id = _key_id(data_dir, key)
+
+    # Each run makes a fresh key and revokes the one before, saying so.
+    second = cli(data_dir, "demo")
+    assert f"revoked the previous demo key(s): {first_id}" in second.stdout.splitlines()
     again = cli_json(data_dir, "demo")
     assert again["assets_created"] == 0 and again["actions_created"] == 0
     assert again["key"] != key
+    assert again["revoked_key_ids"] == [_key_id(data_dir, _printed_key(second.stdout))]
+    live = [k for k in cli_json(data_dir, "key", "list", "--tenant", "demo") if not k["revoked_at"]]
+    assert [k["id"] for k in live] == [again["key_id"]]
+    old_key, key = key, again["key"]
 
     server = start_server(data_dir, {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "10000"})
     try:
+        assert server.request("GET", "/api/v1/assets", key=old_key)[0] == 401
         # Assets over all five types, with the SPEC §6 computed fields filled in.
         assets = _all(server, key, "/api/v1/assets")
         assert len(assets) >= 200

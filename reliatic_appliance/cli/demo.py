@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reliatic_appliance.cli.context import CliContext
+from reliatic_appliance.cli.key import all_keys
 from reliatic_appliance.demo.plant import DemoPlant, generate_plant
 from reliatic_appliance.errors import NotFound
 from reliatic_appliance.schemas.actions import ActionCreate
@@ -43,6 +44,7 @@ from reliatic_appliance.timefmt import utc_now
 
 Rec = dict[str, Any]
 DEMO_SLUG = "demo"
+DEMO_KEY_NAME = "demo"  # how a run finds the keys of earlier runs, to revoke them
 ACTOR = "demo"  # `by` in histories, `actor` of events: what an API key's id is elsewhere
 # The generator's list-index references -> the API field each one becomes.
 _REFS = {"asset_ref": "asset_id", "failure_mode_ref": "failure_mode_id"}
@@ -91,7 +93,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             "Creates tenant 'demo' with a realistic plant (on first run only): assets,"
             " inspection histories, failure modes, actions in every state, risk assessments"
             " and MOCs, and a new read-write key. Safe to run again: it then only prints a"
-            " fresh key."
+            " fresh key, and revokes the key of the run before."
         ),
         epilog="example: reliatic --data-dir ./var demo && reliatic --data-dir ./var serve",
     )
@@ -221,10 +223,11 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
         record, key = await api_keys.create_key(
             control,
             tenant_id=tenant["id"],
-            name="demo",
+            name=DEMO_KEY_NAME,
             level="read_write",
             created_by="demo",
         )
+        revoked = await _revoke_older_demo_keys(control, tenant["id"], keep=record["id"])
     base = f"http://{ctx.settings.server.host}:{ctx.settings.server.port}/api/v1"
     auth = f"curl -s -H 'Authorization: Bearer {key}'"
     curl = f"{auth} '{base}/assets?per_page=5'"
@@ -235,6 +238,7 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
             **{f"{name}_created": created.get(name, 0) for name in _NOUNS},
             "key_id": record["id"],
             "key": key,
+            "revoked_key_ids": revoked,
             "curl": curl,
             "curl_overdue_actions": curl_overdue,
         },
@@ -242,12 +246,26 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
             f"tenant '{DEMO_SLUG}': "
             + (_summary(created) if created else "already there (data kept)"),
             f"read-write key (shown once): {key}",
+            *([f"revoked the previous demo key(s): {', '.join(revoked)}"] if revoked else []),
             "try it once the server runs:",
             f"  {curl}",
             f"  {curl_overdue}   # overdue actions",
         ],
     )
     return 0
+
+
+async def _revoke_older_demo_keys(control: Database, tenant_id: str, *, keep: str) -> list[str]:
+    """Each run prints a fresh key; the ones before it stop working, so runs do not pile up
+    read-write keys. Revoked after the new one exists: a failed run leaves the old key."""
+    older = [
+        k["id"]
+        for k in all_keys(control, tenant_id)
+        if k["name"] == DEMO_KEY_NAME and k["revoked_at"] is None and k["id"] != keep
+    ]
+    for key_id in older:
+        await api_keys.revoke_key(control, key_id, tenant_id=tenant_id)
+    return older
 
 
 def _summary(created: Mapping[str, int]) -> str:
