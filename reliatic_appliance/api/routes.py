@@ -17,10 +17,10 @@ from aiohttp import web
 from reliatic_appliance.api import etags, idempotency
 from reliatic_appliance.api.auth import require_permission
 from reliatic_appliance.api.parsing import parse_body, parse_query
-from reliatic_appliance.api.request_db import WriteHooks
+from reliatic_appliance.api.request_db import WriteGuards
 from reliatic_appliance.keys import PRINCIPAL, SETTINGS, TENANT_DBS
+from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services.api_keys import Principal
-from reliatic_appliance.storage.sqlite import Database
 
 
 @dataclass
@@ -32,8 +32,8 @@ class Call:
     query: Any
     body: Any
     params: Mapping[str, str]
-    # Run inside each write job of this request (If-Match, Idempotency-Key; request_db.py).
-    hooks: WriteHooks = field(default_factory=WriteHooks)
+    # Run inside each write of this request (If-Match, Idempotency-Key; request_db.py).
+    guards: WriteGuards = field(default_factory=WriteGuards)
 
     @property
     def actor(self) -> str | None:
@@ -43,10 +43,10 @@ class Call:
         assert self.principal is not None, "operation has no permission but needs a tenant"
         return self.principal
 
-    async def tenant_db(self) -> Database:
+    async def tenant_db(self) -> TenantDb:
         """The authenticated tenant's database: the only way a handler reaches tenant data."""
         principal = self.require_principal()
-        return self.hooks.bind(await self.request.app[TENANT_DBS].get(principal.tenant_id))
+        return self.guards.bind(await self.request.app[TENANT_DBS].get(principal.tenant_id))
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]

@@ -209,7 +209,7 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     created: dict[str, int] = {}
     async with ctx.control() as control:
         try:
-            tenant = tenants.get_tenant(control, DEMO_SLUG)
+            tenant = await tenants.get_tenant(control, DEMO_SLUG)
         except NotFound:
             # UTC, as the services judge "not in the future" (SPEC §3 dates are UTC).
             plant = _validated(generate_plant(today=utc_now().date()))

@@ -60,7 +60,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.rate_limit is not None and not 1 <= args.rate_limit <= 1_000_000:
         raise CliError("--rate-limit must be between 1 and 1000000")
     async with ctx.control() as control:
-        tenant = tenants.get_tenant(control, args.tenant)
+        tenant = await tenants.get_tenant(control, args.tenant)
         record, key = await api_keys.create_key(
             control,
             tenant_id=tenant["id"],
@@ -92,11 +92,11 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        tenant = tenants.get_tenant(control, args.tenant)
+        tenant = await tenants.get_tenant(control, args.tenant)
         rows = []
         page = 1
         while True:
-            result = api_keys.list_keys(control, tenant["id"], PageRequest(page, 100))
+            result = await api_keys.list_keys(control, tenant["id"], PageRequest(page, 100))
             rows += result.items
             if page >= result.total_pages:
                 break
