@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from reliatic_appliance import __version__
 from reliatic_appliance.api import etags, idempotency
 from reliatic_appliance.api.openapi_examples import EXAMPLE_IDS, error_example, from_schema
+from reliatic_appliance.api.openapi_schema import OpenApiJsonSchema
 from reliatic_appliance.api.routes import Operation
 from reliatic_appliance.schemas.common import ErrorBody
 
@@ -120,7 +121,9 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 def _query_parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     if op.query is None:
         return []
-    schema = op.query.model_json_schema(ref_template=REF, mode="validation")
+    schema = op.query.model_json_schema(
+        ref_template=REF, mode="validation", schema_generator=OpenApiJsonSchema
+    )
     for name, definition in schema.get("$defs", {}).items():
         schemas.setdefault(name, definition)
     params = []
@@ -312,7 +315,7 @@ def build_document(operations: Iterable[Operation]) -> dict[str, Any]:
             models.append((op.body, "validation"))
         if op.response is not None:
             models.append((op.response, "serialization"))
-    key_map, defs = models_json_schema(models, ref_template=REF)
+    key_map, defs = models_json_schema(models, ref_template=REF, schema_generator=OpenApiJsonSchema)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
 
     def ref(model: Any, mode: str) -> dict[str, Any]:
