@@ -32,7 +32,7 @@ import aiohttp
 from reliatic_appliance.domain.signing import SigningKeys, sign_with, signing_keys
 from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory, TenantTx
 from reliatic_appliance.scheduler import housekeeping
-from reliatic_appliance.scheduler.delivery import decide, send
+from reliatic_appliance.scheduler.delivery import USER_AGENT, decide, send
 from reliatic_appliance.scheduler.records import Outcome, WriteBehind, give_back, record_outcome
 from reliatic_appliance.scheduler.resolver import make_connector
 from reliatic_appliance.secretbox import SecretBox
@@ -187,7 +187,10 @@ class Scheduler:
         # trust_env=False: a proxy would hide the real target from the address check.
         # No cookie jar: a receiver's cookies have no business in later deliveries.
         async with aiohttp.ClientSession(
-            connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+            connector=connector,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": USER_AGENT},
         ) as session:
             self._session = session
             try:
