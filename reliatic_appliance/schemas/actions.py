@@ -5,7 +5,7 @@ Also the two shapes MOCs share with actions: a referenced row's id and a history
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,7 @@ from reliatic_appliance.schemas.common import (
     IsoDate,
     LongText,
     Name,
+    OneOf,
     PageQuery,
     ResourceId,
     ShortText,
@@ -29,7 +30,7 @@ ActionStatus = Literal[ACTION_STATUSES]  # type: ignore[valid-type]
 
 # `priority` is text (low < critical is not text order), so it is a filter, not a sort.
 ACTION_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "due_date")
-ActionSort = Literal[sort_values(ACTION_SORT_FIELDS)]  # type: ignore[valid-type]
+ActionSort = Annotated[str, OneOf(sort_values(ACTION_SORT_FIELDS))]
 
 
 class ActionFields(BaseModel):
@@ -115,6 +116,6 @@ class ActionListQuery(PageQuery):
         description="true: past due_date (UTC) and still open, in_progress or on_hold;"
         " false: everything else.",
     )
-    sort: ActionSort | None = Field(  # type: ignore[valid-type]
+    sort: ActionSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

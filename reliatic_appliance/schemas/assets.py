@@ -13,6 +13,7 @@ from reliatic_appliance.schemas.common import (
     IsoDate,
     LongText,
     Name,
+    OneOf,
     SearchText,
     ShortText,
     Timestamp,
@@ -51,7 +52,7 @@ ASSET_SORT_FIELDS: tuple[str, ...] = (
     "remaining_life_years",
     "next_inspection_due",
 )
-AssetSort = Literal[sort_values(ASSET_SORT_FIELDS)]  # type: ignore[valid-type]
+AssetSort = Annotated[str, OneOf(sort_values(ASSET_SORT_FIELDS))]
 
 
 class AssetFields(BaseModel):
@@ -146,6 +147,6 @@ class AssetListQuery(CursorPageQuery):
     search: SearchText | None = Field(
         None, description="Case-insensitive substring of tag_number or description."
     )
-    sort: AssetSort | None = Field(  # type: ignore[valid-type]
+    sort: AssetSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from reliatic_appliance.domain.event_types import EVENT_TYPES
-from reliatic_appliance.schemas.common import PageQuery, ResourceId, Timestamp, sort_values
+from reliatic_appliance.schemas.common import OneOf, PageQuery, ResourceId, Timestamp, sort_values
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
@@ -41,6 +41,8 @@ class EventListQuery(PageQuery):
 
 
 AlertKind = Literal["sla_escalation", "webhook_disabled"]
+ALERT_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "level")
+AlertSort = Annotated[str, OneOf(sort_values(ALERT_SORT_FIELDS))]
 
 
 class Alert(BaseModel):
@@ -60,4 +62,4 @@ class AlertListQuery(PageQuery):
     resource_type: Literal["action", "webhook"] | None = None
     # An id like any other (SPEC §9: control characters are a validation error).
     resource_id: ResourceId | None = None
-    sort: Literal[sort_values(("created_at", "updated_at", "level"))] | None = None  # type: ignore[valid-type]
+    sort: AlertSort | None = None

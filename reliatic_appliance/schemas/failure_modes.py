@@ -10,6 +10,7 @@ from reliatic_appliance.domain.fmea import ACTION_PRIORITIES, FMEA_PRIORITIES
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     LongText,
+    OneOf,
     PageQuery,
     ResourceId,
     ShortText,
@@ -33,7 +34,7 @@ FAILURE_MODE_SORT_FIELDS: tuple[str, ...] = (
     "occurrence",
     "detection",
 )
-FailureModeSort = Literal[sort_values(FAILURE_MODE_SORT_FIELDS)]  # type: ignore[valid-type]
+FailureModeSort = Annotated[str, OneOf(sort_values(FAILURE_MODE_SORT_FIELDS))]
 
 
 class FailureModeFields(BaseModel):
@@ -118,6 +119,6 @@ class FailureModeListQuery(PageQuery):
     action_priority: ActionPriority | None = Field(  # type: ignore[valid-type]
         None, description="Filter by AIAG-VDA action priority."
     )
-    sort: FailureModeSort | None = Field(  # type: ignore[valid-type]
+    sort: FailureModeSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

@@ -13,6 +13,7 @@ from reliatic_appliance.schemas.common import (
     IsoDate,
     LongText,
     Name,
+    OneOf,
     PageQuery,
     ResourceId,
     Timestamp,
@@ -42,7 +43,7 @@ INSPECTION_SORT_FIELDS: tuple[str, ...] = (
     "coverage_percent",
     "min_measured_thickness_mm",
 )
-InspectionSort = Literal[sort_values(INSPECTION_SORT_FIELDS)]  # type: ignore[valid-type]
+InspectionSort = Annotated[str, OneOf(sort_values(INSPECTION_SORT_FIELDS))]
 
 
 class InspectionFields(BaseModel):
@@ -127,6 +128,6 @@ class InspectionListQuery(PageQuery):
     date_to: IsoDate | None = Field(
         None, description="inspection_date on or before this date (YYYY-MM-DD)."
     )
-    sort: InspectionSort | None = Field(  # type: ignore[valid-type]
+    sort: InspectionSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

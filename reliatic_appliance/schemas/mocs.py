@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,7 @@ from reliatic_appliance.schemas.common import (
     HistoryEntry,
     LongText,
     Name,
+    OneOf,
     PageQuery,
     ResourceId,
     Timestamp,
@@ -20,7 +21,7 @@ from reliatic_appliance.schemas.common import (
 
 MocStatus = Literal[MOC_STATUSES]  # type: ignore[valid-type]
 MOC_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at")
-MocSort = Literal[sort_values(MOC_SORT_FIELDS)]  # type: ignore[valid-type]
+MocSort = Annotated[str, OneOf(sort_values(MOC_SORT_FIELDS))]
 
 
 class MocFields(BaseModel):
@@ -91,6 +92,6 @@ class Moc(BaseModel):
 class MocListQuery(PageQuery):
     status: MocStatus | None = Field(None, description="Filter by status.")
     asset_id: ResourceId | None = Field(None, description="Filter by asset.")
-    sort: MocSort | None = Field(  # type: ignore[valid-type]
+    sort: MocSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

@@ -12,6 +12,7 @@ from reliatic_appliance.schemas.common import (
     DateText,
     IsoDate,
     LongText,
+    OneOf,
     PageQuery,
     ResourceId,
     ShortText,
@@ -33,7 +34,7 @@ RISK_ASSESSMENT_SORT_FIELDS: tuple[str, ...] = (
     "assessment_date",
     "risk_score",
 )
-RiskAssessmentSort = Literal[sort_values(RISK_ASSESSMENT_SORT_FIELDS)]  # type: ignore[valid-type]
+RiskAssessmentSort = Annotated[str, OneOf(sort_values(RISK_ASSESSMENT_SORT_FIELDS))]
 
 
 class RiskAssessmentFields(BaseModel):
@@ -108,6 +109,6 @@ class RiskAssessmentListQuery(PageQuery):
     risk_ranking: RiskRanking | None = Field(  # type: ignore[valid-type]
         None, description="Filter by computed risk ranking."
     )
-    sort: RiskAssessmentSort | None = Field(  # type: ignore[valid-type]
+    sort: RiskAssessmentSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )
