@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from reliatic_appliance.domain.risk_matrix import RiskRanking
+from reliatic_appliance.domain.vocabulary import AssetStatus, AssetType, Criticality
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     CursorPageQuery,
@@ -19,11 +21,6 @@ from reliatic_appliance.schemas.common import (
     Timestamp,
     sort_values,
 )
-
-AssetType = Literal["vessel", "piping", "tank", "heat_exchanger", "rotating"]
-AssetStatus = Literal["active", "inactive", "decommissioned"]
-Criticality = Literal["low", "medium", "high", "critical"]
-RiskRanking = Literal["low", "medium", "medium_high", "high"]
 
 TagNumber = Annotated[
     str,
@@ -95,7 +92,7 @@ class AssetCreate(AssetFields):
     tag_number: TagNumber
     name: Name
     asset_type: AssetType
-    status: AssetStatus = "active"
+    status: AssetStatus = AssetStatus.ACTIVE
 
 
 class AssetUpdate(AssetFields):

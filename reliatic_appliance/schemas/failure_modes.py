@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from reliatic_appliance.domain.fmea import ACTION_PRIORITIES, FMEA_PRIORITIES
+from reliatic_appliance.domain.fmea import FmeaActionPriority, FmeaPriority
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     LongText,
@@ -17,9 +17,6 @@ from reliatic_appliance.schemas.common import (
     Timestamp,
     sort_values,
 )
-
-FmeaPriority = Literal[FMEA_PRIORITIES]  # type: ignore[valid-type]
-ActionPriority = Literal[ACTION_PRIORITIES]  # type: ignore[valid-type]
 
 Description = Annotated[LongText, StringConstraints(min_length=1)]
 # SPEC §5: severity, occurrence and detection are integers 1-10.
@@ -99,8 +96,8 @@ class FailureMode(BaseModel):
     occurrence: int
     detection: int
     rpn: int
-    priority: FmeaPriority  # type: ignore[valid-type]
-    action_priority: ActionPriority  # type: ignore[valid-type]
+    priority: FmeaPriority
+    action_priority: FmeaActionPriority
     failure_mechanism: str | None
     effect: str | None
     cause: str | None
@@ -113,10 +110,8 @@ class FailureModeListQuery(PageQuery):
     asset_id: ResourceId | None = Field(None, description="Only this asset's failure modes.")
     rpn_min: Rpn | None = Field(None, description="Only RPN at or above this (1..1000).")
     rpn_max: Rpn | None = Field(None, description="Only RPN at or below this (1..1000).")
-    priority: FmeaPriority | None = Field(  # type: ignore[valid-type]
-        None, description="Filter by computed priority."
-    )
-    action_priority: ActionPriority | None = Field(  # type: ignore[valid-type]
+    priority: FmeaPriority | None = Field(None, description="Filter by computed priority.")
+    action_priority: FmeaActionPriority | None = Field(
         None, description="Filter by AIAG-VDA action priority."
     )
     sort: FailureModeSort | None = Field(

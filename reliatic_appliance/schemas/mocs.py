@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.lifecycle import MOC_STATUSES
+from reliatic_appliance.domain.lifecycle import MocStatus
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     HistoryEntry,
@@ -19,7 +19,6 @@ from reliatic_appliance.schemas.common import (
     sort_values,
 )
 
-MocStatus = Literal[MOC_STATUSES]  # type: ignore[valid-type]
 MOC_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at")
 MocSort = Annotated[str, OneOf(sort_values(MOC_SORT_FIELDS))]
 

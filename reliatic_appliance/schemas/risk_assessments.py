@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.risk_matrix import RISK_RANKINGS
+from reliatic_appliance.domain.risk_matrix import RiskRanking
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
@@ -20,7 +20,6 @@ from reliatic_appliance.schemas.common import (
     sort_values,
 )
 
-RiskRanking = Literal[RISK_RANKINGS]  # type: ignore[valid-type]
 # SPEC §5: probability and consequence of failure are integers 1-5.
 MatrixIndex = Annotated[int, Field(ge=1, le=5)]
 AssessmentDate = Annotated[
@@ -95,7 +94,7 @@ class RiskAssessment(BaseModel):
     probability_of_failure: int
     consequence_of_failure: int
     risk_score: int
-    risk_ranking: RiskRanking  # type: ignore[valid-type]
+    risk_ranking: RiskRanking
     assessed_by: str | None
     assessment_date: DateText
     damage_mechanisms: str | None
@@ -106,9 +105,7 @@ class RiskAssessment(BaseModel):
 
 class RiskAssessmentListQuery(PageQuery):
     asset_id: ResourceId | None = Field(None, description="Only this asset's assessments.")
-    risk_ranking: RiskRanking | None = Field(  # type: ignore[valid-type]
-        None, description="Filter by computed risk ranking."
-    )
+    risk_ranking: RiskRanking | None = Field(None, description="Filter by computed risk ranking.")
     sort: RiskAssessmentSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )
