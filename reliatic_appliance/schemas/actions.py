@@ -72,8 +72,8 @@ class ActionUpdate(ActionFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    title: Name = None  # type: ignore[assignment]
-    priority: ActionPriority = None  # type: ignore[assignment]
+    title: Name = None  # type: ignore[assignment]  # optional, not nullable
+    priority: ActionPriority = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class ActionStatusChange(BaseModel):

@@ -103,10 +103,10 @@ class AssetUpdate(AssetFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    tag_number: TagNumber = None  # type: ignore[assignment]
-    name: Name = None  # type: ignore[assignment]
-    asset_type: AssetType = None  # type: ignore[assignment]
-    status: AssetStatus = None  # type: ignore[assignment]
+    tag_number: TagNumber = None  # type: ignore[assignment]  # optional, not nullable
+    name: Name = None  # type: ignore[assignment]  # optional, not nullable
+    asset_type: AssetType = None  # type: ignore[assignment]  # optional, not nullable
+    status: AssetStatus = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class Asset(BaseModel):

@@ -76,14 +76,14 @@ class FailureModeUpdate(FailureModeFields):
     model_config = ConfigDict(**STRICT_INPUT, json_schema_extra={"examples": [{"detection": 3}]})
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    asset_id: ResourceId = Field(  # type: ignore[assignment]
+    asset_id: ResourceId = Field(  # type: ignore[assignment]  # optional, not nullable
         None,
         description="Cannot be changed; sending the current value is accepted and ignored.",
     )
-    description: Description = None  # type: ignore[assignment]
-    severity: Scale = None  # type: ignore[assignment]
-    occurrence: Scale = None  # type: ignore[assignment]
-    detection: Scale = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]  # optional, not nullable
+    severity: Scale = None  # type: ignore[assignment]  # optional, not nullable
+    occurrence: Scale = None  # type: ignore[assignment]  # optional, not nullable
+    detection: Scale = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class FailureMode(BaseModel):

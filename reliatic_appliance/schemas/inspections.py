@@ -88,11 +88,11 @@ class InspectionUpdate(InspectionFields):
 
     # Defaults of None are never validated, so an explicit null for these is refused.
     # asset_id is accepted only unchanged (a full object sent back), never to move evidence.
-    asset_id: ResourceId = None  # type: ignore[assignment]
-    inspection_type: InspectionType = None  # type: ignore[assignment]
-    inspection_date: IsoDate = None  # type: ignore[assignment]
-    inspector_name: Name = None  # type: ignore[assignment]
-    status: InspectionStatus = None  # type: ignore[assignment]
+    asset_id: ResourceId = None  # type: ignore[assignment]  # optional, not nullable
+    inspection_type: InspectionType = None  # type: ignore[assignment]  # optional, not nullable
+    inspection_date: IsoDate = None  # type: ignore[assignment]  # optional, not nullable
+    inspector_name: Name = None  # type: ignore[assignment]  # optional, not nullable
+    status: InspectionStatus = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class Inspection(BaseModel):

@@ -60,8 +60,8 @@ class MocUpdate(MocFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    title: Name = None  # type: ignore[assignment]
-    requested_by: Name = None  # type: ignore[assignment]
+    title: Name = None  # type: ignore[assignment]  # optional, not nullable
+    requested_by: Name = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class MocStatusChange(BaseModel):

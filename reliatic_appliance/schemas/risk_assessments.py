@@ -77,13 +77,13 @@ class RiskAssessmentUpdate(RiskAssessmentFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    asset_id: ResourceId = Field(  # type: ignore[assignment]
+    asset_id: ResourceId = Field(  # type: ignore[assignment]  # optional, not nullable
         None,
         description="Cannot be changed; sending the current value is accepted and ignored.",
     )
-    probability_of_failure: MatrixIndex = None  # type: ignore[assignment]
-    consequence_of_failure: MatrixIndex = None  # type: ignore[assignment]
-    assessment_date: AssessmentDate = None  # type: ignore[assignment]
+    probability_of_failure: MatrixIndex = None  # type: ignore[assignment]  # optional, not nullable
+    consequence_of_failure: MatrixIndex = None  # type: ignore[assignment]  # optional, not nullable
+    assessment_date: AssessmentDate = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class RiskAssessment(BaseModel):

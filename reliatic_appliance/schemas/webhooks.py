@@ -56,9 +56,9 @@ class WebhookCreate(BaseModel):
 class WebhookUpdate(BaseModel):
     model_config = ConfigDict(**STRICT_INPUT, json_schema_extra={"examples": [{"enabled": False}]})
 
-    url: Url = None  # type: ignore[assignment]
-    events: EventList = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
+    url: Url = None  # type: ignore[assignment]  # optional, not nullable
+    events: EventList = None  # type: ignore[assignment]  # optional, not nullable
+    enabled: bool = None  # type: ignore[assignment]  # optional, not nullable
     description: LongText | None = None
 
 
