@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.process import cli, cli_json
+from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.storage.sqlite import Database
+from tests.process import CLI, cli, cli_json
 
 
 @pytest.fixture
@@ -128,9 +133,59 @@ def test_duplicate_tenant_is_refused(data_dir: Path) -> None:
     assert len(list((data_dir / "tenants").glob("*.db"))) == 1
 
 
-def test_usage_errors_exit_2(data_dir: Path) -> None:
-    result = cli(data_dir, "key", "create", "--tenant", "acme")
-    assert result.returncode == 2 and "required" in result.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["key", "create", "--tenant", "acme"],
+            "the following arguments are required: --name, --level;"
+            " see 'reliatic key create --help'",
+            id="missing-required",
+        ),
+        pytest.param(
+            ["tenant", "list", "--bogus"],
+            "unrecognized arguments: --bogus; see 'reliatic --help'",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            ["key", "create", "--tenant", "a", "--name", "n", "--level", "admin"],
+            "argument --level: invalid choice: 'admin'",
+            id="bad-choice",
+        ),
+        pytest.param(
+            ["tenant", "create", "acme", "--rate-limit", "many"],
+            "argument --rate-limit: invalid int value: 'many'",
+            id="bad-number",
+        ),
+        pytest.param(
+            [
+                "key",
+                "create",
+                "--tenant",
+                "a",
+                "--name",
+                "n",
+                "--level",
+                "read_only",
+                "--expires",
+                "tomorrow",
+            ],
+            "argument --expires: not an ISO 8601 time: 'tomorrow'",
+            id="bad-time",
+        ),
+        pytest.param(
+            ["key"],
+            "the following arguments are required: COMMAND; see 'reliatic key --help'",
+            id="missing-subcommand",
+        ),
+        pytest.param(["frobnicate"], "argument COMMAND: invalid choice", id="unknown-command"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_1(data_dir: Path, args: list[str], message: str) -> None:
+    result = cli(data_dir, *args)
+    assert result.returncode == 1, result
+    assert result.stderr.startswith(f"reliatic: error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
 def test_commands_need_init(data_dir: Path) -> None:
@@ -192,3 +247,67 @@ def test_version_and_help() -> None:
     assert result.returncode == 0
     for command in ("init", "serve", "tenant", "key", "webhook", "demo"):
         assert command in result.stdout
+
+
+def test_misspelt_environment_variable_is_refused(data_dir: Path) -> None:
+    result = cli(data_dir, "init", env={"RELIATIC_SERVR_PORT": "9000"})
+    assert result.returncode == 1, result
+    assert result.stderr == (
+        "reliatic: error: RELIATIC_SERVR_PORT: unknown environment variable;"
+        " did you mean RELIATIC_SERVER_PORT?\n"
+    )
+    assert not data_dir.exists()  # refused before anything was done
+
+
+def cli_into_closed_pipe(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`reliatic ... | head` where head has already gone: every write to stdout fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [*CLI, "--data-dir", str(data_dir), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
+    """Many keys at once, through the service the CLI calls (a subprocess each is slow)."""
+    control = Database(data_dir / "control.db")
+    try:
+        tenant = tenants.get_tenant(control, slug)
+        for n in range(count):
+            await api_keys.create_key(
+                control, tenant_id=tenant["id"], name=f"key {n}", level="read_only"
+            )
+    finally:
+        control.close()
+
+
+@pytest.fixture(scope="module")
+def acme_with_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("pipe") / "data"
+    cli(data_dir, "init")
+    cli(data_dir, "tenant", "create", "acme")
+    # 40 keys: more than one 8 KiB buffer of output, so a write fails while the command runs.
+    asyncio.run(_add_keys(data_dir, "acme", 40))
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["tenant", "list"], id="short-output"),
+        pytest.param(["key", "list", "--tenant", "acme"], id="long-output"),
+        pytest.param(["key", "list", "--tenant", "acme", "--json"], id="long-json"),
+    ],
+)
+def test_closed_stdout_ends_quietly(acme_with_keys: Path, args: list[str]) -> None:
+    result = cli_into_closed_pipe(acme_with_keys, *args)
+    assert result.stderr == ""  # no traceback, no "Exception ignored"
+    assert result.returncode == 141  # as if killed by SIGPIPE, which shells expect

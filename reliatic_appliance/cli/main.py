@@ -1,7 +1,7 @@
 """`reliatic`: the command line (SPEC §2). `main(argv) -> exit status`.
 
 Global options work before or after the subcommand (a `parents=[common]` parser). A user
-mistake is one line on stderr and exit status 1; argparse usage errors exit 2.
+mistake, a usage error included, is one line on stderr and exit status 1 (§2).
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from reliatic_appliance import __version__
 from reliatic_appliance.cli import demo, init, key, serve, tenant, webhook
@@ -20,6 +23,7 @@ from reliatic_appliance.errors import ApiError
 from reliatic_appliance.logs import configure_logging
 from reliatic_appliance.settings import (
     SettingsError,
+    check_environment,
     default_config_file,
     load_settings,
     resolve_data_dir,
@@ -28,9 +32,19 @@ from reliatic_appliance.settings import (
 log = logging.getLogger("reliatic.cli")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with SPEC §2's error shape: one line and exit 1, not usage + error and exit 2.
+
+    Subcommand parsers are of the class of the parser that makes them, so this reaches all.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message}; see '{self.prog} --help'")
+
+
 def _common() -> argparse.ArgumentParser:
     # SUPPRESS: a flag given after the subcommand must not be reset by the parent's default.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
@@ -52,7 +66,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reliatic",
         parents=[common],
         description="Reliatic Appliance: reliability and integrity data API for process plants.",
@@ -66,9 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except CliError as exc:
+        return fail(str(exc))
+    except SystemExit as exc:  # after --help or --version: a status, like every other way out
+        return exc.code if isinstance(exc.code, int) else 0
     env = environment()
     try:
+        check_environment(env)
         config = getattr(args, "config", None)
         config_file = default_config_file(env) if config is None else Path(config)
         overrides = args.overrides(args) if hasattr(args, "overrides") else None
@@ -84,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = CliContext(settings=settings, json_output=getattr(args, "json", False))
     try:
         return int(asyncio.run(args.run(ctx, args)))
+    except BrokenPipeError:
+        return _reader_gone()
     except (CliError, ApiError, SettingsError) as exc:
         return fail(_one_line(exc))
     except KeyboardInterrupt:
@@ -105,5 +127,23 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def _reader_gone() -> int:
+    """Whoever read our output has stopped (`reliatic key list | head`): end quietly.
+
+    Python's recipe (the signal module's note on SIGPIPE): stdout now points at /dev/null, so
+    the interpreter's last flush cannot fail again, and the status is a SIGPIPE death's.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
 def entry() -> None:
-    sys.exit(main())
+    status = main()
+    try:
+        # Short output is still in the buffer when main returns: a closed pipe shows up here.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = _reader_gone()
+    sys.exit(status)
