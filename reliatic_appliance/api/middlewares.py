@@ -83,6 +83,9 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             response = error_response(request, exc)
         status = response.status
         _stamp(response, request_id, request.get(RATE_DECISION))
+        op = operation_of(request)
+        if op is not None and op.deprecated is not None:
+            response.headers.update(op.deprecated.headers())  # SPEC §3 versioning
         return response
     finally:
         principal = request.get(PRINCIPAL)

@@ -294,6 +294,8 @@ def _operation(
     }
     if op.description:
         entry["description"] = op.description
+    if op.deprecated is not None:
+        entry["deprecated"] = True
     if op.permission is not None:
         entry["security"] = [{"bearerAuth": []}]
         entry["x-required-permission"] = op.permission

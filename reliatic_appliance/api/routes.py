@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pydantic
@@ -51,6 +53,31 @@ class Call:
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 
+# SPEC §3: a deprecated endpoint keeps answering for at least 12 months before it goes.
+MIN_SUNSET_NOTICE = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    """An operation on its way out of /api/v1 (SPEC §3 versioning): set `deprecated=` on its
+    `Operation`, and it answers with `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) and is
+    `deprecated: true` in OpenAPI. Record it in CHANGELOG.md too."""
+
+    since: datetime
+    sunset: datetime
+
+    def __post_init__(self) -> None:
+        if self.sunset - self.since < MIN_SUNSET_NOTICE:
+            raise ValueError("a sunset must be at least 12 months after the deprecation")
+
+    def headers(self) -> dict[str, str]:
+        return {
+            # RFC 9745: a structured-field date, "@" and Unix seconds.
+            "Deprecation": f"@{int(self.since.timestamp())}",
+            # RFC 8594: an HTTP-date.
+            "Sunset": format_datetime(self.sunset.astimezone(UTC), usegmt=True),
+        }
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -70,6 +97,7 @@ class Operation:
     collection: bool = False
     errors: tuple[int, ...] = ()
     in_schema: bool = True
+    deprecated: Deprecation | None = None
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
