@@ -26,13 +26,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import apsw
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reliatic_appliance.demo.plant import generate_plant
 from reliatic_appliance.domain.effectiveness import inspection_effectiveness
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import TenantTx
 from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.services import api_keys, asset_metrics, lifecycle, tenants
@@ -42,12 +41,10 @@ from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.failure_modes import computed_fields
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.settings import SlaSettings
-from reliatic_appliance.storage import actions as action_store
-from reliatic_appliance.storage import failure_modes as failure_mode_store
-from reliatic_appliance.storage import inspections as inspection_store
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, migrate_file
+from reliatic_appliance.storage.transactions import SqliteControlTx
 from reliatic_appliance.timefmt import now_ts, utc_now
 
 ASSETS = 100_000
@@ -93,19 +90,19 @@ def _validated_assets(records: Sequence[Rec]) -> list[Rec]:
 
 
 async def _write_batches(
-    db: Database, items: Sequence[T], job: Callable[[apsw.Connection, Sequence[T]], None]
+    db: Database, items: Sequence[T], job: Callable[[TenantTx, Sequence[T]], None]
 ) -> None:
     for chunk in _chunks(items, BATCH):
-        await db.write(lambda conn, chunk=chunk: job(conn, chunk))
+        await db.write(lambda tx, chunk=chunk: job(tx, chunk))
 
 
-def _insert_assets(conn: apsw.Connection, assets: Sequence[Rec], ids: list[str]) -> None:
+def _insert_assets(tx: TenantTx, assets: Sequence[Rec], ids: list[str]) -> None:
     """Many assets per transaction, each written exactly as the API writes one."""
     for asset in assets:
-        ids.append(insert_new_asset(conn, dict(asset), actor=ACTOR)["id"])
+        ids.append(insert_new_asset(tx, dict(asset), actor=ACTOR)["id"])
 
 
-def _insert_inspections(conn: apsw.Connection, group: Sequence[tuple[str, list[Rec]]]) -> None:
+def _insert_inspections(tx: TenantTx, group: Sequence[tuple[str, list[Rec]]]) -> None:
     """What `services.inspections.create_inspection` writes, one asset's readings at a time:
     the row with its effectiveness, `inspection.completed`, then the asset's corrosion
     fields (refreshed once per asset rather than once per reading; same end state)."""
@@ -114,8 +111,7 @@ def _insert_inspections(conn: apsw.Connection, group: Sequence[tuple[str, list[R
         for record in inspections:
             inspection = {k: v for k, v in record.items() if k != "asset_ref"}
             inspection_id = new_id("insp")
-            inspection_store.insert_inspection(
-                conn,
+            tx.inspections.insert_inspection(
                 {
                     **inspection,
                     "id": inspection_id,
@@ -129,23 +125,22 @@ def _insert_inspections(conn: apsw.Connection, group: Sequence[tuple[str, list[R
             )
             if inspection["status"] == "completed":
                 emit(
-                    conn,
+                    tx,
                     event_type="inspection.completed",
                     resource_type="inspection",
                     resource_id=inspection_id,
                     before=None,
-                    after=inspection_store.get_inspection(conn, inspection_id),
+                    after=tx.inspections.get_inspection(inspection_id),
                     actor=ACTOR,
                     at=at,
                 )
-        asset_metrics.refresh(conn, asset_id, actor=ACTOR, at=at, emit_event=False)
+        asset_metrics.refresh(tx, asset_id, actor=ACTOR, at=at, emit_event=False)
 
 
-def _insert_failure_modes(conn: apsw.Connection, rows: Sequence[Rec]) -> None:
+def _insert_failure_modes(tx: TenantTx, rows: Sequence[Rec]) -> None:
     for row in rows:
         at = now_ts()
-        failure_mode_store.insert_failure_mode(
-            conn,
+        tx.failure_modes.insert_failure_mode(
             {
                 **row,
                 **computed_fields(row["severity"], row["occurrence"], row["detection"]),
@@ -155,14 +150,12 @@ def _insert_failure_modes(conn: apsw.Connection, rows: Sequence[Rec]) -> None:
         )
 
 
-def _insert_actions(conn: apsw.Connection, rows: Sequence[Rec]) -> None:
+def _insert_actions(tx: TenantTx, rows: Sequence[Rec]) -> None:
     """What `services.actions.create_action` writes: an `open` action and its history."""
     for row in rows:
         at = now_ts()
-        action_store.insert_action(
-            conn, {**row, "status": "open", "created_at": at, "updated_at": at}
-        )
-        lifecycle.record_creation(conn, ACTION_LIFECYCLE, row["id"], "open", actor=ACTOR, at=at)
+        tx.actions.insert_action({**row, "status": "open", "created_at": at, "updated_at": at})
+        lifecycle.record_creation(tx, ACTION_LIFECYCLE, row["id"], "open", actor=ACTOR, at=at)
 
 
 def _actions_for(failure_modes: Sequence[Rec], count: int, rng: random.Random) -> list[Rec]:
@@ -243,7 +236,7 @@ async def build(data_dir: Path, *, log: Callable[[str], None] = print) -> Datase
     initialise(data_dir)
     path = control_file(data_dir)
     migrate_file(path, "control")
-    control = Database(path)
+    control = Database(path, SqliteControlTx)
     databases = TenantDatabases(data_dir)
     try:
         keys = []

@@ -24,6 +24,7 @@ import aiosqlite
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reliatic_appliance.storage.sqlite import Database, connect
+from reliatic_appliance.storage.transactions import SqliteTenantTx
 
 ROWS = 100_000
 READS = 5_000
@@ -57,21 +58,23 @@ async def timed(fn: Callable[[], Awaitable[int]]) -> float:
 
 
 async def bench_reads(path: Path) -> dict[str, float]:
-    db = Database(path)
+    db = Database(path, SqliteTenantTx)
     ids = [(n * 7919) % ROWS + 1 for n in range(READS)]
 
     async def apsw_pk() -> int:
         for i in ids:
-            db.read(lambda c, i=i: c.execute("SELECT * FROM items WHERE id = ?", (i,)).fetchone())
+            db.read_now(
+                lambda c, i=i: c.conn.execute("SELECT * FROM items WHERE id = ?", (i,)).fetchone()
+            )
         return len(ids)
 
     async def apsw_page() -> int:
         for n in range(PAGES):
-            db.read(
+            db.read_now(
                 lambda c, n=n: (
-                    c.execute("SELECT COUNT(*) FROM items WHERE kind = 'tank'").fetchone(),
+                    c.conn.execute("SELECT COUNT(*) FROM items WHERE kind = 'tank'").fetchone(),
                     list(
-                        c.execute(
+                        c.conn.execute(
                             "SELECT * FROM items WHERE kind = 'tank' ORDER BY id LIMIT 25 OFFSET ?",
                             (n * 25,),
                         )
@@ -136,11 +139,11 @@ async def bench_writes(path: Path) -> dict[str, float]:
                 await conn.commit()
 
         naive = [await concurrent(WRITES // 3, one_commit_each) for _ in range(3)]
-    db = Database(path)
+    db = Database(path, SqliteTenantTx)
 
     async def grouped(n: int) -> None:
         await db.write(
-            lambda c: c.execute(
+            lambda c: c.conn.execute(
                 "INSERT INTO items (kind, name, value) VALUES ('tank', ?, ?)", (f"G-{n}", n)
             )
         )

@@ -44,11 +44,10 @@ from reliatic_appliance.keys import (
 )
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
+from reliatic_appliance.services import tenants as tenant_service
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage import control as control_store
 from reliatic_appliance.storage.layout import master_key_file
-from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, migrate_file
+from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 from reliatic_appliance.timefmt import utc_now
 
 OPERATIONS: list[routes.Operation] = [
@@ -69,14 +68,12 @@ async def _databases(app: web.Application) -> AsyncIterator[None]:
     """Open control.db and migrate every tenant file at start; close them all at exit."""
     settings = app[SETTINGS]
     timeout = settings.storage.busy_timeout_ms
-    path = control_file(settings.data_dir)
-    migrate_file(path, "control", busy_timeout_ms=timeout)
-    control = Database(path, busy_timeout_ms=timeout)
+    control = open_control(settings.data_dir, busy_timeout_ms=timeout)
     tenants = TenantDatabases(settings.data_dir, busy_timeout_ms=timeout)
     app[CONTROL_DB] = control
     app[TENANT_DBS] = tenants
     try:
-        for tenant in control.read(control_store.list_tenants):
+        for tenant in await tenant_service.list_tenants(control):
             await tenants.get(tenant["id"])
         yield
     finally:

@@ -95,6 +95,20 @@ class PayloadTooLarge(ApiError):
     default_message = "The request body is too large."
 
 
+class UriTooLong(ApiError):
+    # Answered for aiohttp's HTTP parser, which refuses the request before any handler.
+    status = 414
+    code = "uri_too_long"
+    default_message = "The request URL is longer than the server accepts."
+
+
+class HeaderFieldsTooLarge(ApiError):
+    # Answered for aiohttp's HTTP parser, like UriTooLong; never quotes the header.
+    status = 431
+    code = "header_fields_too_large"
+    default_message = "A request header is larger than the server accepts, or there are too many."
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     code = "unsupported_media_type"
@@ -128,7 +142,9 @@ ERROR_CLASSES: tuple[type[ApiError], ...] = (
     Conflict,
     PreconditionFailed,
     PayloadTooLarge,
+    UriTooLong,
     UnsupportedMediaType,
+    HeaderFieldsTooLarge,
     RateLimited,
     InternalError,
     Unavailable,

@@ -15,16 +15,15 @@ from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
 from reliatic_appliance.api.request_ids import RequestIds
+from reliatic_appliance.ports import ControlDb, TenantDirectory
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services.api_keys import Principal
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import TenantDatabases
 
 SETTINGS = web.AppKey("settings", Settings)
-CONTROL_DB = web.AppKey("control_db", Database)
-TENANT_DBS = web.AppKey("tenant_dbs", TenantDatabases)
+CONTROL_DB: web.AppKey[ControlDb] = web.AppKey("control_db")
+TENANT_DBS: web.AppKey[TenantDirectory] = web.AppKey("tenant_dbs")
 KEY_LIMITER = web.AppKey("key_limiter", FixedWindowLimiter)
 ADDRESS_LIMITER = web.AppKey("address_limiter", FixedWindowLimiter)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", bytes)

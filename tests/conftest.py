@@ -153,4 +153,4 @@ async def events_of(api: Api) -> list[dict[str, Any]]:
     from reliatic_appliance.keys import TENANT_DBS
 
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read(lambda conn: list(conn.execute("SELECT * FROM events ORDER BY id")))
+    return db.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM events ORDER BY id")))

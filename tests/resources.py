@@ -77,8 +77,8 @@ async def seed_all(api: Api) -> dict[str, str]:
     ids["delivery_id"] = (await ping.json())["data"]["id"]
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     alert = await db.write(
-        lambda conn: raise_alert(
-            conn,
+        lambda tx: raise_alert(
+            tx,
             kind="sla_escalation",
             severity="warning",
             resource_type="action",
@@ -110,12 +110,12 @@ async def table_counts(api: Api) -> dict[str, Any]:
             t: [tuple(r.values()) for r in conn.execute(f'SELECT * FROM "{t}"')] for t in tables
         }
 
-    content = db.read(dump)
+    content = db.read_now(lambda tx: dump(tx.conn))
     control = api.client.app[CONTROL_DB]
-    content["control.api_keys"] = control.read(
-        lambda conn: [
+    content["control.api_keys"] = control.read_now(
+        lambda tx: [
             (r["id"], r["revoked_at"])
-            for r in conn.execute(
+            for r in tx.conn.execute(
                 "SELECT id, revoked_at FROM api_keys WHERE tenant_id = ?", (api.tenant["id"],)
             )
         ]

@@ -77,7 +77,7 @@ async def insert_rows(api: Api, table: str, rows: list[dict[str, Any]], tenant_i
             marks = ", ".join("?" * len(row))
             conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
 
-    await db.write(write)
+    await db.write(lambda tx: write(tx.conn))
 
 
 def failure_mode(row_id: str, asset_id: str) -> dict[str, Any]:
@@ -498,15 +498,15 @@ async def test_rework_restarts_sla_escalation(api: Api) -> None:
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
 
     def level() -> int:
-        return db.read(
-            lambda conn: conn.execute(
+        return db.read_now(
+            lambda tx: tx.conn.execute(
                 "SELECT escalation_level FROM actions WHERE id = ?", (action["id"],)
             ).fetchone()["escalation_level"]
         )
 
     async def set_level(value: int) -> None:
         await db.write(
-            lambda conn: conn.execute(
+            lambda tx: tx.conn.execute(
                 "UPDATE actions SET escalation_level = ? WHERE id = ?", (value, action["id"])
             )
         )

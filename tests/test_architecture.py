@@ -1,5 +1,6 @@
 """The layering of STYLE.md, checked on every run: api -> services -> storage; domain pure;
-SQL only under storage/."""
+SQL and database drivers only under storage/; the services reach data only through the
+storage interface (`ports.py`, SPEC §11)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,28 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reliatic_appliance"
 # layer -> project packages it must not import
 FORBIDDEN = {
     "domain": {"api", "services", "storage", "cli", "app", "keys", "schemas", "settings"},
-    "storage": {"api", "services", "cli", "app", "keys", "schemas"},
-    "services": {"api", "cli", "app", "keys"},
+    "storage": {"api", "services", "cli", "app", "keys", "schemas", "scheduler"},
+    "services": {"api", "cli", "app", "keys", "scheduler"},
     "schemas": {"api", "services", "storage", "cli", "app"},
+    # The HTTP layer and the scheduler reach data through the services (and type it with
+    # `ports`), never through the SQL modules.
+    "api": {"storage", "cli"},
+    "scheduler": {"api", "storage", "cli"},
 }
+# Database drivers: only the storage backend may import one (SPEC §11: one seam).
+DRIVERS = {"apsw", "sqlite3", "aiosqlite", "psycopg", "psycopg_pool", "asyncpg"}
 SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.I)
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """Every module `path` imports, by its top-level name (`apsw`, `reliatic_appliance`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
 
 
 def project_imports(path: Path) -> set[str]:
@@ -43,6 +61,20 @@ def test_layers_import_only_downwards() -> None:
             if bad:
                 problems.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad)}")
     assert not problems, problems
+
+
+def test_only_storage_imports_a_database_driver() -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {sorted(top_level_imports(path) & DRIVERS)}"
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] != "storage" and top_level_imports(path) & DRIVERS
+    ]
+    assert not offenders, offenders
+
+
+def test_the_storage_interface_imports_nothing_of_the_project() -> None:
+    """`ports.py` is what a second backend implements: it must not lean on the first."""
+    assert top_level_imports(PACKAGE / "ports.py") & ({"reliatic_appliance"} | DRIVERS) == set()
 
 
 def test_domain_imports_nothing_of_the_project() -> None:

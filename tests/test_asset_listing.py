@@ -23,6 +23,7 @@ from reliatic_appliance.services import assets as asset_service
 from reliatic_appliance.storage import assets as asset_store
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.transactions import SqliteTenantTx
 from tests.conftest import Api, create_asset
 
 TYPES = ("vessel", "piping", "tank", "heat_exchanger", "rotating")
@@ -201,7 +202,7 @@ async def test_totals_see_a_write_by_another_connection_at_once(api: Api) -> Non
     queries = ["search=unit", "search=T-0", "updated_since=2000-01-01T00:00:00Z", "type=tank"]
     before = {q: (await _list(api, q))[0]["meta"]["total"] for q in queries}
     db = await _db(api)
-    other = Database(db.path)  # its own connections, like another process's
+    other = Database(db.path, SqliteTenantTx)  # its own connections, like another process's
     try:
         await asset_service.create_asset(
             other,
@@ -291,9 +292,9 @@ async def _reference(api: Api, term: str) -> list[str]:
     """What the plain LIKE finds (the semantics before the index: listing.contains_any)."""
     db = await _db(api)
     condition = listing.contains_any(("tag_number", "description"), term)
-    rows = db.read(
-        lambda conn: list(
-            conn.execute(
+    rows = db.read_now(
+        lambda tx: list(
+            tx.conn.execute(
                 f"SELECT id FROM assets WHERE {condition.sql} ORDER BY id", condition.params
             )
         )

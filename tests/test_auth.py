@@ -59,8 +59,8 @@ async def test_unknown_key_gets_exact_body(api: Api, token: str) -> None:
 async def test_key_format_and_storage(api: Api) -> None:
     assert re.fullmatch(r"rl_live_[A-Za-z0-9_-]{43}", api.key)
     control = api.client.app[CONTROL_DB]
-    stored = control.read(
-        lambda conn: conn.execute("SELECT * FROM api_keys WHERE id = ?", (api.key_id,)).fetchone()
+    stored = control.read_now(
+        lambda tx: tx.conn.execute("SELECT * FROM api_keys WHERE id = ?", (api.key_id,)).fetchone()
     )
     assert stored["key_hash"] == hashlib.sha256(api.key.encode()).digest()
     assert api.key not in repr(stored)
@@ -94,8 +94,8 @@ async def test_last_used_at_is_recorded(api: Api) -> None:
     control = api.client.app[CONTROL_DB]
 
     def last_used() -> str | None:
-        return control.read(
-            lambda c: c.execute("SELECT last_used_at FROM api_keys WHERE id=?", (key_id,))
+        return control.read_now(
+            lambda c: c.conn.execute("SELECT last_used_at FROM api_keys WHERE id=?", (key_id,))
         ).fetchone()["last_used_at"]
 
     assert last_used() is None

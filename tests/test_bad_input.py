@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 
 from reliatic_appliance.keys import TENANT_DBS
-from reliatic_appliance.storage.assets import count_all
-from reliatic_appliance.storage.events import count_events
 from tests.conftest import ASSET, Api, create_asset
 
 JSON = {"Content-Type": "application/json"}
@@ -415,7 +413,9 @@ ROWS = [
 
 async def snapshot(api: Api) -> tuple[int, int]:
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read(count_all), db.read(count_events)
+    return db.read_now(lambda tx: tx.assets.count_all()), db.read_now(
+        lambda tx: tx.events.count_events()
+    )
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "code", "fields"), ROWS)

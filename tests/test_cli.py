@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reliatic_appliance.services import api_keys, tenants
-from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.tenancy import open_control
 from tests.process import CLI, cli, cli_json
 
 
@@ -279,9 +279,9 @@ def cli_into_closed_pipe(data_dir: Path, *args: str) -> subprocess.CompletedProc
 
 async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
     """Many keys at once, through the service the CLI calls (a subprocess each is slow)."""
-    control = Database(data_dir / "control.db")
+    control = open_control(data_dir)
     try:
-        tenant = tenants.get_tenant(control, slug)
+        tenant = await tenants.get_tenant(control, slug)
         for n in range(count):
             await api_keys.create_key(
                 control, tenant_id=tenant["id"], name=f"key {n}", level="read_only"
@@ -315,9 +315,9 @@ def test_closed_stdout_ends_quietly(acme_with_keys: Path, args: list[str]) -> No
 
 
 async def _add_expired_key(data_dir: Path, slug: str) -> None:
-    control = Database(data_dir / "control.db")
+    control = open_control(data_dir)
     try:
-        tenant = tenants.get_tenant(control, slug)
+        tenant = await tenants.get_tenant(control, slug)
         await api_keys.create_key(
             control,
             tenant_id=tenant["id"],

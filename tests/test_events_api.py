@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from reliatic_appliance.keys import TENANT_DBS
-from reliatic_appliance.storage.alerts import insert_alert
 from tests.conftest import Api, create_asset
 
 
@@ -75,8 +74,8 @@ async def test_alerts_list_and_get(api: Api) -> None:
         "message": "Action overdue",
         "created_at": "2026-11-25T10:00:00.000000Z",
     }
-    assert await db.write(lambda conn: insert_alert(conn, alert)) is True
-    assert await db.write(lambda conn: insert_alert(conn, alert)) is False  # once per level
+    assert await db.write(lambda tx: tx.alerts.insert_alert(alert)) is True
+    assert await db.write(lambda tx: tx.alerts.insert_alert(alert)) is False  # once per level
     listing = await (await api.get("/api/v1/alerts?kind=sla_escalation")).json()
     assert [a["id"] for a in listing["data"]] == [alert["id"]]
     one = await (await api.get(f"/api/v1/alerts/{alert['id']}")).json()

@@ -25,7 +25,9 @@ async def count_rows(api: Api, table: str) -> int:
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     # `table` is one of this file's literals, never input.
     return int(
-        db.read(lambda conn: conn.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone())["n"]
+        db.read_now(lambda tx: tx.conn.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone())[
+            "n"
+        ]
     )
 
 
@@ -315,7 +317,7 @@ async def insert_action(api: Api, failure_mode_id: str) -> str:
             (failure_mode_id, at, at),
         )
 
-    await db.write(write)
+    await db.write(lambda tx: write(tx.conn))
     return "act_1"
 
 
@@ -332,8 +334,8 @@ async def test_delete_is_hard_204_and_detaches_actions(api: Api) -> None:
     listed = await (await api.get(PATH)).json()
     assert [f["id"] for f in listed["data"]] == [keep["id"]]
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    action = db.read(
-        lambda conn: conn.execute(
+    action = db.read_now(
+        lambda tx: tx.conn.execute(
             "SELECT failure_mode_id, updated_at FROM actions WHERE id = ?", (action_id,)
         ).fetchone()
     )

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 
 from reliatic_appliance.keys import TENANT_DBS
-from reliatic_appliance.storage.events import count_events
-from reliatic_appliance.storage.inspections import count_all
 from tests.conftest import Api, create_asset, events_of
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -52,7 +50,9 @@ async def create_inspection(api: Api, asset_id: str, **fields: Any) -> dict[str,
 async def written(api: Api) -> tuple[int, int]:
     """(inspection rows, event rows) of the api's tenant."""
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read(count_all), db.read(count_events)
+    return db.read_now(lambda tx: tx.inspections.count_all()), db.read_now(
+        lambda tx: tx.events.count_events()
+    )
 
 
 async def error_of(response: Any, status: int) -> dict[str, Any]:

@@ -32,8 +32,8 @@ async def event_types(api: Api) -> list[str]:
 
 async def count_assessments(api: Api) -> int:
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    row = db.read(
-        lambda conn: conn.execute("SELECT COUNT(*) AS n FROM risk_assessments").fetchone()
+    row = db.read_now(
+        lambda tx: tx.conn.execute("SELECT COUNT(*) AS n FROM risk_assessments").fetchone()
     )
     return int(row["n"])
 

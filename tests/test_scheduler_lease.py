@@ -21,9 +21,9 @@ from reliatic_appliance.app import create_app
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.keys import SCHEDULER, TENANT_DBS
 from reliatic_appliance.scheduler import runner
-from reliatic_appliance.storage import webhooks as store
 from reliatic_appliance.storage.sqlite import Database, connect, transaction
 from reliatic_appliance.storage.tenancy import migrate_file
+from reliatic_appliance.storage.webhooks import SqliteWebhooks
 from tests.conftest import Api, create_asset, make_settings, open_api
 from tests.test_webhooks import ADMIN, FAST, subscribe
 from tests.webhook_receiver import Receiver, wait_for
@@ -58,8 +58,8 @@ async def hooks_api(aiohttp_client: Callable[..., Awaitable[TestClient]], data_d
 def undelivered(db: Database) -> int:
     """Deliveries in the tenant file not yet `succeeded`."""
     return int(
-        db.read(
-            lambda conn: conn.execute(
+        db.read_now(
+            lambda tx: tx.conn.execute(
                 "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status <> 'succeeded'"
             ).fetchone()["n"]
         )
@@ -105,8 +105,7 @@ def outbox(path: Path, rows: int) -> list[str]:
     webhook_id = new_id("whk")
     ids = [new_id("dlv") for _ in range(rows)]
     with transaction(conn):
-        store.insert_webhook(
-            conn,
+        SqliteWebhooks(conn).insert_webhook(
             {
                 "id": webhook_id,
                 "url": "https://10.0.0.1/x",
@@ -118,8 +117,7 @@ def outbox(path: Path, rows: int) -> list[str]:
             },
         )
         for delivery_id in ids:
-            store.insert_delivery(
-                conn,
+            SqliteWebhooks(conn).insert_delivery(
                 {
                     "id": delivery_id,
                     "webhook_id": webhook_id,
@@ -141,7 +139,7 @@ AFTER_LEASE = "2026-01-01T00:03:00.000000Z"
 
 def claim(conn: apsw.Connection, owner: str, now: str, limit: int = 7) -> list[str]:
     with transaction(conn):
-        rows = store.claim_due(conn, owner=owner, now=now, lease_until=LEASE, limit=limit)
+        rows = SqliteWebhooks(conn).claim_due(owner=owner, now=now, lease_until=LEASE, limit=limit)
     return [row["id"] for row in rows]
 
 
@@ -188,8 +186,7 @@ def test_a_lease_is_taken_over_only_when_it_expires(tmp_path: Path) -> None:
     # "a" died mid-send: once the lease is over, "b" takes them (at least once, never lost).
     assert sorted(claim(conn, "b", AFTER_LEASE)) == sorted(ids)
     with transaction(conn):
-        late = store.finish_attempt(
-            conn,
+        late = SqliteWebhooks(conn).finish_attempt(
             ids[0],
             owner="a",
             status="succeeded",
@@ -199,7 +196,7 @@ def test_a_lease_is_taken_over_only_when_it_expires(tmp_path: Path) -> None:
             now=AFTER_LEASE,
         )
     assert late is False  # the old owner's outcome does not overwrite the new owner's lease
-    assert store.get_delivery(conn, ids[0])["lease_owner"] == "b"  # type: ignore[index]
+    assert SqliteWebhooks(conn).get_delivery(ids[0])["lease_owner"] == "b"  # type: ignore[index]
     conn.close()
 
 

@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
+import reliatic_appliance
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import SCHEDULER
 from tests.conftest import ASSET, Api, create_asset, events_of, make_settings, open_api
@@ -161,6 +162,17 @@ async def test_signed_delivery_end_to_end(hooks: Api, receiver: Receiver) -> Non
     assert log[0]["status"] == "succeeded" and log[0]["attempt_count"] == 1
     assert log[0]["attempts"][0]["http_status"] == 200
     assert log[0]["attempts"][0]["duration_ms"] >= 0
+
+
+async def test_deliveries_name_the_product_and_its_version(hooks: Api, receiver: Receiver) -> None:
+    """Not aiohttp's `Python/3.x aiohttp/3.y`: receivers see who calls, not our stack. A
+    ping is queued like `reliatic webhook test` queues it, and sent by the same scheduler."""
+    hook = await subscribe(hooks, receiver.url("/ua"), ["asset.created"])
+    assert (await hooks.post(f"/api/v1/webhooks/{hook['id']}/test")).status == 202
+    await create_asset(hooks)
+    await wait_for(lambda: len(receiver.on("/ua")) == 2)
+    for got in receiver.on("/ua"):
+        assert got.headers["User-Agent"] == f"Reliatic-Webhooks/{reliatic_appliance.__version__}"
 
 
 async def test_only_subscribed_types_are_sent(hooks: Api, receiver: Receiver) -> None:

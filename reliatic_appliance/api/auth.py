@@ -14,16 +14,16 @@ from aiohttp import web
 
 from reliatic_appliance.domain.permissions import grants
 from reliatic_appliance.errors import Forbidden, InvalidApiKey, Unauthorized, Unavailable
+from reliatic_appliance.ports import ControlDb
 from reliatic_appliance.services import api_keys
 from reliatic_appliance.services.api_keys import Principal
-from reliatic_appliance.storage.sqlite import Database
 
 log = logging.getLogger(__name__)
 
 _BEARER = re.compile(r"^Bearer +(\S+) *$")
 
 
-async def bearer_principal(request: web.Request, control: Database, now: datetime) -> Principal:
+async def bearer_principal(request: web.Request, control: ControlDb, now: datetime) -> Principal:
     """The principal of the request's API key, or 401.
 
     No header, or not `Bearer <token>`: `unauthorized`. A token that is not a live key
@@ -39,7 +39,7 @@ async def bearer_principal(request: web.Request, control: Database, now: datetim
     token = match[1]
     if not api_keys.KEY_PATTERN.match(token):
         raise InvalidApiKey()
-    found = api_keys.authenticate(control, token, now=now)
+    found = await api_keys.authenticate(control, token, now=now)
     if found is None:
         raise InvalidApiKey()
     principal, stale = found

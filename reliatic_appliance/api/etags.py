@@ -25,13 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import apsw
 import pydantic_core
 from aiohttp import web
 
-from reliatic_appliance.api.request_db import ConnReader
 from reliatic_appliance.api.responses import DATA
 from reliatic_appliance.errors import PreconditionFailed, ValidationError
+from reliatic_appliance.ports import TenantTx
 from reliatic_appliance.schemas.actions import Action
 from reliatic_appliance.schemas.assets import Asset
 from reliatic_appliance.schemas.common import Single
@@ -51,13 +50,13 @@ from reliatic_appliance.services import (
     risk_assessments,
     webhooks,
 )
-from reliatic_appliance.storage.sqlite import Database
 
 if TYPE_CHECKING:
     from reliatic_appliance.api.routes import Call, Handler, Operation
 
-# The service function a resource's GET calls: (db, id) -> its representation, or 404.
-Getter = Callable[[Database, str], dict[str, Any]]
+# A service's loader: (tx, id) -> the representation a GET returns, or 404; it runs inside
+# a transaction, so a precondition compares the row the write is about to change.
+Loader = Callable[[TenantTx, str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,21 @@ class Resource:
     path: str
     param: str
     model: type[Any]
-    get: Getter
+    load: Loader
 
     def governs(self, op: Operation) -> bool:
         """The resource itself, or one of its sub-resources (`/status`, `/test`, …)."""
         return op.path == self.path or op.path.startswith(self.path + "/")
+
+    @property
+    def collection(self) -> str:
+        """The list the resource belongs to: where a POST creates one."""
+        return self.path.rsplit("/", 1)[0]
+
+    def created_by(self, op: Operation) -> bool:
+        """Whether `op` creates this resource and answers with its representation."""
+        representation = Single[self.model]  # type: ignore[name-defined]
+        return op.method == "POST" and op.path == self.collection and op.response == representation
 
     def represented_by(self, op: Operation) -> bool:
         """Whether `op` answers with this resource's representation (so with its ETag)."""
@@ -81,29 +90,29 @@ class Resource:
 
 # Every single resource with a GET. A test checks that no single-resource GET is missing.
 RESOURCES: tuple[Resource, ...] = (
-    Resource("/api/v1/assets/{asset_id}", "asset_id", Asset, assets.get_asset),
+    Resource("/api/v1/assets/{asset_id}", "asset_id", Asset, assets.load_asset),
     Resource(
         "/api/v1/inspections/{inspection_id}",
         "inspection_id",
         Inspection,
-        inspections.get_inspection,
+        inspections.load_inspection,
     ),
     Resource(
         "/api/v1/failure-modes/{failure_mode_id}",
         "failure_mode_id",
         FailureMode,
-        failure_modes.get_failure_mode,
+        failure_modes.load_failure_mode,
     ),
-    Resource("/api/v1/actions/{action_id}", "action_id", Action, actions.get_action),
+    Resource("/api/v1/actions/{action_id}", "action_id", Action, actions.load_action),
     Resource(
         "/api/v1/risk-assessments/{risk_assessment_id}",
         "risk_assessment_id",
         RiskAssessment,
-        risk_assessments.get_risk_assessment,
+        risk_assessments.load_risk_assessment,
     ),
-    Resource("/api/v1/mocs/{moc_id}", "moc_id", Moc, mocs.get_moc),
-    Resource("/api/v1/alerts/{alert_id}", "alert_id", Alert, alerts.get_alert),
-    Resource("/api/v1/webhooks/{webhook_id}", "webhook_id", Webhook, webhooks.get_webhook),
+    Resource("/api/v1/mocs/{moc_id}", "moc_id", Moc, mocs.load_moc),
+    Resource("/api/v1/alerts/{alert_id}", "alert_id", Alert, alerts.load_alert),
+    Resource("/api/v1/webhooks/{webhook_id}", "webhook_id", Webhook, webhooks.load_webhook),
 )
 
 
@@ -229,20 +238,37 @@ class Precondition:
                 [{"field": "If-Match", "message": "does not match the current ETag"}],
             )
 
-    def check(self, conn: apsw.Connection) -> None:
-        """In the writer job, before the work: a missing row raises the service's own 404."""
+    def check(self, tx: TenantTx) -> None:
+        """In the write, before the work: a missing row raises the service's own 404."""
         if self.checked:
-            return  # a second write job of the same request: the first one checked
-        self.verify(self.resource.get(ConnReader(conn).as_database(), self.resource_id))
+            return  # a second write of the same request: the first one checked
+        self.verify(self.resource.load(tx, self.resource_id))
         self.checked = True
+
+
+def _tagged(handler: Handler) -> Handler:
+    """`handler`, its successful response carrying the ETag of the representation it holds
+    (SPEC §3: so a client can write again without a GET first)."""
+
+    async def run(call: Call) -> web.StreamResponse:
+        response = await handler(call)
+        if isinstance(response, web.Response) and response.status < 300:
+            body = response.body
+            if isinstance(body, bytes) and body:
+                response.headers["ETag"] = etag_of_response(response, body)
+        return response
+
+    return run
 
 
 def conditional(op: Operation, handler: Handler) -> Handler:
     """`handler` under `op`'s preconditions, adding the ETag to its response.
 
-    What applies to `op` is decided here, once, not on every request: operations without
-    a resource (collections, creates, API keys) get `handler` itself.
+    What applies to `op` is decided here, once, not on every request: a create gets its
+    ETag only; other operations without a resource (collections, API keys) get `handler`.
     """
+    if op.permission is not None and any(r.created_by(op) for r in RESOURCES):
+        return _tagged(handler)
     resource = resource_of(op)
     if resource is None or op.permission is None:
         return handler
@@ -258,12 +284,13 @@ def conditional(op: Operation, handler: Handler) -> Handler:
         precondition = None
         if if_match is not None and not is_get:
             precondition = Precondition(if_match, resource, call.params[resource.param])
-            call.hooks.before.append(precondition.check)
+            call.guards.before.append(precondition.check)
         response = await handler(call)
         if precondition is not None and not precondition.checked and response.status < 300:
             # No write transaction ran, so nothing changed: compare with the row as it is now.
             db = await call.tenant_db()
-            precondition.verify(resource.get(db, call.params[resource.param]))
+            resource_id = call.params[resource.param]
+            precondition.verify(await db.read(lambda tx: resource.load(tx, resource_id)))
         if not tagged or not isinstance(response, web.Response):
             return response
         body = response.body

@@ -17,10 +17,10 @@ A client that timed out retries with the same key; the server must not do the wo
 - Which outcomes are kept: every response below 500, 4xx included (as Stripe does: the same
   request gets the same answer). A 5xx (or 503 busy/full disk) is not kept when no work was
   committed, so the client may retry with the same key.
-- Crash safety: the record is marked `applied` inside the work's own transaction
-  (`api/request_db.py`). A record left `in_progress` by a process that died therefore means
-  the work never committed and is redone; one left `applied` (work committed, response
-  lost) is a 409 telling the client to look the result up, never a second execution.
+- Crash safety: the record is written `applied` inside the work's own transaction
+  (`api/request_db.py`), so no record means the work never committed and is redone; one
+  left `applied` (work committed, response lost) is a 409 telling the client to look the
+  result up, never a second execution.
   (API-key creation writes control.db, another file, so it cannot be marked atomically.)
 - Responses that carry a secret (`Cache-Control: no-store`: a new API key or webhook
   secret) are stored encrypted with the master key (`SecretBox`), never in clear.
@@ -39,9 +39,9 @@ from aiohttp import web
 
 from reliatic_appliance.errors import ApiError, Conflict, ValidationError
 from reliatic_appliance.keys import CLOCK, IDEMPOTENCY_INFLIGHT, SECRET_BOX, TENANT_DBS
+from reliatic_appliance.ports import TenantDb, TenantTx
 from reliatic_appliance.secretbox import SecretBox
-from reliatic_appliance.storage import idempotency as store
-from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.services import idempotency
 from reliatic_appliance.timefmt import format_ts
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def _check_reuse(record: dict[str, Any], fingerprint: bytes, op: Operation, path
             " request (method, path, body or If-Match); use a new key for a new request.",
             "was already used for a different request",
         )
-    if record["state"] == store.APPLIED:
+    if record["state"] == idempotency.APPLIED:
         raise _conflict(
             "The first request with this Idempotency-Key was carried out, but its response"
             " was lost when the server stopped; read the resource to see the result.",
@@ -122,44 +122,29 @@ def _check_reuse(record: dict[str, Any], fingerprint: bytes, op: Operation, path
 
 
 class _Record:
-    """One request's record: claim it, then keep its response or drop it."""
+    """One request's record: marked applied inside its work, then its response kept."""
 
-    def __init__(self, db: Database, box: SecretBox, principal: str, key: str) -> None:
+    def __init__(self, db: TenantDb, box: SecretBox, claim: idempotency.Claim) -> None:
         self.db = db
         self.box = box
-        self.principal = principal
-        self.key = key
+        self.claim = claim
 
-    def mark_applied(self, conn: Any) -> None:
-        store.mark_applied(conn, self.principal, self.key)
+    def mark_applied(self, tx: TenantTx) -> None:
+        idempotency.mark_applied(tx, self.claim)
 
     async def keep(self, status: int, headers: dict[str, str], body: bytes) -> None:
         """Store the response for replays. Never fails the request: if the disk refuses,
         the client still gets its answer and a retry learns the record's state."""
-        try:
-            await self._keep(status, headers, body)
-        except ApiError:
-            log.warning("could not store an idempotent response")
-
-    async def _keep(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        claim = self.claim
         sealed = "no-store" in headers.get("Cache-Control", "") and bool(body)
         if sealed:
-            body = self.box.encrypt(
-                body.decode("utf-8"), associated_data=_sealed_ad(self.principal, self.key)
-            )
+            ad = _sealed_ad(claim.principal, claim.key)
+            body = self.box.encrypt(body.decode("utf-8"), associated_data=ad)
         meta = json.dumps({"headers": headers, "sealed": sealed})
-        await self.db.write(
-            lambda conn: store.store_response(
-                conn, self.principal, self.key, status=status, headers=meta, body=body
-            )
-        )
-
-    async def drop(self) -> None:
         try:
-            await self.db.write(lambda conn: store.forget(conn, self.principal, self.key))
+            await idempotency.keep(self.db, claim, status=status, headers=meta, body=body)
         except ApiError:
-            # Left `in_progress`: the next request with this key redoes the work, as it may.
-            log.warning("could not drop an idempotency record")
+            log.warning("could not store an idempotent response")
 
 
 def _kept_headers(headers: Any) -> dict[str, str]:
@@ -189,28 +174,21 @@ async def _run_keyed(op: Operation, call: Call, handler: Handler, key: str) -> w
     path = call.request.path
     async with app[IDEMPOTENCY_INFLIGHT].hold((principal.tenant_id, principal.actor, key)):
         now = app[CLOCK]()
-        record = db.read(lambda conn: store.get(conn, principal.actor, key))
-        if record is not None and record["created_at"] >= format_ts(now - store.RETENTION):
+        record = await idempotency.find(db, principal.actor, key, now=now)
+        if record is not None:
             _check_reuse(record, fingerprint, op, path)
-            if record["state"] == store.DONE:
+            if record["state"] == idempotency.DONE:
                 return _replay(record, app[SECRET_BOX])
             # Left `in_progress` by a process that stopped: the work never committed.
-        await db.write(
-            lambda conn: store.claim(
-                conn,
-                principal=principal.actor,
-                key=key,
-                method=op.method,
-                path=path,
-                request_hash=fingerprint,
-                created_at=format_ts(now),
-            )
+        claim = idempotency.Claim(
+            principal.actor, key, op.method, path, fingerprint, format_ts(now)
         )
-        return await _run_once(call, handler, _Record(db, app[SECRET_BOX], principal.actor, key))
+        return await _run_once(call, handler, _Record(db, app[SECRET_BOX], claim))
 
 
 async def _run_once(call: Call, handler: Handler, record: _Record) -> web.StreamResponse:
-    call.hooks.after.append(record.mark_applied)
+    # The `applied` mark rides in the work's own transaction: no trip of its own.
+    call.guards.after.append(record.mark_applied)
     try:
         response = await handler(call)
     except ApiError as error:
@@ -218,19 +196,11 @@ async def _run_once(call: Call, handler: Handler, record: _Record) -> web.Stream
             body = pydantic_core.to_json(error.body())
             headers = {**error.headers, "Content-Type": "application/json"}
             await record.keep(error.status, _kept_headers(headers), body)
-        elif not call.hooks.committed:
-            await record.drop()
-        raise
-    except BaseException:
-        # A bug or a cancelled request: redo is safe only if nothing committed; otherwise
-        # the record stays `applied` and a retry learns that the work was done.
-        if not call.hooks.committed:
-            await record.drop()
+        # A 5xx keeps nothing: if no work committed, there is no record and a retry redoes
+        # it; if it did, the record is `applied` and a retry learns the work was done.
         raise
     payload = response.body if isinstance(response, web.Response) else None
     if response.status >= 500 or not (payload is None or isinstance(payload, bytes)):
-        if not call.hooks.committed:
-            await record.drop()
         return response
     await record.keep(response.status, _kept_headers(response.headers), payload or b"")
     return response

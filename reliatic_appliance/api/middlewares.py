@@ -6,6 +6,9 @@
 
 One middleware, not three: each aiohttp middleware layer costs every request a wrapper
 call and a coroutine, and a small GET is a few hundred microseconds in all.
+
+A request aiohttp's HTTP parser refuses never reaches a middleware; api/protocol.py hands it
+to `answer_unserved` here, so it is answered by the same error path with the same headers.
 """
 
 from __future__ import annotations
@@ -17,17 +20,21 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
 from reliatic_appliance.api.auth import bearer_principal
+from reliatic_appliance.api.ratelimit import RateDecision
 from reliatic_appliance.api.responses import json_response
 from reliatic_appliance.api.routes import operation_of
 from reliatic_appliance.errors import (
     CODE_BY_STATUS,
     ApiError,
+    HeaderFieldsTooLarge,
     InternalError,
     MethodNotAllowed,
     NotFound,
     RateLimited,
+    UriTooLong,
     ValidationError,
 )
 from reliatic_appliance.keys import (
@@ -50,6 +57,8 @@ log = logging.getLogger(__name__)
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 API_PREFIX = "/api/v1/"
+# The `Server` header: the product, without its version or Python's and aiohttp's (SPEC §3).
+SERVER = "Reliatic"
 
 
 @web.middleware
@@ -73,11 +82,10 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
         except Exception as exc:
             response = error_response(request, exc)
         status = response.status
-        headers = response.headers
-        headers["X-Request-Id"] = request_id
-        decision = request.get(RATE_DECISION)
-        if decision is not None:
-            headers.update(decision.headers())
+        _stamp(response, request_id, request.get(RATE_DECISION))
+        op = operation_of(request)
+        if op is not None and op.deprecated is not None:
+            response.headers.update(op.deprecated.headers())  # SPEC §3 versioning
         return response
     finally:
         principal = request.get(PRINCIPAL)
@@ -96,6 +104,15 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
         )
         for var, token in zip((request_id_var, tenant_var, key_id_var), tokens, strict=True):
             var.reset(token)
+
+
+def _stamp(response: web.StreamResponse, request_id: str, decision: RateDecision | None) -> None:
+    """The headers every response carries (SPEC §3, §4)."""
+    headers = response.headers
+    headers["Server"] = SERVER
+    headers["X-Request-Id"] = request_id
+    if decision is not None:
+        headers.update(decision.headers())
 
 
 def _from_http_exception(exc: web.HTTPException) -> ApiError:
@@ -117,6 +134,8 @@ def error_response(request: web.Request, exc: Exception) -> web.Response:
         error = exc
     elif isinstance(exc, web.HTTPException):
         error = _from_http_exception(exc)
+    elif isinstance(exc, HttpProcessingError):
+        error = _from_parser_error(exc)
     else:
         # Logged with its traceback (type and frames only; see logs.py); the client gets
         # the request id to quote, never the exception text.
@@ -125,6 +144,78 @@ def error_response(request: web.Request, exc: Exception) -> web.Response:
             f"An unexpected error occurred; quote request id {request[REQUEST_ID]}."
         )
     return json_response(error.body(), status=error.status, headers=error.headers)
+
+
+# A request line as aiohttp's pure-Python parser quotes it: a method, then a request target.
+_QUOTED_REQUEST_LINE = re.compile(
+    rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +(?:/|\*|[A-Za-z][A-Za-z0-9+.-]*://)"
+)
+
+
+def _from_parser_error(exc: HttpProcessingError) -> ApiError:
+    """What aiohttp's HTTP parser refused, never quoting the request: aiohttp's own message
+    quotes up to 100 bytes of the offending line, which can be a header holding a key."""
+    if isinstance(exc, LineTooLong):
+        quoted, limit = exc.args[:2]  # (line, limit, actual size)
+        # aiohttp raises LineTooLong for the request line and a header alike; only what it
+        # quotes tells them apart. Its C parser quotes the request target from its URL
+        # buffer, a bytearray, and a header's name or value as bytes; the pure-Python parser
+        # (AIOHTTP_NO_EXTENSIONS) quotes the whole line: for the request line, the method
+        # and the target. tests/test_protocol.py runs both.
+        if isinstance(quoted, bytearray) or (
+            isinstance(quoted, bytes) and _QUOTED_REQUEST_LINE.match(quoted)
+        ):
+            return UriTooLong(f"The request URL is longer than the server accepts ({limit} bytes).")
+        return HeaderFieldsTooLarge(
+            f"A request header is longer than the server accepts ({limit} bytes)."
+        )
+    # aiohttp's only signal for "over max_headers" is this message (both parsers).
+    if exc.message == "Too many headers received":
+        return HeaderFieldsTooLarge("The request has more header fields than the server accepts.")
+    return ValidationError("The request is not valid HTTP/1.1.")
+
+
+def answer_unserved(
+    app: web.Application, request: web.Request, status: int, exc: BaseException | None
+) -> web.Response:
+    """The answer to a request `front_door` did not answer (api/protocol.py): one aiohttp's
+    HTTP parser refused (an over-long URL or header, malformed HTTP), or, never expected, one
+    whose handling failed outside it. The same error path and headers as any other."""
+    started = time.perf_counter()
+    refused = isinstance(exc, HttpProcessingError)
+    request_id = request.get(REQUEST_ID) or app[REQUEST_IDS].next()
+    request[REQUEST_ID] = request_id
+    token = request_id_var.set(request_id)
+    try:
+        decision = request.get(RATE_DECISION)
+        error: Exception = (
+            exc if isinstance(exc, Exception) else CODE_BY_STATUS.get(status, InternalError)()
+        )
+        if refused:
+            # Traffic without a (readable) key: limited per client address (SPEC §4).
+            decision = app[ADDRESS_LIMITER].hit(
+                request.remote or "unknown", app[SETTINGS].rate_limit.unauthenticated_per_minute
+            )
+            if not decision.allowed:
+                error = RateLimited(headers={"Retry-After": str(decision.retry_after)})
+        response = error_response(request, error)
+        _stamp(response, request_id, decision)
+        if refused:
+            # aiohttp keeps nothing of a request its parser refused: no method or path.
+            app[ACCESS_LOG].record(
+                {
+                    "tenant": None,
+                    "key_id": None,
+                    "method": None,
+                    "path": None,
+                    "status": response.status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "remote": request.remote,
+                }
+            )
+    finally:
+        request_id_var.reset(token)
+    return response
 
 
 def _check_utf8(request: web.Request) -> None:

@@ -18,6 +18,8 @@ from pydantic.json_schema import models_json_schema
 from reliatic_appliance import __version__
 from reliatic_appliance.api import etags, idempotency
 from reliatic_appliance.api.openapi_examples import EXAMPLE_IDS, error_example, from_schema
+from reliatic_appliance.api.openapi_schema import OpenApiJsonSchema
+from reliatic_appliance.api.protocol import MAX_FIELD_BYTES, MAX_HEADERS, MAX_LINE_BYTES
 from reliatic_appliance.api.routes import Operation
 from reliatic_appliance.schemas.common import ErrorBody
 
@@ -33,8 +35,11 @@ _ERROR_TEXT = {
     " change), or an Idempotency-Key reused for a different request.",
     412: "If-Match did not match the resource's current ETag; nothing was changed.",
     413: "The request body is larger than the server accepts.",
+    414: f"The URL is longer than the server accepts ({MAX_LINE_BYTES} bytes).",
     415: "The request body is not `application/json` (UTF-8).",
     429: "Rate limit exceeded; see Retry-After.",
+    431: f"A request header is longer than the server accepts ({MAX_FIELD_BYTES} bytes), or"
+    f" there are more than {MAX_HEADERS} of them.",
     500: "Unexpected server error; quote X-Request-Id.",
     503: "Storage busy or full (or, for /readyz, not ready); retry later.",
 }
@@ -92,7 +97,8 @@ _ETAG = {"$ref": "#/components/headers/ETag"}
 
 
 def _error_statuses(op: Operation) -> list[int]:
-    statuses = {400, 429, 500, 503}
+    # 414 and 431: any request can be too long before it is even routed.
+    statuses = {400, 414, 429, 431, 500, 503}
     if op.permission is not None:
         statuses |= {401, 403}
     if op.body is not None:
@@ -120,7 +126,9 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 def _query_parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     if op.query is None:
         return []
-    schema = op.query.model_json_schema(ref_template=REF, mode="validation")
+    schema = op.query.model_json_schema(
+        ref_template=REF, mode="validation", schema_generator=OpenApiJsonSchema
+    )
     for name, definition in schema.get("$defs", {}).items():
         schemas.setdefault(name, definition)
     params = []
@@ -286,6 +294,8 @@ def _operation(
     }
     if op.description:
         entry["description"] = op.description
+    if op.deprecated is not None:
+        entry["deprecated"] = True
     if op.permission is not None:
         entry["security"] = [{"bearerAuth": []}]
         entry["x-required-permission"] = op.permission
@@ -312,7 +322,7 @@ def build_document(operations: Iterable[Operation]) -> dict[str, Any]:
             models.append((op.body, "validation"))
         if op.response is not None:
             models.append((op.response, "serialization"))
-    key_map, defs = models_json_schema(models, ref_template=REF)
+    key_map, defs = models_json_schema(models, ref_template=REF, schema_generator=OpenApiJsonSchema)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
 
     def ref(model: Any, mode: str) -> dict[str, Any]:

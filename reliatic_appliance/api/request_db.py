@@ -1,89 +1,71 @@
-"""The tenant database as one request's handler sees it: per-request hooks inside each write.
+"""The tenant database as one request's handler sees it: the request's guards inside each write.
 
 Two HTTP-level rules must act *inside* the transaction that does a request's work, yet
 neither belongs in the services:
 
 - an `If-Match` precondition (`api/etags.py`) is compared with the row as it is in the very
   transaction that changes it, so no other write can slip in between check and change;
-- the `Idempotency-Key` record (`api/idempotency.py`) is marked `applied` in that same
+- the `Idempotency-Key` record (`api/idempotency.py`) is written `applied` in that same
   transaction, so after a crash it tells "work committed" from "work never happened".
 
-A service takes a `Database` and calls `await db.write(fn)`; `Call.tenant_db()` hands it a
-`RequestDatabase` instead when a hook is registered, which runs `before` hooks, then `fn`,
-then `after` hooks in the same writer job (one SAVEPOINT: any failure rolls all back).
+A service takes a `ports.TenantDb` and calls `await db.write(fn)`. When a request has
+guards, `Call.tenant_db()` hands it a `GuardedTenantDb`: another implementation of the same
+interface, which runs `before` guards, then `fn`, then `after` guards as one unit of work
+(any failure rolls all of it back). Reads pass straight through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
-import apsw
-
-from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.ports import TenantDb, TenantTx
 
 T = TypeVar("T")
-JobHook = Callable[[apsw.Connection], None]
+Guard = Callable[[TenantTx], None]
 
 
 @dataclass
-class WriteHooks:
-    """What to run around every write job of one request."""
+class WriteGuards:
+    """What to run around every write of one request."""
 
-    before: list[JobHook] = field(default_factory=list)
-    after: list[JobHook] = field(default_factory=list)
-    # True once a write job of this request has committed.
+    before: list[Guard] = field(default_factory=list)
+    after: list[Guard] = field(default_factory=list)
+    # True once a write of this request has committed.
     committed: bool = False
 
-    def bind(self, db: Database) -> Database:
-        """`db` itself when there is nothing to run, else a view that runs the hooks."""
+    def bind(self, db: TenantDb) -> TenantDb:
+        """`db` itself when there is nothing to run, else `db` with these guards."""
         if not self.before and not self.after:
             return db
-        return cast(Database, RequestDatabase(db, self))
+        return GuardedTenantDb(db, self)
 
 
-class RequestDatabase:
-    """A `Database` look-alike: reads pass through; writes run the request's hooks too."""
+class GuardedTenantDb:
+    """`ports.TenantDb`: `db`, with a request's guards in each of its writes."""
 
-    def __init__(self, db: Database, hooks: WriteHooks) -> None:
+    def __init__(self, db: TenantDb, guards: WriteGuards) -> None:
         self._db = db
-        self._hooks = hooks
+        self._guards = guards
 
-    def read(self, fn: Callable[[apsw.Connection], T], *, snapshot: bool = True) -> T:
+    def read(self, fn: Callable[[TenantTx], T], *, snapshot: bool = True) -> Awaitable[T]:
         return self._db.read(fn, snapshot=snapshot)
 
-    async def write(self, fn: Callable[[apsw.Connection], T]) -> T:
-        hooks = self._hooks
+    def ping(self) -> Awaitable[None]:
+        return self._db.ping()
 
-        def job(conn: apsw.Connection) -> T:
-            for hook in hooks.before:
-                hook(conn)
-            result = fn(conn)
-            for hook in hooks.after:
-                hook(conn)
+    async def write(self, fn: Callable[[TenantTx], T]) -> T:
+        guards = self._guards
+
+        def unit_of_work(tx: TenantTx) -> T:
+            for guard in guards.before:
+                guard(tx)
+            result = fn(tx)
+            for guard in guards.after:
+                guard(tx)
             return result
 
-        result = await self._db.write(job)
-        hooks.committed = True
+        result = await self._db.write(unit_of_work)
+        guards.committed = True
         return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
-
-
-class ConnReader:
-    """A `Database` look-alike over one open connection: `read(fn)` is `fn(conn)`.
-
-    Lets a service's read function (`get_asset(db, id)`) run inside a write job, so the
-    precondition compares exactly the representation a GET returns.
-    """
-
-    def __init__(self, conn: apsw.Connection) -> None:
-        self._conn = conn
-
-    def read(self, fn: Callable[[apsw.Connection], T], *, snapshot: bool = True) -> T:
-        return fn(self._conn)  # already inside the write job's transaction
-
-    def as_database(self) -> Database:
-        return cast(Database, self)

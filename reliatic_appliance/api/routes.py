@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pydantic
@@ -17,10 +19,10 @@ from aiohttp import web
 from reliatic_appliance.api import etags, idempotency
 from reliatic_appliance.api.auth import require_permission
 from reliatic_appliance.api.parsing import parse_body, parse_query
-from reliatic_appliance.api.request_db import WriteHooks
+from reliatic_appliance.api.request_db import WriteGuards
 from reliatic_appliance.keys import PRINCIPAL, SETTINGS, TENANT_DBS
+from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services.api_keys import Principal
-from reliatic_appliance.storage.sqlite import Database
 
 
 @dataclass
@@ -32,8 +34,8 @@ class Call:
     query: Any
     body: Any
     params: Mapping[str, str]
-    # Run inside each write job of this request (If-Match, Idempotency-Key; request_db.py).
-    hooks: WriteHooks = field(default_factory=WriteHooks)
+    # Run inside each write of this request (If-Match, Idempotency-Key; request_db.py).
+    guards: WriteGuards = field(default_factory=WriteGuards)
 
     @property
     def actor(self) -> str | None:
@@ -43,13 +45,38 @@ class Call:
         assert self.principal is not None, "operation has no permission but needs a tenant"
         return self.principal
 
-    async def tenant_db(self) -> Database:
+    async def tenant_db(self) -> TenantDb:
         """The authenticated tenant's database: the only way a handler reaches tenant data."""
         principal = self.require_principal()
-        return self.hooks.bind(await self.request.app[TENANT_DBS].get(principal.tenant_id))
+        return self.guards.bind(await self.request.app[TENANT_DBS].get(principal.tenant_id))
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+# SPEC §3: a deprecated endpoint keeps answering for at least 12 months before it goes.
+MIN_SUNSET_NOTICE = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    """An operation on its way out of /api/v1 (SPEC §3 versioning): set `deprecated=` on its
+    `Operation`, and it answers with `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) and is
+    `deprecated: true` in OpenAPI. Record it in CHANGELOG.md too."""
+
+    since: datetime
+    sunset: datetime
+
+    def __post_init__(self) -> None:
+        if self.sunset - self.since < MIN_SUNSET_NOTICE:
+            raise ValueError("a sunset must be at least 12 months after the deprecation")
+
+    def headers(self) -> dict[str, str]:
+        return {
+            # RFC 9745: a structured-field date, "@" and Unix seconds.
+            "Deprecation": f"@{int(self.since.timestamp())}",
+            # RFC 8594: an HTTP-date.
+            "Sunset": format_datetime(self.sunset.astimezone(UTC), usegmt=True),
+        }
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,7 @@ class Operation:
     collection: bool = False
     errors: tuple[int, ...] = ()
     in_schema: bool = True
+    deprecated: Deprecation | None = None
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

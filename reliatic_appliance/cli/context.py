@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reliatic_appliance.ports import ControlDb
 from reliatic_appliance.settings import LOCAL_DATA_DIR, SYSTEM_DATA_DIR, SYSTEM_USER, Settings
-from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import control_file, migrate_file
+from reliatic_appliance.storage.tenancy import control_file, open_control
 
 
 class CliError(Exception):
@@ -35,13 +35,10 @@ class CliContext:
             raise CliError(f"{self.data_dir} is not initialised; {hint}")
 
     @asynccontextmanager
-    async def control(self) -> AsyncIterator[Database]:
+    async def control(self) -> AsyncIterator[ControlDb]:
         """control.db, migrated, for the length of one command."""
         self.require_initialised()
-        path = control_file(self.data_dir)
-        timeout = self.settings.storage.busy_timeout_ms
-        migrate_file(path, "control", busy_timeout_ms=timeout)
-        db = Database(path, busy_timeout_ms=timeout)
+        db = open_control(self.data_dir, busy_timeout_ms=self.settings.storage.busy_timeout_ms)
         try:
             yield db
         finally:

@@ -21,6 +21,7 @@ from reliatic_appliance.cli.context import CliContext
 from reliatic_appliance.cli.key import all_keys
 from reliatic_appliance.demo.plant import DemoPlant, generate_plant
 from reliatic_appliance.errors import NotFound
+from reliatic_appliance.ports import ControlDb
 from reliatic_appliance.schemas.actions import ActionCreate
 from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.schemas.failure_modes import FailureModeCreate
@@ -211,7 +212,7 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     created: dict[str, int] = {}
     async with ctx.control() as control:
         try:
-            tenant = tenants.get_tenant(control, DEMO_SLUG)
+            tenant = await tenants.get_tenant(control, DEMO_SLUG)
         except NotFound:
             # UTC, as the services judge "not in the future" (SPEC §3 dates are UTC).
             plant = _validated(generate_plant(today=utc_now().date()))
@@ -255,12 +256,12 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _revoke_older_demo_keys(control: Database, tenant_id: str, *, keep: str) -> list[str]:
+async def _revoke_older_demo_keys(control: ControlDb, tenant_id: str, *, keep: str) -> list[str]:
     """Each run prints a fresh key; the ones before it stop working, so runs do not pile up
     read-write keys. Revoked after the new one exists: a failed run leaves the old key."""
     older = [
         k["id"]
-        for k in all_keys(control, tenant_id)
+        for k in await all_keys(control, tenant_id)
         if k["name"] == DEMO_KEY_NAME and k["revoked_at"] is None and k["id"] != keep
     ]
     for key_id in older:

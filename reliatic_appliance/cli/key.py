@@ -8,9 +8,9 @@ from types import MappingProxyType
 from typing import Any
 
 from reliatic_appliance.cli.context import CliContext, CliError, table
+from reliatic_appliance.ports import ControlDb
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.paging import PageRequest
-from reliatic_appliance.storage.sqlite import Database
 
 TABLE_WIDTH = 100
 # Levels in the table as one short word: the full names cost the name column five characters.
@@ -67,7 +67,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.rate_limit is not None and not 1 <= args.rate_limit <= 1_000_000:
         raise CliError("--rate-limit must be between 1 and 1000000")
     async with ctx.control() as control:
-        tenant = tenants.get_tenant(control, args.tenant)
+        tenant = await tenants.get_tenant(control, args.tenant)
         record, key = await api_keys.create_key(
             control,
             tenant_id=tenant["id"],
@@ -99,8 +99,8 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        tenant = tenants.get_tenant(control, args.tenant)
-        rows = all_keys(control, tenant["id"])
+        tenant = await tenants.get_tenant(control, args.tenant)
+        rows = await all_keys(control, tenant["id"])
     now = datetime.now(UTC)
     # A terminal's 100 columns (issue 11): the id in full (`key revoke` needs it), dates
     # without times, no permissions, and the name cut to what is left; --json has it all.
@@ -114,12 +114,12 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-def all_keys(control: Database, tenant_id: str) -> list[dict[str, Any]]:
+async def all_keys(control: ControlDb, tenant_id: str) -> list[dict[str, Any]]:
     """Every key of a tenant (masked), page by page through the service the API lists with."""
     rows: list[dict[str, Any]] = []
     page = 1
     while True:
-        result = api_keys.list_keys(control, tenant_id, PageRequest(page, 100))
+        result = await api_keys.list_keys(control, tenant_id, PageRequest(page, 100))
         rows += result.items
         if page >= result.total_pages:
             return rows

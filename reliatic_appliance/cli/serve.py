@@ -13,6 +13,7 @@ import ssl
 from aiohttp import web
 
 from reliatic_appliance import systemd_notify
+from reliatic_appliance.api.protocol import AppRunner
 from reliatic_appliance.app import create_app
 from reliatic_appliance.cli.context import CliContext, CliError
 from reliatic_appliance.settings import Settings
@@ -56,7 +57,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Serve until `stop` is set; then stop accepting, drain, and close the databases."""
     initialise(settings.data_dir, settings.storage.busy_timeout_ms)
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Ours: a request the HTTP parser refuses is answered in the API's error shape too.
+    runner = AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     # What exists now (routes, schemas, the OpenAPI document) lives as long as the process:
     # out of the collector's sight, a full collection under load walks only request garbage.

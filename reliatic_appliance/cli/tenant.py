@@ -45,7 +45,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        rows = tenants.list_tenants(control)
+        rows = await tenants.list_tenants(control)
     ctx.emit(
         rows,
         table(

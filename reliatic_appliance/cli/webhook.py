@@ -19,13 +19,13 @@ from reliatic_appliance.cli.context import CliContext, CliError, table
 from reliatic_appliance.domain.event_types import EVENT_TYPES
 from reliatic_appliance.domain.target_policy import TargetRefused, check_url
 from reliatic_appliance.errors import NotFound, ValidationError
+from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory
 from reliatic_appliance.schemas.webhooks import WebhookCreate
 from reliatic_appliance.secretbox import SecretBox, SecretBoxError
 from reliatic_appliance.services import tenants
 from reliatic_appliance.services import webhooks as service
 from reliatic_appliance.services.paging import PageRequest
 from reliatic_appliance.storage.layout import master_key_file
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
 
@@ -129,13 +129,13 @@ async def _tenant_files(ctx: CliContext) -> AsyncIterator[TenantDatabases]:
 
 
 async def _find(
-    control: Database, databases: TenantDatabases, webhook_id: str
-) -> tuple[Row, Database, Row]:
+    control: ControlDb, databases: TenantDirectory, webhook_id: str
+) -> tuple[Row, TenantDb, Row]:
     """The tenant whose file holds `webhook_id` (ids are globally unique), its db and view."""
-    for tenant in tenants.list_tenants(control):
+    for tenant in await tenants.list_tenants(control):
         db = await databases.get(tenant["id"])
         try:
-            return tenant, db, service.get_webhook(db, webhook_id)
+            return tenant, db, await service.get_webhook(db, webhook_id)
         except NotFound:
             continue
     raise CliError(f"webhook {webhook_id} not found in any tenant")
@@ -145,7 +145,7 @@ async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
     body = _validated(ctx, args)
     box = _secret_box(ctx)
     async with ctx.control() as control, _tenant_files(ctx) as databases:
-        tenant = tenants.get_tenant(control, args.tenant)
+        tenant = await tenants.get_tenant(control, args.tenant)
         try:
             row, secret = await service.create_webhook(
                 await databases.get(tenant["id"]),
@@ -176,12 +176,12 @@ async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control, _tenant_files(ctx) as databases:
-        tenant = tenants.get_tenant(control, args.tenant)
+        tenant = await tenants.get_tenant(control, args.tenant)
         db = await databases.get(tenant["id"])
         rows: list[Row] = []
         page = 1
         while True:
-            result = service.list_webhooks(db, PageRequest(page, 100))
+            result = await service.list_webhooks(db, PageRequest(page, 100))
             rows += result.items
             if page >= result.total_pages:
                 break

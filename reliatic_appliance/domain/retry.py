@@ -16,8 +16,18 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 
 JITTER = 0.10
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery's `status` in the delivery log (SPEC §7)."""
+
+    PENDING = "pending"  # an attempt is due (the first, or a retry)
+    SUCCEEDED = "succeeded"  # a 2xx answer
+    FAILED = "failed"  # `next_attempt_delay` had no delay left: kept in the log as failed
+
 
 # RFC 9110 delta-seconds is 1*DIGIT; a sign and a fraction are tolerated because some
 # receivers send them, and reading "-5" as "now" or "1.5" as 1.5 s is what they mean.

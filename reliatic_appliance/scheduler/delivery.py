@@ -15,11 +15,15 @@ from datetime import datetime
 
 import aiohttp
 
+from reliatic_appliance import __version__
 from reliatic_appliance.domain.retry import next_attempt_delay, parse_retry_after
 from reliatic_appliance.scheduler.resolver import refused_reason
 
 # The most of a receiver's response we read: enough to log a status, never a memory risk.
 MAX_RESPONSE_BYTES = 64 * 1024
+# Sent with every delivery instead of aiohttp's `Python/3.x aiohttp/3.y`: receivers and
+# their firewalls can tell our calls apart, and the stack's versions are nobody's business.
+USER_AGENT = f"Reliatic-Webhooks/{__version__}"
 
 
 @dataclass(frozen=True)

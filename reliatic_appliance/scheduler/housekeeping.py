@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-import apsw
-
 from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
 from reliatic_appliance.domain.sla import escalation_level
+from reliatic_appliance.ports import IDEMPOTENCY_RETENTION, TenantDb, TenantTx
 from reliatic_appliance.services.alerts import raise_alert
-from reliatic_appliance.storage import idempotency as idempotency_store
-from reliatic_appliance.storage import sla as sla_store
-from reliatic_appliance.storage import webhooks as webhook_store
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import format_ts
 
 # Actions escalated per tenant per pass: bounds one transaction; the rest wait a tick.
@@ -32,7 +27,7 @@ def level_cutoffs(today: date, levels_days: Sequence[int]) -> list[str]:
 
 
 async def escalate_overdue_actions(
-    db: Database, *, now: datetime, levels_days: Sequence[int]
+    db: TenantDb, *, now: datetime, levels_days: Sequence[int]
 ) -> int:
     """Raise one alert (and one `alert.escalated`) per level an open action has passed.
 
@@ -43,10 +38,9 @@ async def escalate_overdue_actions(
     at = format_ts(now)
     cutoffs = level_cutoffs(today, levels_days)
 
-    def write(conn: apsw.Connection) -> int:
+    def write(tx: TenantTx) -> int:
         raised = 0
-        for action in sla_store.actions_owed_escalation(
-            conn,
+        for action in tx.sla.actions_owed_escalation(
             cutoffs=cutoffs,
             open_statuses=OPEN_ACTION_STATUSES,
             limit=ESCALATION_BATCH,
@@ -56,7 +50,7 @@ async def escalate_overdue_actions(
             for level in range(action["escalation_level"] + 1, target + 1):
                 overdue_days = (today - due).days
                 alert = raise_alert(
-                    conn,
+                    tx,
                     kind="sla_escalation",
                     severity="critical" if level > 1 else "warning",
                     resource_type="action",
@@ -74,19 +68,19 @@ async def escalate_overdue_actions(
                 )
                 raised += alert is not None
             if target > action["escalation_level"]:
-                sla_store.set_escalation_level(conn, action["id"], target)
+                tx.sla.set_escalation_level(action["id"], target)
         return raised
 
     return await db.write(write)
 
 
-async def purge_old_log(db: Database, *, now: datetime, retention_days: int) -> tuple[int, int]:
+async def purge_old_log(db: TenantDb, *, now: datetime, retention_days: int) -> tuple[int, int]:
     """Drop finished deliveries and events older than the retention (default 30 days)."""
     cutoff = format_ts(now - timedelta(days=retention_days))
-    return await db.write(lambda conn: webhook_store.purge_before(conn, cutoff))
+    return await db.write(lambda tx: tx.webhooks.purge_before(cutoff))
 
 
-async def purge_idempotency_keys(db: Database, *, now: datetime) -> int:
+async def purge_idempotency_keys(db: TenantDb, *, now: datetime) -> int:
     """Drop Idempotency-Key records past their 24 h (SPEC §3; api/idempotency.py)."""
-    cutoff = format_ts(now - idempotency_store.RETENTION)
-    return await db.write(lambda conn: idempotency_store.purge_before(conn, cutoff))
+    cutoff = format_ts(now - IDEMPOTENCY_RETENTION)
+    return await db.write(lambda tx: tx.idempotency.purge_before(cutoff))

@@ -22,19 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import apsw
-
+from reliatic_appliance.ports import TenantDb, TenantTx
 from reliatic_appliance.scheduler.delivery import AttemptResult, Decision
 from reliatic_appliance.services.alerts import raise_alert
-from reliatic_appliance.storage import webhooks as store
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import format_ts
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 # A write job: runs in the writer thread; True when it records a successful delivery.
-Job = Callable[[apsw.Connection], bool]
+Job = Callable[[TenantTx], bool]
 
 # SPEC §7: a subscription whose last 20 deliveries each ended `failed` is disabled.
 MAX_CONSECUTIVE_FAILED = 20
@@ -58,7 +55,7 @@ class Outcome:
     decision: Decision
 
 
-def record_outcome(conn: apsw.Connection, outcome: Outcome, *, owner: str) -> bool:
+def record_outcome(tx: TenantTx, outcome: Outcome, *, owner: str) -> bool:
     """The attempt, the delivery's new state and any consequence, in the caller's transaction.
 
     True when it records a success. Nothing is written if `owner` lost the lease meanwhile.
@@ -70,8 +67,7 @@ def record_outcome(conn: apsw.Connection, outcome: Outcome, *, owner: str) -> bo
         if decision.delay_seconds is not None
         else None
     )
-    if not store.finish_attempt(
-        conn,
+    if not tx.webhooks.finish_attempt(
         row["id"],
         owner=owner,
         status=decision.status,
@@ -81,8 +77,7 @@ def record_outcome(conn: apsw.Connection, outcome: Outcome, *, owner: str) -> bo
         now=at,
     ):
         return False  # our lease expired and someone else took over; their record stands
-    store.record_attempt(
-        conn,
+    tx.webhooks.record_attempt(
         {
             "delivery_id": row["id"],
             "attempt": row["attempts"] + 1,
@@ -94,22 +89,22 @@ def record_outcome(conn: apsw.Connection, outcome: Outcome, *, owner: str) -> bo
     )
     reason = decision.disable_reason
     if decision.status in ("succeeded", "failed") and row["event_type"] != "ping":
-        failures = store.count_failure(conn, webhook["id"], decision.status == "failed")
+        failures = tx.webhooks.count_failure(webhook["id"], decision.status == "failed")
         if reason is None and failures >= MAX_CONSECUTIVE_FAILED:
             reason = f"the last {failures} deliveries each failed after every retry"
     if reason is not None:
-        _disable(conn, webhook, reason, at)
+        _disable(tx, webhook, reason, at)
     return decision.status == "succeeded"
 
 
-def _disable(conn: apsw.Connection, webhook: Row, reason: str, at: str) -> None:
+def _disable(tx: TenantTx, webhook: Row, reason: str, at: str) -> None:
     # Read again: another outcome written in the same batch may have disabled it already.
-    current = store.get_webhook(conn, webhook["id"])
+    current = tx.webhooks.get_webhook(webhook["id"])
     if current is None or not current["enabled"]:
         return
-    store.update_webhook(conn, webhook["id"], {"enabled": False, "disabled_reason": reason}, at)
+    tx.webhooks.update_webhook(webhook["id"], {"enabled": False, "disabled_reason": reason}, at)
     raise_alert(
-        conn,
+        tx,
         kind="webhook_disabled",
         severity="critical",
         resource_type="webhook",
@@ -124,19 +119,19 @@ def _disable(conn: apsw.Connection, webhook: Row, reason: str, at: str) -> None:
     )
 
 
-def give_back(conn: apsw.Connection, delivery_id: str, *, owner: str) -> bool:
+def give_back(tx: TenantTx, delivery_id: str, *, owner: str) -> bool:
     """Release a lease taken but not used: the row is due again for any scheduler."""
-    store.release(conn, [delivery_id], owner=owner)
+    tx.webhooks.release([delivery_id], owner=owner)
     return False
 
 
-def _run_each(jobs: list[Job], conn: apsw.Connection) -> int:
+def _run_each(jobs: list[Job], tx: TenantTx) -> int:
     """Run each job in its own savepoint, so a failing one rolls back alone; count Trues."""
     done = 0
     for job in jobs:
         try:
-            with conn:
-                done += bool(job(conn))
+            with tx.savepoint():
+                done += bool(job(tx))
         except Exception:
             log.exception("recording one delivery outcome failed")
     return done
@@ -146,14 +141,14 @@ class WriteBehind:
     """Jobs per tenant file, written in batches by one task per file."""
 
     def __init__(self) -> None:
-        self._waiting: dict[Database, list[Job]] = {}
-        self._writing: dict[Database, asyncio.Task[None]] = {}
+        self._waiting: dict[TenantDb, list[Job]] = {}
+        self._writing: dict[TenantDb, asyncio.Task[None]] = {}
         # Files whose next batch must not linger: it disables a subscription, which must
         # stop its other sends at once (SPEC §7: a 410 disables at once).
-        self._urgent: set[Database] = set()
+        self._urgent: set[TenantDb] = set()
         self.succeeded = 0
 
-    def add(self, db: Database, job: Job, *, urgent: bool = False) -> None:
+    def add(self, db: TenantDb, job: Job, *, urgent: bool = False) -> None:
         """Queue `job` for `db`; jobs queued while a batch is written form the next batch."""
         self._waiting.setdefault(db, []).append(job)
         if urgent:
@@ -161,7 +156,7 @@ class WriteBehind:
         if db not in self._writing:
             self._writing[db] = asyncio.create_task(self._write(db))
 
-    async def _write(self, db: Database) -> None:
+    async def _write(self, db: TenantDb) -> None:
         try:
             while True:
                 if db not in self._urgent and len(self._waiting.get(db, ())) < BATCH_TARGET:

@@ -28,21 +28,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-import apsw
 
 from reliatic_appliance.domain.signing import SigningKeys, sign_with, signing_keys
+from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory, TenantTx
 from reliatic_appliance.scheduler import housekeeping
-from reliatic_appliance.scheduler.delivery import decide, send
+from reliatic_appliance.scheduler.delivery import USER_AGENT, decide, send
 from reliatic_appliance.scheduler.records import Outcome, WriteBehind, give_back, record_outcome
 from reliatic_appliance.scheduler.resolver import make_connector
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services.events import feed_item
 from reliatic_appliance.services.webhooks import signing_secrets, target_policy
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage import control as control_store
-from reliatic_appliance.storage import webhooks as store
-from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import format_ts
 
 log = logging.getLogger(__name__)
@@ -87,18 +83,18 @@ class _Queue:
 
     webhook_id: str
     tenant_slug: str
-    db: Database
+    db: TenantDb
     rows: deque[tuple[_Claimed, datetime]] = field(default_factory=deque)
     sending: int = 0
 
 
 def _claim(
-    conn: apsw.Connection, *, skip_webhooks: list[str], **lease: Any
+    tx: TenantTx, *, skip_webhooks: list[str], **lease: Any
 ) -> tuple[list[Row], dict[int, Row]]:
     """Claim due rows and read their events in the same transaction (one writer trip)."""
-    rows = store.claim_due(conn, skip_webhooks=skip_webhooks, **lease)
+    rows = tx.webhooks.claim_due(skip_webhooks=skip_webhooks, **lease)
     ids = [row["event_id"] for row in rows if row["event_id"] is not None]
-    return rows, store.event_rows(conn, ids)
+    return rows, tx.webhooks.event_rows(ids)
 
 
 def _claimed(row: Row, events: dict[int, Row], tenant_slug: str) -> _Claimed | None:
@@ -132,8 +128,8 @@ class Scheduler:
         self,
         *,
         settings: Settings,
-        control: Database,
-        tenants: TenantDatabases,
+        control: ControlDb,
+        tenants: TenantDirectory,
         box: SecretBox,
         clock: Clock,
     ) -> None:
@@ -149,7 +145,7 @@ class Scheduler:
         # Claimed rows waiting for a slot, per subscription; tenants whose last claim was
         # full (more is due); set when a queue drains and more is due: claim before the tick.
         self._queues: dict[str, _Queue] = {}
-        self._more_due: set[Database] = set()
+        self._more_due: set[TenantDb] = set()
         self._wake = asyncio.Event()
         self._records = WriteBehind()
         self._closing = False
@@ -191,7 +187,10 @@ class Scheduler:
         # trust_env=False: a proxy would hide the real target from the address check.
         # No cookie jar: a receiver's cookies have no business in later deliveries.
         async with aiohttp.ClientSession(
-            connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+            connector=connector,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": USER_AGENT},
         ) as session:
             self._session = session
             try:
@@ -242,7 +241,7 @@ class Scheduler:
     async def tick(self) -> None:
         now = self._clock()
         self.last_tick = now
-        tenants = self._control.read(control_store.list_tenants)
+        tenants = await self._control.read(lambda tx: tx.control.list_tenants())
         housekeeping_due = self._next_housekeeping is None or now >= self._next_housekeeping
         for tenant in tenants:
             if tenant["disabled_at"] is not None:
@@ -257,11 +256,11 @@ class Scheduler:
     async def run_housekeeping(self) -> None:
         """Run the periodic jobs now, for every tenant (tests and the CLI use this)."""
         now = self._clock()
-        for tenant in self._control.read(control_store.list_tenants):
+        for tenant in await self._control.read(lambda tx: tx.control.list_tenants()):
             if tenant["disabled_at"] is None:
                 await self._housekeeping(await self._tenants.get(tenant["id"]), now)
 
-    async def _housekeeping(self, db: Database, now: datetime) -> None:
+    async def _housekeeping(self, db: TenantDb, now: datetime) -> None:
         try:
             await housekeeping.escalate_overdue_actions(
                 db, now=now, levels_days=self._settings.sla.escalation_levels_days
@@ -273,7 +272,7 @@ class Scheduler:
         except Exception:
             log.exception("housekeeping failed")
 
-    async def _dispatch(self, tenant_slug: str, db: Database, now: datetime) -> None:
+    async def _dispatch(self, tenant_slug: str, db: TenantDb, now: datetime) -> None:
         """Claim due deliveries of one tenant into their subscriptions' queues."""
         if self._closing:
             return
@@ -286,8 +285,8 @@ class Scheduler:
         limit = CLAIM_BATCH
         lease_until = now + timedelta(seconds=self._settings.webhooks.timeout_seconds)
         claimed, events = await db.write(
-            lambda conn: _claim(
-                conn,
+            lambda tx: _claim(
+                tx,
                 owner=self._owner,
                 now=format_ts(now),
                 lease_until=format_ts(lease_until + LEASE_MARGIN),
@@ -364,7 +363,7 @@ class Scheduler:
         # Read at every attempt, not at the claim: a subscription removed, disabled or
         # rotated since then must be honoured (events, read at the claim, never change).
         # The row is reused only while the file has not changed since (any commit re-reads).
-        webhook = queue.db.read(lambda conn: store.current_webhook(conn, row["webhook_id"]))
+        webhook = await queue.db.read(lambda tx: tx.webhooks.current_webhook(row["webhook_id"]))
         if webhook is None:
             return True  # removed meanwhile; the cascade removed the delivery too
         if not webhook["enabled"]:
@@ -420,7 +419,7 @@ class Scheduler:
             found = self._key_cache[key] = signing_keys(secrets)
         return found
 
-    def _give_back(self, db: Database, delivery_id: str) -> None:
+    def _give_back(self, db: TenantDb, delivery_id: str) -> None:
         self._records.add(
             db, functools.partial(give_back, delivery_id=delivery_id, owner=self._owner)
         )

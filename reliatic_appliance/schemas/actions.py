@@ -5,11 +5,12 @@ Also the two shapes MOCs share with actions: a referenced row's id and a history
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.lifecycle import ACTION_STATUSES
+from reliatic_appliance.domain.lifecycle import ActionStatus
+from reliatic_appliance.domain.vocabulary import ActionPriority
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
@@ -17,6 +18,7 @@ from reliatic_appliance.schemas.common import (
     IsoDate,
     LongText,
     Name,
+    OneOf,
     PageQuery,
     ResourceId,
     ShortText,
@@ -24,12 +26,9 @@ from reliatic_appliance.schemas.common import (
     sort_values,
 )
 
-Priority = Literal["low", "medium", "high", "critical"]
-ActionStatus = Literal[ACTION_STATUSES]  # type: ignore[valid-type]
-
 # `priority` is text (low < critical is not text order), so it is a filter, not a sort.
 ACTION_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "due_date")
-ActionSort = Literal[sort_values(ACTION_SORT_FIELDS)]  # type: ignore[valid-type]
+ActionSort = Annotated[str, OneOf(sort_values(ACTION_SORT_FIELDS))]
 
 
 class ActionFields(BaseModel):
@@ -62,7 +61,7 @@ class ActionCreate(ActionFields):
     )
 
     title: Name
-    priority: Priority
+    priority: ActionPriority
 
 
 class ActionUpdate(ActionFields):
@@ -73,8 +72,8 @@ class ActionUpdate(ActionFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    title: Name = None  # type: ignore[assignment]
-    priority: Priority = None  # type: ignore[assignment]
+    title: Name = None  # type: ignore[assignment]  # optional, not nullable
+    priority: ActionPriority = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class ActionStatusChange(BaseModel):
@@ -93,7 +92,7 @@ class Action(BaseModel):
     id: str
     title: str
     description: str | None
-    priority: Priority
+    priority: ActionPriority
     status: ActionStatus
     asset_id: str | None
     failure_mode_id: str | None
@@ -107,7 +106,7 @@ class Action(BaseModel):
 
 class ActionListQuery(PageQuery):
     status: ActionStatus | None = Field(None, description="Filter by status.")
-    priority: Priority | None = Field(None, description="Filter by priority.")
+    priority: ActionPriority | None = Field(None, description="Filter by priority.")
     assignee_id: Name | None = Field(None, description="Filter by assignee.")
     asset_id: ResourceId | None = Field(None, description="Filter by asset.")
     overdue: bool | None = Field(
@@ -115,6 +114,6 @@ class ActionListQuery(PageQuery):
         description="true: past due_date (UTC) and still open, in_progress or on_hold;"
         " false: everything else.",
     )
-    sort: ActionSort | None = Field(  # type: ignore[valid-type]
+    sort: ActionSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

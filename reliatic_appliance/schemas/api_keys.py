@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.permissions import ALL_PERMISSIONS
+from reliatic_appliance.domain.permissions import KeyLevel, Permission
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     IsoDateTime,
     Name,
+    OneOf,
     PageOnlyQuery,
     Timestamp,
 )
 
-Level = Literal["read_only", "read_write"]
-Permission = Literal[ALL_PERMISSIONS]  # type: ignore[valid-type]
+# Text, not `Permission`: `services.api_keys.create_key` takes `list[str]`, and a list is
+# invariant, so `list[Permission]` would not type-check there. Same values, same errors.
+PermissionText = Annotated[str, OneOf(tuple(p.value for p in Permission))]
 
 
 class ApiKeyCreate(BaseModel):
@@ -30,8 +32,8 @@ class ApiKeyCreate(BaseModel):
     )
 
     name: Name
-    level: Level
-    permissions: Annotated[list[Permission], Field(max_length=len(ALL_PERMISSIONS))] = Field(  # type: ignore[valid-type]
+    level: KeyLevel
+    permissions: Annotated[list[PermissionText], Field(max_length=len(Permission))] = Field(
         default_factory=list,
         description=(
             "Optional scopes. Domain scopes narrow the key to those resources (within its"
@@ -51,7 +53,7 @@ class ApiKey(BaseModel):
     id: str
     name: str
     prefix: str = Field(description="The first 12 characters of the key.")
-    level: Level
+    level: KeyLevel
     permissions: list[str]
     rate_limit_per_minute: int | None
     created_at: Timestamp

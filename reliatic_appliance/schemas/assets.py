@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from reliatic_appliance.domain.risk_matrix import RiskRanking
+from reliatic_appliance.domain.vocabulary import AssetStatus, AssetType, Criticality
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     CursorPageQuery,
@@ -13,16 +15,12 @@ from reliatic_appliance.schemas.common import (
     IsoDate,
     LongText,
     Name,
+    OneOf,
     SearchText,
     ShortText,
     Timestamp,
     sort_values,
 )
-
-AssetType = Literal["vessel", "piping", "tank", "heat_exchanger", "rotating"]
-AssetStatus = Literal["active", "inactive", "decommissioned"]
-Criticality = Literal["low", "medium", "high", "critical"]
-RiskRanking = Literal["low", "medium", "medium_high", "high"]
 
 TagNumber = Annotated[
     str,
@@ -51,7 +49,7 @@ ASSET_SORT_FIELDS: tuple[str, ...] = (
     "remaining_life_years",
     "next_inspection_due",
 )
-AssetSort = Literal[sort_values(ASSET_SORT_FIELDS)]  # type: ignore[valid-type]
+AssetSort = Annotated[str, OneOf(sort_values(ASSET_SORT_FIELDS))]
 
 
 class AssetFields(BaseModel):
@@ -94,7 +92,7 @@ class AssetCreate(AssetFields):
     tag_number: TagNumber
     name: Name
     asset_type: AssetType
-    status: AssetStatus = "active"
+    status: AssetStatus = AssetStatus.ACTIVE
 
 
 class AssetUpdate(AssetFields):
@@ -105,10 +103,10 @@ class AssetUpdate(AssetFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    tag_number: TagNumber = None  # type: ignore[assignment]
-    name: Name = None  # type: ignore[assignment]
-    asset_type: AssetType = None  # type: ignore[assignment]
-    status: AssetStatus = None  # type: ignore[assignment]
+    tag_number: TagNumber = None  # type: ignore[assignment]  # optional, not nullable
+    name: Name = None  # type: ignore[assignment]  # optional, not nullable
+    asset_type: AssetType = None  # type: ignore[assignment]  # optional, not nullable
+    status: AssetStatus = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class Asset(BaseModel):
@@ -146,6 +144,6 @@ class AssetListQuery(CursorPageQuery):
     search: SearchText | None = Field(
         None, description="Case-insensitive substring of tag_number or description."
     )
-    sort: AssetSort | None = Field(  # type: ignore[valid-type]
+    sort: AssetSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -14,8 +15,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
 )
+from pydantic_core import core_schema
 
 from reliatic_appliance.timefmt import format_ts
 
@@ -194,6 +197,25 @@ class HealthStatus(BaseModel):
 def sort_values(fields: tuple[str, ...]) -> tuple[str, ...]:
     """Allowed `sort` values for a resource: each field, ascending or with `-` descending."""
     return tuple(f"{prefix}{field}" for field in fields for prefix in ("", "-"))
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """`Annotated[str, OneOf(values)]`: text that must be one of `values`.
+
+    Validated and documented exactly as `Literal` of those values would be (the same error
+    message, the same `enum` in OpenAPI), while the type stays `str`: a `Literal` built from a
+    computed tuple is not a type mypy can check. For closed sets computed from other data,
+    such as the `sort` values of a list (`sort_values`); a closed set of the domain is a
+    `StrEnum` and is used as the field's type instead.
+    """
+
+    values: tuple[str, ...]
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.literal_schema(list(self.values))
 
 
 class HistoryEntry(BaseModel):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from reliatic_appliance.domain.event_types import EVENT_TYPES
-from reliatic_appliance.schemas.common import PageQuery, ResourceId, Timestamp, sort_values
-
-EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+from reliatic_appliance.domain.event_types import EventType
+from reliatic_appliance.domain.vocabulary import AlertKind, AlertResourceType, AlertSeverity
+from reliatic_appliance.schemas.common import OneOf, PageQuery, ResourceId, Timestamp, sort_values
 
 
 class EventResource(BaseModel):
@@ -26,7 +25,7 @@ class Event(BaseModel):
     """A feed item: the webhook payload of SPEC §7 without `delivery_id`."""
 
     id: str = Field(description="Event id; increases monotonically within the tenant.")
-    type: EventType  # type: ignore[valid-type]
+    type: EventType
     timestamp: Timestamp
     tenant: str
     resource: EventResource
@@ -37,16 +36,17 @@ class EventListQuery(PageQuery):
     after: int | None = Field(
         None, ge=0, le=2**62, description="Only events with an id greater than this (cursor)."
     )
-    type: EventType | None = Field(None, description="Only events of this type.")  # type: ignore[valid-type]
+    type: EventType | None = Field(None, description="Only events of this type.")
 
 
-AlertKind = Literal["sla_escalation", "webhook_disabled"]
+ALERT_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "level")
+AlertSort = Annotated[str, OneOf(sort_values(ALERT_SORT_FIELDS))]
 
 
 class Alert(BaseModel):
     id: str
     kind: AlertKind
-    severity: Literal["info", "warning", "critical"]
+    severity: AlertSeverity
     resource_type: str
     resource_id: str
     level: int | None
@@ -57,7 +57,7 @@ class Alert(BaseModel):
 
 class AlertListQuery(PageQuery):
     kind: AlertKind | None = None
-    resource_type: Literal["action", "webhook"] | None = None
+    resource_type: AlertResourceType | None = None
     # An id like any other (SPEC §9: control characters are a validation error).
     resource_id: ResourceId | None = None
-    sort: Literal[sort_values(("created_at", "updated_at", "level"))] | None = None  # type: ignore[valid-type]
+    sort: AlertSort | None = None

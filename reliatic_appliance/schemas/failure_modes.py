@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from reliatic_appliance.domain.fmea import ACTION_PRIORITIES, FMEA_PRIORITIES
+from reliatic_appliance.domain.fmea import FmeaActionPriority, FmeaPriority
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     LongText,
+    OneOf,
     PageQuery,
     ResourceId,
     ShortText,
     Timestamp,
     sort_values,
 )
-
-FmeaPriority = Literal[FMEA_PRIORITIES]  # type: ignore[valid-type]
-ActionPriority = Literal[ACTION_PRIORITIES]  # type: ignore[valid-type]
 
 Description = Annotated[LongText, StringConstraints(min_length=1)]
 # SPEC §5: severity, occurrence and detection are integers 1-10.
@@ -33,7 +31,7 @@ FAILURE_MODE_SORT_FIELDS: tuple[str, ...] = (
     "occurrence",
     "detection",
 )
-FailureModeSort = Literal[sort_values(FAILURE_MODE_SORT_FIELDS)]  # type: ignore[valid-type]
+FailureModeSort = Annotated[str, OneOf(sort_values(FAILURE_MODE_SORT_FIELDS))]
 
 
 class FailureModeFields(BaseModel):
@@ -78,14 +76,14 @@ class FailureModeUpdate(FailureModeFields):
     model_config = ConfigDict(**STRICT_INPUT, json_schema_extra={"examples": [{"detection": 3}]})
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    asset_id: ResourceId = Field(  # type: ignore[assignment]
+    asset_id: ResourceId = Field(  # type: ignore[assignment]  # optional, not nullable
         None,
         description="Cannot be changed; sending the current value is accepted and ignored.",
     )
-    description: Description = None  # type: ignore[assignment]
-    severity: Scale = None  # type: ignore[assignment]
-    occurrence: Scale = None  # type: ignore[assignment]
-    detection: Scale = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]  # optional, not nullable
+    severity: Scale = None  # type: ignore[assignment]  # optional, not nullable
+    occurrence: Scale = None  # type: ignore[assignment]  # optional, not nullable
+    detection: Scale = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class FailureMode(BaseModel):
@@ -98,8 +96,8 @@ class FailureMode(BaseModel):
     occurrence: int
     detection: int
     rpn: int
-    priority: FmeaPriority  # type: ignore[valid-type]
-    action_priority: ActionPriority  # type: ignore[valid-type]
+    priority: FmeaPriority
+    action_priority: FmeaActionPriority
     failure_mechanism: str | None
     effect: str | None
     cause: str | None
@@ -112,12 +110,10 @@ class FailureModeListQuery(PageQuery):
     asset_id: ResourceId | None = Field(None, description="Only this asset's failure modes.")
     rpn_min: Rpn | None = Field(None, description="Only RPN at or above this (1..1000).")
     rpn_max: Rpn | None = Field(None, description="Only RPN at or below this (1..1000).")
-    priority: FmeaPriority | None = Field(  # type: ignore[valid-type]
-        None, description="Filter by computed priority."
-    )
-    action_priority: ActionPriority | None = Field(  # type: ignore[valid-type]
+    priority: FmeaPriority | None = Field(None, description="Filter by computed priority.")
+    action_priority: FmeaActionPriority | None = Field(
         None, description="Filter by AIAG-VDA action priority."
     )
-    sort: FailureModeSort | None = Field(  # type: ignore[valid-type]
+    sort: FailureModeSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

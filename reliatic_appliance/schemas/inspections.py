@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.effectiveness import EFFECTIVENESS_LEVELS, INSPECTION_TYPES
+from reliatic_appliance.domain.effectiveness import Effectiveness, InspectionType
+from reliatic_appliance.domain.lifecycle import InspectionStatus
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
     IsoDate,
     LongText,
     Name,
+    OneOf,
     PageQuery,
     ResourceId,
     Timestamp,
     sort_values,
 )
-
-# The domain module owns the lists; the schemas only describe them (SPEC §6).
-InspectionType = Literal[INSPECTION_TYPES]  # type: ignore[valid-type]
-Effectiveness = Literal[EFFECTIVENESS_LEVELS]  # type: ignore[valid-type]
-InspectionStatus = Literal["draft", "completed"]
 
 Coverage = Annotated[
     float,
@@ -42,7 +39,7 @@ INSPECTION_SORT_FIELDS: tuple[str, ...] = (
     "coverage_percent",
     "min_measured_thickness_mm",
 )
-InspectionSort = Literal[sort_values(INSPECTION_SORT_FIELDS)]  # type: ignore[valid-type]
+InspectionSort = Annotated[str, OneOf(sort_values(INSPECTION_SORT_FIELDS))]
 
 
 class InspectionFields(BaseModel):
@@ -74,12 +71,12 @@ class InspectionCreate(InspectionFields):
     )
 
     asset_id: ResourceId
-    inspection_type: InspectionType  # type: ignore[valid-type]
+    inspection_type: InspectionType
     inspection_date: IsoDate = Field(
         description="Not in the future, not before the asset's install_date."
     )
     inspector_name: Name
-    status: InspectionStatus = "completed"
+    status: InspectionStatus = InspectionStatus.COMPLETED
 
 
 class InspectionUpdate(InspectionFields):
@@ -91,11 +88,11 @@ class InspectionUpdate(InspectionFields):
 
     # Defaults of None are never validated, so an explicit null for these is refused.
     # asset_id is accepted only unchanged (a full object sent back), never to move evidence.
-    asset_id: ResourceId = None  # type: ignore[assignment]
-    inspection_type: InspectionType = None  # type: ignore[valid-type]
-    inspection_date: IsoDate = None  # type: ignore[assignment]
-    inspector_name: Name = None  # type: ignore[assignment]
-    status: InspectionStatus = None  # type: ignore[assignment]
+    asset_id: ResourceId = None  # type: ignore[assignment]  # optional, not nullable
+    inspection_type: InspectionType = None  # type: ignore[assignment]  # optional, not nullable
+    inspection_date: IsoDate = None  # type: ignore[assignment]  # optional, not nullable
+    inspector_name: Name = None  # type: ignore[assignment]  # optional, not nullable
+    status: InspectionStatus = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class Inspection(BaseModel):
@@ -103,23 +100,21 @@ class Inspection(BaseModel):
 
     id: str
     asset_id: str
-    inspection_type: InspectionType  # type: ignore[valid-type]
+    inspection_type: InspectionType
     inspection_date: DateText
     inspector_name: str
     coverage_percent: float | None
     status: InspectionStatus
     findings: str | None
     min_measured_thickness_mm: float | None
-    effectiveness: Effectiveness  # type: ignore[valid-type]
+    effectiveness: Effectiveness
     created_at: Timestamp
     updated_at: Timestamp
 
 
 class InspectionListQuery(PageQuery):
     asset_id: ResourceId | None = Field(None, description="Only this asset's inspections.")
-    inspection_type: InspectionType | None = Field(  # type: ignore[valid-type]
-        None, description="Filter by inspection_type."
-    )
+    inspection_type: InspectionType | None = Field(None, description="Filter by inspection_type.")
     status: InspectionStatus | None = Field(None, description="Filter by status.")
     date_from: IsoDate | None = Field(
         None, description="inspection_date on or after this date (YYYY-MM-DD)."
@@ -127,6 +122,6 @@ class InspectionListQuery(PageQuery):
     date_to: IsoDate | None = Field(
         None, description="inspection_date on or before this date (YYYY-MM-DD)."
     )
-    sort: InspectionSort | None = Field(  # type: ignore[valid-type]
+    sort: InspectionSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.lifecycle import MOC_STATUSES
+from reliatic_appliance.domain.lifecycle import MocStatus
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     HistoryEntry,
     LongText,
     Name,
+    OneOf,
     PageQuery,
     ResourceId,
     Timestamp,
     sort_values,
 )
 
-MocStatus = Literal[MOC_STATUSES]  # type: ignore[valid-type]
 MOC_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at")
-MocSort = Literal[sort_values(MOC_SORT_FIELDS)]  # type: ignore[valid-type]
+MocSort = Annotated[str, OneOf(sort_values(MOC_SORT_FIELDS))]
 
 
 class MocFields(BaseModel):
@@ -60,8 +60,8 @@ class MocUpdate(MocFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    title: Name = None  # type: ignore[assignment]
-    requested_by: Name = None  # type: ignore[assignment]
+    title: Name = None  # type: ignore[assignment]  # optional, not nullable
+    requested_by: Name = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class MocStatusChange(BaseModel):
@@ -91,6 +91,6 @@ class Moc(BaseModel):
 class MocListQuery(PageQuery):
     status: MocStatus | None = Field(None, description="Filter by status.")
     asset_id: ResourceId | None = Field(None, description="Filter by asset.")
-    sort: MocSort | None = Field(  # type: ignore[valid-type]
+    sort: MocSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

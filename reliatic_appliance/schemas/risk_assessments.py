@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reliatic_appliance.domain.risk_matrix import RISK_RANKINGS
+from reliatic_appliance.domain.risk_matrix import RiskRanking
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
     IsoDate,
     LongText,
+    OneOf,
     PageQuery,
     ResourceId,
     ShortText,
@@ -19,7 +20,6 @@ from reliatic_appliance.schemas.common import (
     sort_values,
 )
 
-RiskRanking = Literal[RISK_RANKINGS]  # type: ignore[valid-type]
 # SPEC §5: probability and consequence of failure are integers 1-5.
 MatrixIndex = Annotated[int, Field(ge=1, le=5)]
 AssessmentDate = Annotated[
@@ -33,7 +33,7 @@ RISK_ASSESSMENT_SORT_FIELDS: tuple[str, ...] = (
     "assessment_date",
     "risk_score",
 )
-RiskAssessmentSort = Literal[sort_values(RISK_ASSESSMENT_SORT_FIELDS)]  # type: ignore[valid-type]
+RiskAssessmentSort = Annotated[str, OneOf(sort_values(RISK_ASSESSMENT_SORT_FIELDS))]
 
 
 class RiskAssessmentFields(BaseModel):
@@ -77,13 +77,13 @@ class RiskAssessmentUpdate(RiskAssessmentFields):
     )
 
     # Defaults of None are never validated, so an explicit null for these is refused.
-    asset_id: ResourceId = Field(  # type: ignore[assignment]
+    asset_id: ResourceId = Field(  # type: ignore[assignment]  # optional, not nullable
         None,
         description="Cannot be changed; sending the current value is accepted and ignored.",
     )
-    probability_of_failure: MatrixIndex = None  # type: ignore[assignment]
-    consequence_of_failure: MatrixIndex = None  # type: ignore[assignment]
-    assessment_date: AssessmentDate = None  # type: ignore[assignment]
+    probability_of_failure: MatrixIndex = None  # type: ignore[assignment]  # optional, not nullable
+    consequence_of_failure: MatrixIndex = None  # type: ignore[assignment]  # optional, not nullable
+    assessment_date: AssessmentDate = None  # type: ignore[assignment]  # optional, not nullable
 
 
 class RiskAssessment(BaseModel):
@@ -94,7 +94,7 @@ class RiskAssessment(BaseModel):
     probability_of_failure: int
     consequence_of_failure: int
     risk_score: int
-    risk_ranking: RiskRanking  # type: ignore[valid-type]
+    risk_ranking: RiskRanking
     assessed_by: str | None
     assessment_date: DateText
     damage_mechanisms: str | None
@@ -105,9 +105,7 @@ class RiskAssessment(BaseModel):
 
 class RiskAssessmentListQuery(PageQuery):
     asset_id: ResourceId | None = Field(None, description="Only this asset's assessments.")
-    risk_ranking: RiskRanking | None = Field(  # type: ignore[valid-type]
-        None, description="Filter by computed risk ranking."
-    )
-    sort: RiskAssessmentSort | None = Field(  # type: ignore[valid-type]
+    risk_ranking: RiskRanking | None = Field(None, description="Filter by computed risk ranking.")
+    sort: RiskAssessmentSort | None = Field(
         None, description="Sort field; prefix '-' for descending. Ties by id."
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from reliatic_appliance.domain.event_types import EVENT_TYPES
+from reliatic_appliance.domain.event_types import EventType
+from reliatic_appliance.domain.retry import DeliveryStatus
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     LongText,
@@ -14,7 +15,6 @@ from reliatic_appliance.schemas.common import (
     Timestamp,
 )
 
-EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 Url = Annotated[
     str,
     StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\x00-\x20\x7f]+$"),
@@ -25,7 +25,11 @@ Secret = Annotated[
     StringConstraints(min_length=38, max_length=100, pattern=r"^whsec_[A-Za-z0-9+/=]+$"),
     Field(description="`whsec_` + base64 of 24-64 bytes; generated when absent."),
 ]
-EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]  # type: ignore[valid-type]
+# Not strict: `reliatic webhook add` validates its arguments as Python values, where a strict
+# enum accepts only members; JSON input is the same either way (the values, as text).
+EventList = Annotated[
+    list[Annotated[EventType, Strict(False)]], Field(min_length=1, max_length=len(EventType))
+]
 
 
 class WebhookCreate(BaseModel):
@@ -52,9 +56,9 @@ class WebhookCreate(BaseModel):
 class WebhookUpdate(BaseModel):
     model_config = ConfigDict(**STRICT_INPUT, json_schema_extra={"examples": [{"enabled": False}]})
 
-    url: Url = None  # type: ignore[assignment]
-    events: EventList = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
+    url: Url = None  # type: ignore[assignment]  # optional, not nullable
+    events: EventList = None  # type: ignore[assignment]  # optional, not nullable
+    enabled: bool = None  # type: ignore[assignment]  # optional, not nullable
     description: LongText | None = None
 
 
@@ -67,7 +71,7 @@ class RotateSecret(BaseModel):
 class Webhook(BaseModel):
     id: str
     url: str
-    events: list[EventType]  # type: ignore[valid-type]
+    events: list[EventType]
     description: str | None
     enabled: bool
     disabled_reason: str | None = Field(description="Why the scheduler disabled it, if it did.")
@@ -88,9 +92,6 @@ class DeliveryAttempt(BaseModel):
     duration_ms: float
     http_status: int | None
     error: str | None
-
-
-DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
 class Delivery(BaseModel):

@@ -10,25 +10,19 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Collection
-from functools import partial
 from typing import Any
-
-import apsw
 
 from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
 from reliatic_appliance.errors import ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import ActionFilter, TenantDb, TenantTx
 from reliatic_appliance.services import lifecycle
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import require
 from reliatic_appliance.services.values import to_storage
-from reliatic_appliance.storage import actions as store
-from reliatic_appliance.storage.history import ACTION_HISTORY
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import now_ts, utc_now
 
 Row = dict[str, Any]
-ActionFilter = store.ActionFilter
 INITIAL_STATUS = "open"  # SPEC §5: new actions are open
 
 # Body fields naming other rows of the tenant: (field, table).
@@ -39,13 +33,11 @@ _REFERENCES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _write_status(
-    conn: apsw.Connection, action_id: str, current: str, target: str, at: str
-) -> None:
+def _write_status(tx: TenantTx, action_id: str, current: str, target: str, at: str) -> None:
     # Rework (completed -> in_progress) makes a finished action open again: its SLA levels
     # start over, so an overdue reworked action is escalated afresh (SPEC §7).
     reopened = target in OPEN_ACTION_STATUSES and current not in OPEN_ACTION_STATUSES
-    store.set_status(conn, action_id, target, at, reset_escalation=reopened)
+    tx.actions.set_status(action_id, target, at, reset_escalation=reopened)
 
 
 LIFECYCLE = lifecycle.Lifecycle(
@@ -53,18 +45,18 @@ LIFECYCLE = lifecycle.Lifecycle(
     noun="action",
     resource_type="action",
     event_type="action.status_changed",
-    history=ACTION_HISTORY,
-    load=store.get_action,
+    history="action",
+    load=lambda tx, action_id: tx.actions.get_action(action_id),
     write_status=_write_status,
 )
 
 
-def _check_references(conn: apsw.Connection, action: Row, sent: Collection[str]) -> None:
+def _check_references(tx: TenantTx, action: Row, sent: Collection[str]) -> None:
     """Referenced rows exist in this tenant, and a failure mode or inspection the action
     names belongs to the action's asset (else the action would point at two machines)."""
     for field, table in _REFERENCES:
         if field in sent:
-            require(conn, table, action.get(field), field)
+            require(tx, table, action.get(field), field)
     asset_id = action.get("asset_id")
     if asset_id is None:
         return
@@ -72,12 +64,12 @@ def _check_references(conn: apsw.Connection, action: Row, sent: Collection[str])
         row_id = action.get(field)
         if row_id is None or not ({"asset_id", field} & set(sent)):
             continue
-        if store.asset_of(conn, table, row_id) != asset_id:
+        if tx.actions.asset_of(table, row_id) != asset_id:
             raise ValidationError.field(field, "belongs to a different asset than asset_id")
 
 
-def list_actions(
-    db: Database,
+async def list_actions(
+    db: TenantDb,
     flt: ActionFilter,
     sort: str | None,
     page: PageRequest,
@@ -88,28 +80,34 @@ def list_actions(
         # Due dates are plant calendar dates compared with today's date in UTC (SPEC §3).
         flt = dataclasses.replace(flt, today=(today or utc_now().date()).isoformat())
 
-    return read_page(
+    return await read_page(
         db,
-        partial(store.list_actions, flt=flt, sort=sort),
+        lambda tx, limit, offset: tx.actions.list_actions(
+            flt, sort=sort, limit=limit, offset=offset
+        ),
         page,
-        lambda conn, rows: lifecycle.with_histories(conn, LIFECYCLE, rows),
+        lambda tx, rows: lifecycle.with_histories(tx, LIFECYCLE, rows),
     )
 
 
-def get_action(db: Database, action_id: str) -> Row:
-    return db.read(lambda conn: lifecycle.get(conn, LIFECYCLE, action_id))
+def load_action(tx: TenantTx, action_id: str) -> Row:
+    """The representation a GET returns (with its history); 404 if none."""
+    return lifecycle.get(tx, LIFECYCLE, action_id)
 
 
-async def create_action(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+async def get_action(db: TenantDb, action_id: str) -> Row:
+    return await db.read(lambda tx: load_action(tx, action_id))
+
+
+async def create_action(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
     """Insert an `open` action; its history starts with `{"from": null, "to": "open"}`."""
     action = to_storage(values)
 
-    def write(conn: apsw.Connection) -> Row:
-        _check_references(conn, action, action.keys())
+    def write(tx: TenantTx) -> Row:
+        _check_references(tx, action, action.keys())
         at = now_ts()
         action_id = new_id("act")
-        store.insert_action(
-            conn,
+        tx.actions.insert_action(
             {
                 **action,
                 "id": action_id,
@@ -118,35 +116,35 @@ async def create_action(db: Database, values: dict[str, Any], *, actor: str | No
                 "updated_at": at,
             },
         )
-        lifecycle.record_creation(conn, LIFECYCLE, action_id, INITIAL_STATUS, actor=actor, at=at)
-        return lifecycle.get(conn, LIFECYCLE, action_id)
+        lifecycle.record_creation(tx, LIFECYCLE, action_id, INITIAL_STATUS, actor=actor, at=at)
+        return lifecycle.get(tx, LIFECYCLE, action_id)
 
     return await db.write(write)
 
 
 async def update_action(
-    db: Database, action_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, action_id: str, changes: dict[str, Any], *, actor: str | None
 ) -> Row:
     """Apply a partial update of the non-status fields; a no-op changes nothing."""
     changes = to_storage(changes)
 
-    def write(conn: apsw.Connection) -> Row:
-        before = lifecycle.get(conn, LIFECYCLE, action_id)
+    def write(tx: TenantTx) -> Row:
+        before = lifecycle.get(tx, LIFECYCLE, action_id)
         changed = {k: v for k, v in changes.items() if before.get(k) != v}
         if not changed:
             return before
         lifecycle.require_editable(LIFECYCLE, before)
-        _check_references(conn, {**before, **changed}, changed.keys())
-        store.update_action(conn, action_id, changed, now_ts())
-        return lifecycle.get(conn, LIFECYCLE, action_id)
+        _check_references(tx, {**before, **changed}, changed.keys())
+        tx.actions.update_action(action_id, changed, now_ts())
+        return lifecycle.get(tx, LIFECYCLE, action_id)
 
     return await db.write(write)
 
 
 async def change_status(
-    db: Database, action_id: str, target: str, comment: str | None, *, actor: str | None
+    db: TenantDb, action_id: str, target: str, comment: str | None, *, actor: str | None
 ) -> Row:
     """One step of the §6 action lifecycle; 409 with the allowed next states otherwise."""
     return await db.write(
-        lambda conn: lifecycle.transition(conn, LIFECYCLE, action_id, target, comment, actor=actor)
+        lambda tx: lifecycle.transition(tx, LIFECYCLE, action_id, target, comment, actor=actor)
     )

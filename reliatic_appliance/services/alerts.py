@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
-
-import apsw
 
 from reliatic_appliance.errors import NotFound
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import AlertFilter, TenantDb, TenantTx
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
-from reliatic_appliance.storage import alerts as store
-from reliatic_appliance.storage import sla as sla_store
-from reliatic_appliance.storage.sqlite import Database
-
-AlertFilter = store.AlertFilter
 
 
-def list_alerts(db: Database, flt: AlertFilter, sort: str | None, page: PageRequest) -> Page:
-    return read_page(
+async def list_alerts(db: TenantDb, flt: AlertFilter, sort: str | None, page: PageRequest) -> Page:
+    return await read_page(
         db,
-        partial(store.list_alerts, flt=flt, sort=sort),
+        lambda tx, limit, offset: tx.alerts.list_alerts(flt, sort=sort, limit=limit, offset=offset),
         page,
     )
 
 
-def get_alert(db: Database, alert_id: str) -> dict[str, Any]:
-    row = db.read(lambda conn: store.get_alert(conn, alert_id))
+def load_alert(tx: TenantTx, alert_id: str) -> dict[str, Any]:
+    """The representation a GET returns, inside the caller's transaction; 404 if none."""
+    row = tx.alerts.get_alert(alert_id)
     if row is None:
         raise NotFound(f"Alert {alert_id} not found.")
     return row
 
 
+async def get_alert(db: TenantDb, alert_id: str) -> dict[str, Any]:
+    return await db.read(lambda tx: load_alert(tx, alert_id))
+
+
 def raise_alert(
-    conn: apsw.Connection,
+    tx: TenantTx,
     *,
     kind: str,
     severity: str,
@@ -63,14 +61,14 @@ def raise_alert(
         "message": message,
         "created_at": at,
     }
-    if not store.insert_alert(conn, alert):
-        existing = sla_store.refresh_alert(conn, alert) if reraise else None
+    if not tx.alerts.insert_alert(alert):
+        existing = tx.sla.refresh_alert(alert) if reraise else None
         if existing is None:
             return None
         alert_id = existing
-    row = store.get_alert(conn, alert_id)
+    row = tx.alerts.get_alert(alert_id)
     emit(
-        conn,
+        tx,
         event_type="alert.escalated",
         resource_type="alert",
         resource_id=alert_id,

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.domain.permissions import (
     PermissionSpecError,
     covers,
@@ -22,10 +20,8 @@ from reliatic_appliance.domain.permissions import (
 )
 from reliatic_appliance.errors import Forbidden, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.services.paging import Page, PageRequest
-from reliatic_appliance.storage import control as store
-from reliatic_appliance.storage import snapshot
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import format_ts, now_ts
 
 Row = dict[str, Any]
@@ -76,7 +72,7 @@ def public_view(row: Row) -> Row:
 
 
 async def create_key(
-    control: Database,
+    control: ControlDb,
     *,
     tenant_id: str,
     name: str,
@@ -123,34 +119,34 @@ async def create_key(
         "revoked_at": None,
     }
 
-    def write(conn: apsw.Connection) -> None:
-        store.insert_key(conn, record, hash_key(key))
+    def write(tx: ControlTx) -> None:
+        tx.control.insert_key(record, hash_key(key))
 
     await control.write(write)
     return public_view(record), key
 
 
-def list_keys(control: Database, tenant_id: str, page: PageRequest) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        rows = store.list_keys(conn, tenant_id, page.per_page, page.offset)
+async def list_keys(control: ControlDb, tenant_id: str, page: PageRequest) -> Page:
+    def read(tx: ControlTx) -> Page:
+        rows = tx.control.list_keys(tenant_id, page.per_page, page.offset)
         return Page(
             items=[public_view(r) for r in rows],
-            total=store.count_keys(conn, tenant_id),
+            total=tx.control.count_keys(tenant_id),
             request=page,
         )
 
-    return control.read(read)
+    return await control.read(read)
 
 
-async def revoke_key(control: Database, key_id: str, *, tenant_id: str | None) -> Row:
+async def revoke_key(control: ControlDb, key_id: str, *, tenant_id: str | None) -> Row:
     """Revoke (idempotent); `tenant_id` None only for the operator's CLI."""
 
-    def write(conn: apsw.Connection) -> Row:
-        row = store.key_by_id(conn, key_id, tenant_id)
+    def write(tx: ControlTx) -> Row:
+        row = tx.control.key_by_id(key_id, tenant_id)
         if row is None:
             raise NotFound(f"API key {key_id} not found.")
-        store.revoke_key(conn, key_id, now_ts())
-        updated = store.key_by_id(conn, key_id)
+        tx.control.revoke_key(key_id, now_ts())
+        updated = tx.control.key_by_id(key_id)
         assert updated is not None
         return public_view(updated)
 
@@ -170,8 +166,8 @@ def _parse_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _credential(conn: apsw.Connection, key_hash: bytes) -> _Credential | None:
-    row = store.key_for_auth(conn, key_hash)
+def _credential(tx: ControlTx, key_hash: bytes) -> _Credential | None:
+    row = tx.control.key_for_auth(key_hash)
     if row is None or row["revoked_at"] is not None or row["tenant_disabled_at"] is not None:
         return None
     principal = Principal(
@@ -184,7 +180,9 @@ def _credential(conn: apsw.Connection, key_hash: bytes) -> _Credential | None:
     return _Credential(principal, _parse_ts(row["expires_at"]), _parse_ts(row["last_used_at"]))
 
 
-def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Principal, bool] | None:
+async def authenticate(
+    control: ControlDb, key: str, *, now: datetime
+) -> tuple[Principal, bool] | None:
     """The principal for a presented key, or None if unknown, revoked, expired or disabled.
 
     The key is looked up in control.db, or reused only while control.db has not changed
@@ -196,9 +194,9 @@ def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Princip
     # Without a transaction: on a hit this is one statement (data_version). On a miss the
     # key is read after data_version, so a commit in between is at worst remembered under
     # the older version, which the next request sees has moved: never a stale key.
-    found = control.read(
-        lambda conn: snapshot.remembered(
-            conn, ("credential", key_hash), lambda: _credential(conn, key_hash)
+    found = await control.read(
+        lambda tx: tx.control.remembered(
+            ("credential", key_hash), lambda: _credential(tx, key_hash)
         ),
         snapshot=False,
     )
@@ -208,5 +206,5 @@ def authenticate(control: Database, key: str, *, now: datetime) -> tuple[Princip
     return found.principal, last_used is None or now - last_used >= LAST_USED_RESOLUTION
 
 
-async def record_use(control: Database, key_id: str, *, now: datetime) -> None:
-    await control.write(lambda conn: store.touch_key(conn, key_id, format_ts(now)))
+async def record_use(control: ControlDb, key_id: str, *, now: datetime) -> None:
+    await control.write(lambda tx: tx.control.touch_key(key_id, format_ts(now)))

@@ -1,6 +1,6 @@
 """An asset's computed fields (SPEC §5/§6), kept in its row so lists read them for free.
 
-`refresh(conn, asset_id)` recomputes them from the asset's thicknesses, its completed
+`refresh(tx, asset_id)` recomputes them from the asset's thicknesses, its completed
 inspections and its newest risk assessment. Every write that can change one of those inputs
 calls it inside its own transaction, so the stored values are right after every commit.
 """
@@ -10,23 +10,20 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.domain.corrosion import ThicknessReading, assess_corrosion
+from reliatic_appliance.ports import TenantTx
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.storage import asset_metrics as store
-from reliatic_appliance.storage import assets as asset_store
 
 
 def _date(text: str | None) -> datetime.date | None:
     return None if text is None else datetime.date.fromisoformat(text)
 
 
-def compute(conn: apsw.Connection, asset_id: str) -> dict[str, Any] | None:
-    basis = store.asset_basis(conn, asset_id)
+def compute(tx: TenantTx, asset_id: str) -> dict[str, Any] | None:
+    basis = tx.asset_metrics.asset_basis(asset_id)
     if basis is None:
         return None
-    inspections = store.completed_inspections(conn, asset_id)
+    inspections = tx.asset_metrics.completed_inspections(asset_id)
     readings = [
         ThicknessReading(_date(row["inspection_date"]), row["min_measured_thickness_mm"])  # type: ignore[arg-type]
         for row in inspections
@@ -41,7 +38,7 @@ def compute(conn: apsw.Connection, asset_id: str) -> dict[str, Any] | None:
         last_inspection_date=last_inspection,
     )
     return {
-        "risk_ranking": store.newest_risk_ranking(conn, asset_id),
+        "risk_ranking": tx.asset_metrics.newest_risk_ranking(asset_id),
         "last_inspection_date": _iso(result.last_inspection_date),
         "corrosion_rate_mm_per_year": result.corrosion_rate_mm_per_year,
         "remaining_life_years": result.remaining_life_years,
@@ -54,7 +51,7 @@ def _iso(value: datetime.date | None) -> str | None:
 
 
 def refresh(
-    conn: apsw.Connection,
+    tx: TenantTx,
     asset_id: str,
     *,
     actor: str | None,
@@ -67,20 +64,20 @@ def refresh(
     `updated_since` sync picks it up) and `asset.updated` is emitted with before and after,
     unless the caller emits its own event for the same write (`emit_event=False`).
     """
-    metrics = compute(conn, asset_id)
+    metrics = compute(tx, asset_id)
     if metrics is None:
         return False
-    before = asset_store.get_asset(conn, asset_id) if emit_event else None
-    if not store.store_metrics(conn, asset_id, metrics, updated_at=at):
+    before = tx.assets.get_asset(asset_id) if emit_event else None
+    if not tx.asset_metrics.store_metrics(asset_id, metrics, updated_at=at):
         return False
     if emit_event:
         emit(
-            conn,
+            tx,
             event_type="asset.updated",
             resource_type="asset",
             resource_id=asset_id,
             before=before,
-            after=asset_store.get_asset(conn, asset_id),
+            after=tx.assets.get_asset(asset_id),
             actor=actor,
             at=at,
         )

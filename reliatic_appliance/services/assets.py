@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import (
+    AssetFilter,
+    BadCursor,
+    TenantDb,
+    TenantTx,
+    UniqueViolation,
+)
 from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.services.values import to_storage
-from reliatic_appliance.storage import assets as store
-from reliatic_appliance.storage.listing import BadCursor
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import now_ts
 
 Row = dict[str, Any]
-AssetFilter = store.AssetFilter
 # Asset fields the computed corrosion fields depend on (SPEC §6).
 METRIC_INPUTS = frozenset({"nominal_thickness_mm", "required_thickness_mm", "install_date"})
 
@@ -39,10 +40,10 @@ def _tag_conflict(tag_number: str) -> Conflict:
     )
 
 
-def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequest) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        window = store.list_assets(
-            conn, flt, sort=sort, limit=page.per_page, offset=page.offset, after=page.after
+async def list_assets(db: TenantDb, flt: AssetFilter, sort: str | None, page: PageRequest) -> Page:
+    def read(tx: TenantTx) -> Page:
+        window = tx.assets.list_assets(
+            flt, sort=sort, limit=page.per_page, offset=page.offset, after=page.after
         )
         return Page(
             items=[],
@@ -53,35 +54,40 @@ def list_assets(db: Database, flt: AssetFilter, sort: str | None, page: PageRequ
         )
 
     try:
-        return db.read(read)
+        return await db.read(read)
     except BadCursor as exc:
         raise ValidationError.field("after", str(exc)) from None
 
 
-def get_asset(db: Database, asset_id: str) -> Row:
-    row = db.read(lambda conn: store.get_asset(conn, asset_id), snapshot=False)
+def load_asset(tx: TenantTx, asset_id: str) -> Row:
+    """The representation a GET returns, inside the caller's transaction; 404 if none."""
+    row = tx.assets.get_asset(asset_id)
     if row is None:
         raise NotFound(f"Asset {asset_id} not found.")
     return row
 
 
-def insert_new_asset(conn: apsw.Connection, asset: Row, *, actor: str | None) -> Row:
+async def get_asset(db: TenantDb, asset_id: str) -> Row:
+    return await db.read(lambda tx: load_asset(tx, asset_id), snapshot=False)
+
+
+def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None) -> Row:
     """Write one new asset (storage values) and its `asset.created` event, inside the
     caller's write transaction. The one place an asset is created (API, demo, benchmark)."""
     _check_thicknesses(asset)
-    if store.tag_exists(conn, asset["tag_number"]):
+    if tx.assets.tag_exists(asset["tag_number"]):
         raise _tag_conflict(asset["tag_number"])
     at = now_ts()
     asset_id = new_id("ast")
     try:
-        store.insert_asset(conn, {**asset, "id": asset_id, "created_at": at, "updated_at": at})
-    except apsw.ConstraintError:
+        tx.assets.insert_asset({**asset, "id": asset_id, "created_at": at, "updated_at": at})
+    except UniqueViolation:
         # Only reachable when another process (the CLI) inserted the tag meanwhile.
         raise _tag_conflict(asset["tag_number"]) from None
-    row = store.get_asset(conn, asset_id)
+    row = tx.assets.get_asset(asset_id)
     assert row is not None
     emit(
-        conn,
+        tx,
         event_type="asset.created",
         resource_type="asset",
         resource_id=asset_id,
@@ -93,38 +99,38 @@ def insert_new_asset(conn: apsw.Connection, asset: Row, *, actor: str | None) ->
     return row
 
 
-async def create_asset(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+async def create_asset(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
     asset = to_storage(values)
     # Checked before queuing too, so a bad request never takes a place in a group commit.
     _check_thicknesses(asset)
-    return await db.write(lambda conn: insert_new_asset(conn, asset, actor=actor))
+    return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor))
 
 
 async def update_asset(
-    db: Database, asset_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, asset_id: str, changes: dict[str, Any], *, actor: str | None
 ) -> Row:
     """Apply a partial update; emit `asset.updated` (or `asset.decommissioned`) if it changed."""
     changes = to_storage(changes)
 
-    def write(conn: apsw.Connection) -> Row:
-        before = store.get_asset(conn, asset_id)
+    def write(tx: TenantTx) -> Row:
+        before = tx.assets.get_asset(asset_id)
         if before is None:
             raise NotFound(f"Asset {asset_id} not found.")
         changed = {k: v for k, v in changes.items() if before.get(k) != v}
         if not changed:
             return before
         _check_thicknesses({**before, **changed})
-        if "tag_number" in changed and store.tag_exists(conn, changed["tag_number"], asset_id):
+        if "tag_number" in changed and tx.assets.tag_exists(changed["tag_number"], asset_id):
             raise _tag_conflict(changed["tag_number"])
         at = now_ts()
-        store.update_asset(conn, asset_id, changed, at)
+        tx.assets.update_asset(asset_id, changed, at)
         if METRIC_INPUTS & changed.keys():
-            asset_metrics.refresh(conn, asset_id, actor=actor, at=at, emit_event=False)
-        after = store.get_asset(conn, asset_id)
+            asset_metrics.refresh(tx, asset_id, actor=actor, at=at, emit_event=False)
+        after = tx.assets.get_asset(asset_id)
         assert after is not None
         decommissioned = changed.get("status") == "decommissioned"
         emit(
-            conn,
+            tx,
             event_type="asset.decommissioned" if decommissioned else "asset.updated",
             resource_type="asset",
             resource_id=asset_id,
@@ -138,6 +144,6 @@ async def update_asset(
     return await db.write(write)
 
 
-async def decommission_asset(db: Database, asset_id: str, *, actor: str | None) -> Row:
+async def decommission_asset(db: TenantDb, asset_id: str, *, actor: str | None) -> Row:
     """Soft delete (SPEC §5): the row stays with status `decommissioned`."""
     return await update_asset(db, asset_id, {"status": "decommissioned"}, actor=actor)

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.domain.event_types import EVENT_TYPES
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import TenantDb, TenantTx
 from reliatic_appliance.services.paging import Page, PageRequest
-from reliatic_appliance.storage import events as event_store
-from reliatic_appliance.storage import webhooks as webhook_store
-from reliatic_appliance.storage.sqlite import Database
 
 
 def emit(
-    conn: apsw.Connection,
+    tx: TenantTx,
     *,
     event_type: str,
     resource_type: str,
@@ -34,8 +30,7 @@ def emit(
     """Record one event; return its id (monotonic within the tenant)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
-    event_id = event_store.insert_event(
-        conn,
+    event_id = tx.events.insert_event(
         {
             "type": event_type,
             "resource_type": resource_type,
@@ -45,9 +40,8 @@ def emit(
             "created_at": at,
         },
     )
-    for webhook_id in webhook_store.subscribers(conn, event_type):
-        webhook_store.insert_delivery(
-            conn,
+    for webhook_id in tx.webhooks.subscribers(event_type):
+        tx.webhooks.insert_delivery(
             {
                 "id": new_id("dlv"),
                 "webhook_id": webhook_id,
@@ -73,8 +67,8 @@ def feed_item(row: dict[str, Any], tenant_slug: str) -> dict[str, Any]:
     }
 
 
-def list_events(
-    db: Database,
+async def list_events(
+    db: TenantDb,
     *,
     tenant_slug: str,
     after: int | None,
@@ -82,9 +76,8 @@ def list_events(
     updated_since: str | None,
     page: PageRequest,
 ) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        rows, total = event_store.list_events(
-            conn,
+    def read(tx: TenantTx) -> Page:
+        rows, total = tx.events.list_events(
             after=after,
             event_type=event_type,
             updated_since=updated_since,
@@ -93,4 +86,4 @@ def list_events(
         )
         return Page(items=[feed_item(r, tenant_slug) for r in rows], total=total, request=page)
 
-    return db.read(read)
+    return await db.read(read)

@@ -9,23 +9,18 @@ has no event type for creating or deleting a failure mode, so those emit nothing
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
-
-import apsw
 
 from reliatic_appliance.domain.fmea import action_priority, fmea_priority, rpn
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import FailureModeFilter, TenantDb, TenantTx
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
-from reliatic_appliance.storage import failure_modes as store
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import now_ts
 
 Row = dict[str, Any]
-FailureModeFilter = store.FailureModeFilter
 
 
 def computed_fields(severity: int, occurrence: int, detection: int) -> Row:
@@ -42,41 +37,48 @@ def _not_found(failure_mode_id: str) -> NotFound:
     return NotFound(f"Failure mode {failure_mode_id} not found.")
 
 
-def list_failure_modes(
-    db: Database, flt: FailureModeFilter, sort: str | None, page: PageRequest
+async def list_failure_modes(
+    db: TenantDb, flt: FailureModeFilter, sort: str | None, page: PageRequest
 ) -> Page:
     if flt.rpn_min is not None and flt.rpn_max is not None and flt.rpn_min > flt.rpn_max:
         raise ValidationError.field("rpn_min", "must not be greater than rpn_max")
 
-    return read_page(
+    return await read_page(
         db,
-        partial(store.list_failure_modes, flt=flt, sort=sort),
+        lambda tx, limit, offset: tx.failure_modes.list_failure_modes(
+            flt, sort=sort, limit=limit, offset=offset
+        ),
         page,
     )
 
 
-def get_failure_mode(db: Database, failure_mode_id: str) -> Row:
-    row = db.read(lambda conn: store.get_failure_mode(conn, failure_mode_id))
+def load_failure_mode(tx: TenantTx, failure_mode_id: str) -> Row:
+    """The representation a GET returns, inside the caller's transaction; 404 if none."""
+    row = tx.failure_modes.get_failure_mode(failure_mode_id)
     if row is None:
         raise _not_found(failure_mode_id)
     return row
 
 
-async def create_failure_mode(db: Database, values: dict[str, Any]) -> Row:
+async def get_failure_mode(db: TenantDb, failure_mode_id: str) -> Row:
+    return await db.read(lambda tx: load_failure_mode(tx, failure_mode_id))
+
+
+async def create_failure_mode(db: TenantDb, values: dict[str, Any]) -> Row:
     """Insert a failure mode of an asset of this tenant (400 naming asset_id otherwise)."""
     row = {
         **values,
         **computed_fields(values["severity"], values["occurrence"], values["detection"]),
     }
 
-    def write(conn: apsw.Connection) -> Row:
-        require(conn, "assets", row["asset_id"], "asset_id")
+    def write(tx: TenantTx) -> Row:
+        require(tx, "assets", row["asset_id"], "asset_id")
         at = now_ts()
         failure_mode_id = new_id("fmd")
-        store.insert_failure_mode(
-            conn, {**row, "id": failure_mode_id, "created_at": at, "updated_at": at}
+        tx.failure_modes.insert_failure_mode(
+            {**row, "id": failure_mode_id, "created_at": at, "updated_at": at}
         )
-        created = store.get_failure_mode(conn, failure_mode_id)
+        created = tx.failure_modes.get_failure_mode(failure_mode_id)
         assert created is not None
         return created
 
@@ -84,12 +86,12 @@ async def create_failure_mode(db: Database, values: dict[str, Any]) -> Row:
 
 
 async def update_failure_mode(
-    db: Database, failure_mode_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, failure_mode_id: str, changes: dict[str, Any], *, actor: str | None
 ) -> Row:
     """Apply a partial update; emit `fmea.rpn_changed` (before, after) if the RPN moved."""
 
-    def write(conn: apsw.Connection) -> Row:
-        before = store.get_failure_mode(conn, failure_mode_id)
+    def write(tx: TenantTx) -> Row:
+        before = tx.failure_modes.get_failure_mode(failure_mode_id)
         if before is None:
             raise _not_found(failure_mode_id)
         check_same_asset(before, changes, "failure mode")
@@ -100,12 +102,12 @@ async def update_failure_mode(
         computed = computed_fields(merged["severity"], merged["occurrence"], merged["detection"])
         changed |= computed
         at = now_ts()
-        store.update_failure_mode(conn, failure_mode_id, changed, at)
-        after = store.get_failure_mode(conn, failure_mode_id)
+        tx.failure_modes.update_failure_mode(failure_mode_id, changed, at)
+        after = tx.failure_modes.get_failure_mode(failure_mode_id)
         assert after is not None
         if after["rpn"] != before["rpn"]:
             emit(
-                conn,
+                tx,
                 event_type="fmea.rpn_changed",
                 resource_type="failure_mode",
                 resource_id=failure_mode_id,
@@ -119,11 +121,11 @@ async def update_failure_mode(
     return await db.write(write)
 
 
-async def delete_failure_mode(db: Database, failure_mode_id: str) -> None:
+async def delete_failure_mode(db: TenantDb, failure_mode_id: str) -> None:
     """Hard delete (SPEC §5 "DELETE allowed"); actions that referred to it are detached."""
 
-    def write(conn: apsw.Connection) -> None:
-        if not store.delete_failure_mode(conn, failure_mode_id, now_ts()):
+    def write(tx: TenantTx) -> None:
+        if not tx.failure_modes.delete_failure_mode(failure_mode_id, now_ts()):
             raise _not_found(failure_mode_id)
 
     await db.write(write)

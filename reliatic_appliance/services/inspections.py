@@ -16,27 +16,21 @@ Rules where SPEC §5 is silent, chosen because inspection records are evidence:
 from __future__ import annotations
 
 import datetime
-from functools import partial
 from typing import Any
-
-import apsw
 
 from reliatic_appliance.domain.corrosion import validate_reading
 from reliatic_appliance.domain.effectiveness import inspection_effectiveness
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import InspectionFilter, TenantDb, TenantTx
 from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
 from reliatic_appliance.services.values import to_storage
-from reliatic_appliance.storage import assets as asset_store
-from reliatic_appliance.storage import inspections as store
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import now_ts, utc_now
 
 Row = dict[str, Any]
-InspectionFilter = store.InspectionFilter
 # Fields the effectiveness category depends on (SPEC §6).
 EFFECTIVENESS_INPUTS = frozenset({"inspection_type", "coverage_percent"})
 
@@ -72,10 +66,10 @@ def _check_against_asset(asset: Row, inspection: Row, changed: Row) -> None:
 
 
 def _emit_completed(
-    conn: apsw.Connection, row: Row, before: Row | None, *, actor: str | None, at: str
+    tx: TenantTx, row: Row, before: Row | None, *, actor: str | None, at: str
 ) -> None:
     emit(
-        conn,
+        tx,
         event_type="inspection.completed",
         resource_type="inspection",
         resource_id=row["id"],
@@ -86,60 +80,67 @@ def _emit_completed(
     )
 
 
-def list_inspections(
-    db: Database, flt: InspectionFilter, sort: str | None, page: PageRequest
+async def list_inspections(
+    db: TenantDb, flt: InspectionFilter, sort: str | None, page: PageRequest
 ) -> Page:
-    return read_page(
+    return await read_page(
         db,
-        partial(store.list_inspections, flt=flt, sort=sort),
+        lambda tx, limit, offset: tx.inspections.list_inspections(
+            flt, sort=sort, limit=limit, offset=offset
+        ),
         page,
     )
 
 
-def get_inspection(db: Database, inspection_id: str) -> Row:
-    row = db.read(lambda conn: store.get_inspection(conn, inspection_id))
+def load_inspection(tx: TenantTx, inspection_id: str) -> Row:
+    """The representation a GET returns, inside the caller's transaction; 404 if none."""
+    row = tx.inspections.get_inspection(inspection_id)
     if row is None:
         raise NotFound(f"Inspection {inspection_id} not found.")
     return row
 
 
-async def create_inspection(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+async def get_inspection(db: TenantDb, inspection_id: str) -> Row:
+    return await db.read(lambda tx: load_inspection(tx, inspection_id))
+
+
+async def create_inspection(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
     _check_not_future(values.get("inspection_date"))
     inspection = to_storage(values)
     inspection["effectiveness"] = inspection_effectiveness(
         inspection["inspection_type"], inspection.get("coverage_percent")
     )
 
-    def write(conn: apsw.Connection) -> Row:
+    def write(tx: TenantTx) -> Row:
         asset_id = inspection["asset_id"]
-        require(conn, "assets", asset_id, "asset_id")
-        asset = asset_store.get_asset(conn, asset_id)
+        require(tx, "assets", asset_id, "asset_id")
+        asset = tx.assets.get_asset(asset_id)
         assert asset is not None
         _check_against_asset(asset, inspection, inspection)
         at = now_ts()
         inspection_id = new_id("insp")
-        store.insert_inspection(
-            conn, {**inspection, "id": inspection_id, "created_at": at, "updated_at": at}
+        tx.inspections.insert_inspection(
+            {**inspection, "id": inspection_id, "created_at": at, "updated_at": at}
         )
-        row = store.get_inspection(conn, inspection_id)
+        row = tx.inspections.get_inspection(inspection_id)
         assert row is not None
         if row["status"] == "completed":
-            _emit_completed(conn, row, None, actor=actor, at=at)
-        asset_metrics.refresh(conn, asset_id, actor=actor, at=at)
+            _emit_completed(tx, row, None, actor=actor, at=at)
+        asset_metrics.refresh(tx, asset_id, actor=actor, at=at)
         return row
 
     return await db.write(write)
 
 
 async def update_inspection(
-    db: Database, inspection_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, inspection_id: str, changes: dict[str, Any], *, actor: str | None
 ) -> Row:
     """Apply a partial update; emit `inspection.completed` when a draft becomes completed."""
     _check_not_future(changes.get("inspection_date"))
     changes = to_storage(changes)
 
-    def write(conn: apsw.Connection) -> Row:
-        before = store.get_inspection(conn, inspection_id)
+    def write(tx: TenantTx) -> Row:
+        before = tx.inspections.get_inspection(inspection_id)
         if before is None:
             raise NotFound(f"Inspection {inspection_id} not found.")
         check_same_asset(before, changes, "inspection")
@@ -152,7 +153,7 @@ async def update_inspection(
                 [{"field": "status", "message": "a completed inspection cannot return to draft"}],
             )
         merged = {**before, **changed}
-        asset = asset_store.get_asset(conn, before["asset_id"])
+        asset = tx.assets.get_asset(before["asset_id"])
         assert asset is not None
         _check_against_asset(asset, merged, changed)
         if EFFECTIVENESS_INPUTS & changed.keys():
@@ -162,12 +163,12 @@ async def update_inspection(
             if effectiveness != before["effectiveness"]:
                 changed["effectiveness"] = effectiveness
         at = now_ts()
-        store.update_inspection(conn, inspection_id, changed, at)
-        after = store.get_inspection(conn, inspection_id)
+        tx.inspections.update_inspection(inspection_id, changed, at)
+        after = tx.inspections.get_inspection(inspection_id)
         assert after is not None
         if before["status"] == "draft" and after["status"] == "completed":
-            _emit_completed(conn, after, before, actor=actor, at=at)
-        asset_metrics.refresh(conn, before["asset_id"], actor=actor, at=at)
+            _emit_completed(tx, after, before, actor=actor, at=at)
+        asset_metrics.refresh(tx, before["asset_id"], actor=actor, at=at)
         return after
 
     return await db.write(write)

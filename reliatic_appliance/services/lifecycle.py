@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.domain.lifecycle import (
     InvalidTransition,
     Machine,
@@ -21,15 +19,15 @@ from reliatic_appliance.domain.lifecycle import (
     is_terminal,
 )
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
+from reliatic_appliance.ports import HistoryKind, TenantTx
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.storage import history as history_store
 from reliatic_appliance.timefmt import now_ts
 
 Row = dict[str, Any]
-# (conn, id) -> the stored row without its history, or None.
-Loader = Callable[[apsw.Connection, str], Row | None]
-# (conn, id, current status, target status, at) -> None: write the new status.
-StatusWriter = Callable[[apsw.Connection, str, str, str, str], None]
+# (tx, id) -> the stored row without its history, or None.
+Loader = Callable[[TenantTx, str], Row | None]
+# (tx, id, current status, target status, at) -> None: write the new status.
+StatusWriter = Callable[[TenantTx, str, str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class Lifecycle:
     noun: str  # for messages: "action", "MOC"
     resource_type: str  # the event's resource type
     event_type: str
-    history: history_store.HistoryTable
+    history: HistoryKind
     load: Loader
     write_status: StatusWriter
 
@@ -86,26 +84,26 @@ def require_editable(lc: Lifecycle, row: Row) -> None:
         )
 
 
-def with_history(conn: apsw.Connection, lc: Lifecycle, row: Row) -> Row:
-    return {**row, "history": history_store.for_owner(conn, lc.history, row["id"])}
+def with_history(tx: TenantTx, lc: Lifecycle, row: Row) -> Row:
+    return {**row, "history": tx.history.for_owner(lc.history, row["id"])}
 
 
-def with_histories(conn: apsw.Connection, lc: Lifecycle, rows: Sequence[Row]) -> list[Row]:
+def with_histories(tx: TenantTx, lc: Lifecycle, rows: Sequence[Row]) -> list[Row]:
     """A page of rows, each with its history, in one history query."""
-    histories = history_store.for_owners(conn, lc.history, [row["id"] for row in rows])
+    histories = tx.history.for_owners(lc.history, [row["id"] for row in rows])
     return [{**row, "history": histories[row["id"]]} for row in rows]
 
 
-def get(conn: apsw.Connection, lc: Lifecycle, resource_id: str) -> Row:
+def get(tx: TenantTx, lc: Lifecycle, resource_id: str) -> Row:
     """The row with its history, or 404."""
-    row = lc.load(conn, resource_id)
+    row = lc.load(tx, resource_id)
     if row is None:
         raise not_found(lc, resource_id)
-    return with_history(conn, lc, row)
+    return with_history(tx, lc, row)
 
 
 def record_creation(
-    conn: apsw.Connection,
+    tx: TenantTx,
     lc: Lifecycle,
     resource_id: str,
     status: str,
@@ -114,8 +112,7 @@ def record_creation(
     at: str,
 ) -> None:
     """The first history entry: `{"from": null, "to": <initial status>}`."""
-    history_store.append(
-        conn,
+    tx.history.append(
         lc.history,
         resource_id,
         from_status=None,
@@ -127,7 +124,7 @@ def record_creation(
 
 
 def transition(
-    conn: apsw.Connection,
+    tx: TenantTx,
     lc: Lifecycle,
     resource_id: str,
     target: str,
@@ -136,13 +133,12 @@ def transition(
     actor: str | None,
 ) -> Row:
     """Move one record to `target`: status, history entry and event in one transaction."""
-    before = get(conn, lc, resource_id)
+    before = get(tx, lc, resource_id)
     current = before["status"]
     check(lc, current, target)
     at = now_ts()
-    lc.write_status(conn, resource_id, current, target, at)
-    history_store.append(
-        conn,
+    lc.write_status(tx, resource_id, current, target, at)
+    tx.history.append(
         lc.history,
         resource_id,
         from_status=current,
@@ -151,9 +147,9 @@ def transition(
         at=at,
         by=actor,
     )
-    after = get(conn, lc, resource_id)
+    after = get(tx, lc, resource_id)
     emit(
-        conn,
+        tx,
         event_type=lc.event_type,
         resource_type=lc.resource_type,
         resource_id=resource_id,

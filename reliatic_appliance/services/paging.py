@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import apsw
+from reliatic_appliance.ports import TenantDb, TenantTx
 
-if TYPE_CHECKING:
-    from reliatic_appliance.storage.sqlite import Database
+# (tx, limit, offset) -> (rows of the page, the list's total): a store's list method with
+# its filter and sort bound.
+Fetch = Callable[[TenantTx, int, int], tuple[list[dict[str, Any]], int]]
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,17 @@ class Page:
         return -(-self.total // self.request.per_page)
 
 
-def read_page(
-    db: Database,
-    fetch: Callable[..., tuple[list[dict[str, Any]], int]],
+async def read_page(
+    db: TenantDb,
+    fetch: Fetch,
     page: PageRequest,
-    shape: Callable[[apsw.Connection, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    shape: Callable[[TenantTx, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
 ) -> Page:
-    """One page of a list in one read snapshot: `fetch(conn, limit=, offset=)` (a storage
-    list function, its filter and sort bound with `functools.partial`) gives the rows and the
-    total; `shape` (same snapshot) turns rows into API items, e.g. adds histories."""
+    """One page of a list in one read snapshot: `fetch` gives the rows and the total;
+    `shape` (same snapshot) turns rows into API items, e.g. adds histories."""
 
-    def read(conn: apsw.Connection) -> Page:
-        rows, total = fetch(conn, limit=page.per_page, offset=page.offset)
-        return Page(items=shape(conn, rows) if shape else rows, total=total, request=page)
+    def read(tx: TenantTx) -> Page:
+        rows, total = fetch(tx, page.per_page, page.offset)
+        return Page(items=shape(tx, rows) if shape else rows, total=total, request=page)
 
-    return db.read(read)
+    return await db.read(read)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.errors import ValidationError
-from reliatic_appliance.storage.references import exists
+from reliatic_appliance.ports import TenantTx
 
 _NOUN = {
     "assets": "asset",
@@ -23,9 +21,9 @@ _NOUN = {
 }
 
 
-def require(conn: apsw.Connection, table: str, row_id: str | None, field: str) -> None:
+def require(tx: TenantTx, table: str, row_id: str | None, field: str) -> None:
     """Raise a validation error naming `field` unless `row_id` is None or exists."""
-    if row_id is not None and not exists(conn, table, row_id):
+    if row_id is not None and not tx.references.exists(table, row_id):
         raise ValidationError.field(field, f"no {_NOUN[table]} with this id exists")
 
 

@@ -13,24 +13,19 @@ assessment, so an update emits nothing for the assessment itself.
 from __future__ import annotations
 
 import datetime
-from functools import partial
 from typing import Any
-
-import apsw
 
 from reliatic_appliance.domain.risk_matrix import risk_ranking, risk_score
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import RiskAssessmentFilter, TenantDb, TenantTx
 from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
-from reliatic_appliance.storage import risk_assessments as store
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import format_ts, utc_now
 
 Row = dict[str, Any]
-RiskAssessmentFilter = store.RiskAssessmentFilter
 
 # Fields whose change can change which assessment is newest, or its ranking.
 _RANKING_INPUTS = frozenset({"probability_of_failure", "consequence_of_failure", "assessment_date"})
@@ -55,24 +50,31 @@ def _not_found(assessment_id: str) -> NotFound:
     return NotFound(f"Risk assessment {assessment_id} not found.")
 
 
-def list_risk_assessments(
-    db: Database, flt: RiskAssessmentFilter, sort: str | None, page: PageRequest
+async def list_risk_assessments(
+    db: TenantDb, flt: RiskAssessmentFilter, sort: str | None, page: PageRequest
 ) -> Page:
-    return read_page(
+    return await read_page(
         db,
-        partial(store.list_risk_assessments, flt=flt, sort=sort),
+        lambda tx, limit, offset: tx.risk_assessments.list_risk_assessments(
+            flt, sort=sort, limit=limit, offset=offset
+        ),
         page,
     )
 
 
-def get_risk_assessment(db: Database, assessment_id: str) -> Row:
-    row = db.read(lambda conn: store.get_risk_assessment(conn, assessment_id))
+def load_risk_assessment(tx: TenantTx, assessment_id: str) -> Row:
+    """The representation a GET returns, inside the caller's transaction; 404 if none."""
+    row = tx.risk_assessments.get_risk_assessment(assessment_id)
     if row is None:
         raise _not_found(assessment_id)
     return row
 
 
-async def create_risk_assessment(db: Database, values: dict[str, Any], *, actor: str | None) -> Row:
+async def get_risk_assessment(db: TenantDb, assessment_id: str) -> Row:
+    return await db.read(lambda tx: load_risk_assessment(tx, assessment_id))
+
+
+async def create_risk_assessment(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
     """Insert, emit `risk_assessment.created`, and bring the asset's ranking up to date."""
     now = utc_now()
     # SPEC §5: assessment_date defaults to today (UTC).
@@ -83,17 +85,17 @@ async def create_risk_assessment(db: Database, values: dict[str, Any], *, actor:
         **computed_fields(values["probability_of_failure"], values["consequence_of_failure"]),
     }
 
-    def write(conn: apsw.Connection) -> Row:
-        require(conn, "assets", row["asset_id"], "asset_id")
+    def write(tx: TenantTx) -> Row:
+        require(tx, "assets", row["asset_id"], "asset_id")
         at = format_ts(utc_now())
         assessment_id = new_id("rsk")
-        store.insert_risk_assessment(
-            conn, {**row, "id": assessment_id, "created_at": at, "updated_at": at}
+        tx.risk_assessments.insert_risk_assessment(
+            {**row, "id": assessment_id, "created_at": at, "updated_at": at}
         )
-        created = store.get_risk_assessment(conn, assessment_id)
+        created = tx.risk_assessments.get_risk_assessment(assessment_id)
         assert created is not None
         emit(
-            conn,
+            tx,
             event_type="risk_assessment.created",
             resource_type="risk_assessment",
             resource_id=assessment_id,
@@ -102,22 +104,22 @@ async def create_risk_assessment(db: Database, values: dict[str, Any], *, actor:
             actor=actor,
             at=at,
         )
-        asset_metrics.refresh(conn, row["asset_id"], actor=actor, at=at)
+        asset_metrics.refresh(tx, row["asset_id"], actor=actor, at=at)
         return created
 
     return await db.write(write)
 
 
 async def update_risk_assessment(
-    db: Database, assessment_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, assessment_id: str, changes: dict[str, Any], *, actor: str | None
 ) -> Row:
     """Apply a partial update, recompute score and ranking, refresh the asset's ranking."""
     changes = dict(changes)
     if "assessment_date" in changes:
         changes["assessment_date"] = _assessment_date(changes["assessment_date"], utc_now())
 
-    def write(conn: apsw.Connection) -> Row:
-        before = store.get_risk_assessment(conn, assessment_id)
+    def write(tx: TenantTx) -> Row:
+        before = tx.risk_assessments.get_risk_assessment(assessment_id)
         if before is None:
             raise _not_found(assessment_id)
         check_same_asset(before, changes, "risk assessment")
@@ -129,10 +131,10 @@ async def update_risk_assessment(
             merged["probability_of_failure"], merged["consequence_of_failure"]
         )
         at = format_ts(utc_now())
-        store.update_risk_assessment(conn, assessment_id, changed, at)
+        tx.risk_assessments.update_risk_assessment(assessment_id, changed, at)
         if _RANKING_INPUTS & changed.keys():
-            asset_metrics.refresh(conn, before["asset_id"], actor=actor, at=at)
-        after = store.get_risk_assessment(conn, assessment_id)
+            asset_metrics.refresh(tx, before["asset_id"], actor=actor, at=at)
+        after = tx.risk_assessments.get_risk_assessment(assessment_id)
         assert after is not None
         return after
 

@@ -7,12 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
-from reliatic_appliance.storage import control as store
-from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.storage.tenancy import migrate_file, tenant_file
 from reliatic_appliance.timefmt import now_ts
 
@@ -37,7 +34,7 @@ def public_view(row: Row) -> Row:
 
 
 async def create_tenant(
-    control: Database,
+    control: ControlDb,
     data_dir: Path,
     *,
     slug: str,
@@ -60,13 +57,13 @@ async def create_tenant(
     path = tenant_file(data_dir, tenant_id)
     await asyncio.to_thread(migrate_file, path, "tenant")
 
-    def write(conn: apsw.Connection) -> Row:
-        if store.tenant_by_slug(conn, slug) is not None:
+    def write(tx: ControlTx) -> Row:
+        if tx.control.tenant_by_slug(slug) is not None:
             raise Conflict(
                 f"Tenant '{slug}' already exists.", [{"field": "slug", "message": "taken"}]
             )
-        store.insert_tenant(conn, tenant)
-        row = store.tenant_by_id(conn, tenant_id)
+        tx.control.insert_tenant(tenant)
+        row = tx.control.tenant_by_id(tenant_id)
         assert row is not None
         return row
 
@@ -78,24 +75,24 @@ async def create_tenant(
     return public_view(row)
 
 
-def get_tenant(control: Database, slug: str) -> Row:
-    row = control.read(lambda conn: store.tenant_by_slug(conn, slug))
+async def get_tenant(control: ControlDb, slug: str) -> Row:
+    row = await control.read(lambda tx: tx.control.tenant_by_slug(slug))
     if row is None:
         raise NotFound(f"Tenant '{slug}' not found.")
     return row
 
 
-def list_tenants(control: Database) -> list[Row]:
-    return [public_view(r) for r in control.read(store.list_tenants)]
+async def list_tenants(control: ControlDb) -> list[Row]:
+    return [public_view(r) for r in await control.read(lambda tx: tx.control.list_tenants())]
 
 
-async def disable_tenant(control: Database, slug: str) -> Row:
-    def write(conn: apsw.Connection) -> Row:
-        row = store.tenant_by_slug(conn, slug)
+async def disable_tenant(control: ControlDb, slug: str) -> Row:
+    def write(tx: ControlTx) -> Row:
+        row = tx.control.tenant_by_slug(slug)
         if row is None:
             raise NotFound(f"Tenant '{slug}' not found.")
-        store.disable_tenant(conn, row["id"], now_ts())
-        updated = store.tenant_by_id(conn, row["id"])
+        tx.control.disable_tenant(row["id"], now_ts())
+        updated = tx.control.tenant_by_id(row["id"])
         assert updated is not None
         return updated
 

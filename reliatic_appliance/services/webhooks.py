@@ -10,18 +10,15 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-import apsw
-
 from reliatic_appliance.domain.event_types import EVENT_TYPES, PING
 from reliatic_appliance.domain.signing import generate_secret, validate_secret
 from reliatic_appliance.domain.target_policy import TargetPolicy, TargetRefused, check_url
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
+from reliatic_appliance.ports import TenantDb, TenantTx
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage import webhooks as store
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
@@ -86,7 +83,7 @@ def _check_secret(secret: str | None) -> str:
 
 
 async def create_webhook(
-    db: Database,
+    db: TenantDb,
     box: SecretBox,
     policy: TargetPolicy,
     *,
@@ -112,33 +109,38 @@ async def create_webhook(
         "created_at": format_ts(now),
     }
 
-    def write(conn: apsw.Connection) -> Row:
-        store.insert_webhook(conn, row)
-        created = store.get_webhook(conn, webhook_id)
+    def write(tx: TenantTx) -> Row:
+        tx.webhooks.insert_webhook(row)
+        created = tx.webhooks.get_webhook(webhook_id)
         assert created is not None
         return created
 
     return public_view(await db.write(write)), secret
 
 
-def get_webhook(db: Database, webhook_id: str) -> Row:
-    row = db.read(lambda conn: store.get_webhook(conn, webhook_id))
+def load_webhook(tx: TenantTx, webhook_id: str) -> Row:
+    """The representation a GET returns, inside the caller's transaction; 404 if none."""
+    row = tx.webhooks.get_webhook(webhook_id)
     if row is None:
         raise NotFound(f"Webhook {webhook_id} not found.")
     return public_view(row)
 
 
-def list_webhooks(db: Database, page: PageRequest) -> Page:
-    return read_page(
+async def get_webhook(db: TenantDb, webhook_id: str) -> Row:
+    return await db.read(lambda tx: load_webhook(tx, webhook_id))
+
+
+async def list_webhooks(db: TenantDb, page: PageRequest) -> Page:
+    return await read_page(
         db,
-        store.list_webhooks,
+        lambda tx, limit, offset: tx.webhooks.list_webhooks(limit=limit, offset=offset),
         page,
-        lambda conn, rows: [public_view(r) for r in rows],
+        lambda tx, rows: [public_view(r) for r in rows],
     )
 
 
 async def update_webhook(
-    db: Database, policy: TargetPolicy, webhook_id: str, changes: Row, *, now: datetime
+    db: TenantDb, policy: TargetPolicy, webhook_id: str, changes: Row, *, now: datetime
 ) -> Row:
     if "url" in changes:
         _check_url(changes["url"], policy)
@@ -148,45 +150,44 @@ async def update_webhook(
         # Re-enabling after an automatic disable starts the failure count afresh.
         changes |= {"disabled_reason": None, "consecutive_failures": 0}
 
-    def write(conn: apsw.Connection) -> Row:
-        before = store.get_webhook(conn, webhook_id)
+    def write(tx: TenantTx) -> Row:
+        before = tx.webhooks.get_webhook(webhook_id)
         if before is None:
             raise NotFound(f"Webhook {webhook_id} not found.")
         # Like every partial update (SPEC §5): a PUT that changes nothing writes nothing, so
         # updated_at and the ETag stay put.
         changed = {k: v for k, v in changes.items() if before.get(k) != v}
         if changed:
-            store.update_webhook(conn, webhook_id, changed, format_ts(now))
-        row = store.get_webhook(conn, webhook_id)
+            tx.webhooks.update_webhook(webhook_id, changed, format_ts(now))
+        row = tx.webhooks.get_webhook(webhook_id)
         assert row is not None
         return row
 
     return public_view(await db.write(write))
 
 
-async def delete_webhook(db: Database, webhook_id: str) -> None:
+async def delete_webhook(db: TenantDb, webhook_id: str) -> None:
     """Remove the subscription with its pending deliveries and log."""
 
-    def write(conn: apsw.Connection) -> None:
-        if not store.delete_webhook(conn, webhook_id):
+    def write(tx: TenantTx) -> None:
+        if not tx.webhooks.delete_webhook(webhook_id):
             raise NotFound(f"Webhook {webhook_id} not found.")
 
     await db.write(write)
 
 
 async def rotate_secret(
-    db: Database, box: SecretBox, webhook_id: str, *, secret: str | None, now: datetime
+    db: TenantDb, box: SecretBox, webhook_id: str, *, secret: str | None, now: datetime
 ) -> tuple[Row, str]:
     """A new secret, returned once; the old one keeps signing for 24 hours (SPEC §7)."""
     new_secret = _check_secret(secret)
     ad = _associated(webhook_id)
 
-    def write(conn: apsw.Connection) -> Row:
-        row = store.get_webhook(conn, webhook_id)
+    def write(tx: TenantTx) -> Row:
+        row = tx.webhooks.get_webhook(webhook_id)
         if row is None:
             raise NotFound(f"Webhook {webhook_id} not found.")
-        store.update_webhook(
-            conn,
+        tx.webhooks.update_webhook(
             webhook_id,
             {
                 "secret_enc": box.encrypt(new_secret, associated_data=ad),
@@ -195,7 +196,7 @@ async def rotate_secret(
             },
             format_ts(now),
         )
-        updated = store.get_webhook(conn, webhook_id)
+        updated = tx.webhooks.get_webhook(webhook_id)
         assert updated is not None
         return updated
 
@@ -243,41 +244,41 @@ def delivery_view(row: Row, attempts: list[Row]) -> Row:
     }
 
 
-def list_deliveries(
-    db: Database, webhook_id: str, *, status: str | None, page: PageRequest
+async def list_deliveries(
+    db: TenantDb, webhook_id: str, *, status: str | None, page: PageRequest
 ) -> Page:
-    def read(conn: apsw.Connection) -> Page:
-        if store.get_webhook(conn, webhook_id) is None:
+    def read(tx: TenantTx) -> Page:
+        if tx.webhooks.get_webhook(webhook_id) is None:
             raise NotFound(f"Webhook {webhook_id} not found.")
-        rows, total = store.list_deliveries(
-            conn, webhook_id, status=status, limit=page.per_page, offset=page.offset
+        rows, total = tx.webhooks.list_deliveries(
+            webhook_id, status=status, limit=page.per_page, offset=page.offset
         )
-        attempts = store.attempts_of(conn, [r["id"] for r in rows])
+        attempts = tx.webhooks.attempts_of([r["id"] for r in rows])
         items = [delivery_view(r, attempts[r["id"]]) for r in rows]
         return Page(items=items, total=total, request=page)
 
-    return db.read(read)
+    return await db.read(read)
 
 
-def _delivery(conn: apsw.Connection, delivery_id: str) -> Row:
-    row = store.get_delivery(conn, delivery_id)
+def _delivery(tx: TenantTx, delivery_id: str) -> Row:
+    row = tx.webhooks.get_delivery(delivery_id)
     if row is None:
         raise NotFound(f"Delivery {delivery_id} not found.")
-    return delivery_view(row, store.attempts_of(conn, [delivery_id])[delivery_id])
+    return delivery_view(row, tx.webhooks.attempts_of([delivery_id])[delivery_id])
 
 
-async def redeliver(db: Database, delivery_id: str, *, now: datetime) -> Row:
+async def redeliver(db: TenantDb, delivery_id: str, *, now: datetime) -> Row:
     """Send again with the same delivery id (receivers de-duplicate on it), due now."""
 
-    def write(conn: apsw.Connection) -> Row:
-        _delivery(conn, delivery_id)
-        store.requeue(conn, delivery_id, format_ts(now))
-        return _delivery(conn, delivery_id)
+    def write(tx: TenantTx) -> Row:
+        _delivery(tx, delivery_id)
+        tx.webhooks.requeue(delivery_id, format_ts(now))
+        return _delivery(tx, delivery_id)
 
     return await db.write(write)
 
 
-async def send_test(db: Database, webhook_id: str, *, tenant_slug: str, now: datetime) -> Row:
+async def send_test(db: TenantDb, webhook_id: str, *, tenant_slug: str, now: datetime) -> Row:
     """Queue a `ping` to the subscription (whatever its event list); return the delivery."""
     stamp = format_ts(now)
     delivery_id = new_id("dlv")
@@ -290,11 +291,10 @@ async def send_test(db: Database, webhook_id: str, *, tenant_slug: str, now: dat
         "data": {"before": None, "after": {"message": "Test delivery from Reliatic."}},
     }
 
-    def write(conn: apsw.Connection) -> Row:
-        if store.get_webhook(conn, webhook_id) is None:
+    def write(tx: TenantTx) -> Row:
+        if tx.webhooks.get_webhook(webhook_id) is None:
             raise NotFound(f"Webhook {webhook_id} not found.")
-        store.insert_delivery(
-            conn,
+        tx.webhooks.insert_delivery(
             {
                 "id": delivery_id,
                 "webhook_id": webhook_id,
@@ -305,6 +305,6 @@ async def send_test(db: Database, webhook_id: str, *, tenant_slug: str, now: dat
                 "created_at": stamp,
             },
         )
-        return _delivery(conn, delivery_id)
+        return _delivery(tx, delivery_id)
 
     return await db.write(write)

@@ -3,15 +3,11 @@ vetted column names are spliced. The history lives in `storage/history.py`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import apsw
 
 from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
+from reliatic_appliance.ports import ActionFilter, Row
 from reliatic_appliance.storage import listing
-
-Row = dict[str, Any]
 
 # Columns a PUT may change; `status` only changes through `set_status` (the state machine).
 UPDATABLE_COLUMNS: tuple[str, ...] = (
@@ -52,90 +48,81 @@ def _overdue(overdue: bool | None, today: str | None) -> listing.Condition | Non
     )
 
 
-@dataclass(frozen=True)
-class ActionFilter:
-    status: str | None = None
-    priority: str | None = None
-    assignee_id: str | None = None
-    asset_id: str | None = None
-    overdue: bool | None = None
-    today: str | None = None  # `YYYY-MM-DD` (UTC) the overdue filter compares with
-    updated_since: str | None = None
-
-    def conditions(self) -> list[listing.Condition | None]:
-        return [
-            listing.equals("status", self.status),
-            listing.equals("priority", self.priority),
-            listing.equals("assignee_id", self.assignee_id),
-            listing.equals("asset_id", self.asset_id),
-            _overdue(self.overdue, self.today),
-            listing.at_least("updated_at", self.updated_since),
-        ]
+def _conditions(flt: ActionFilter) -> list[listing.Condition | None]:
+    return [
+        listing.equals("status", flt.status),
+        listing.equals("priority", flt.priority),
+        listing.equals("assignee_id", flt.assignee_id),
+        listing.equals("asset_id", flt.asset_id),
+        _overdue(flt.overdue, flt.today),
+        listing.at_least("updated_at", flt.updated_since),
+    ]
 
 
-def get_action(conn: apsw.Connection, action_id: str) -> Row | None:
-    return conn.execute(_SELECT + " WHERE id = ?", (action_id,)).fetchone()
+class SqliteActions:
+    """SQLite: corrective actions of one tenant (SPEC §5 Actions)."""
 
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
 
-def list_actions(
-    conn: apsw.Connection, flt: ActionFilter, *, sort: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    return listing.fetch_page(
-        conn,
-        select=_SELECT,
-        table="actions",
-        conditions=flt.conditions(),
-        sort=sort,
-        sortable=SORTABLE_COLUMNS,
-        limit=limit,
-        offset=offset,
-    )
+    def get_action(self, action_id: str) -> Row | None:
+        return self._conn.execute(_SELECT + " WHERE id = ?", (action_id,)).fetchone()
 
-
-def insert_action(conn: apsw.Connection, action: Row) -> None:
-    conn.execute(
-        f"INSERT INTO actions ({', '.join(_INSERT_COLUMNS)})"
-        f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})",
-        [action.get(c) for c in _INSERT_COLUMNS],
-    )
-
-
-def update_action(conn: apsw.Connection, action_id: str, changes: Row, updated_at: str) -> None:
-    columns = [c for c in UPDATABLE_COLUMNS if c in changes]
-    assignments = "".join(f"{c} = ?, " for c in columns)
-    if "due_date" in changes:
-        # A new due date is a new SLA: its levels are raised afresh when it passes (§7).
-        assignments += "escalation_level = 0, "
-    conn.execute(
-        f"UPDATE actions SET {assignments}updated_at = ? WHERE id = ?",
-        [*(changes[c] for c in columns), updated_at, action_id],
-    )
-
-
-def set_status(
-    conn: apsw.Connection,
-    action_id: str,
-    status: str,
-    updated_at: str,
-    *,
-    reset_escalation: bool = False,
-) -> None:
-    """Move to `status`; `reset_escalation` restarts the SLA levels (rework, SPEC §6/§7)."""
-    if reset_escalation:
-        conn.execute(
-            "UPDATE actions SET status = ?, escalation_level = 0, updated_at = ? WHERE id = ?",
-            (status, updated_at, action_id),
-        )
-    else:
-        conn.execute(
-            "UPDATE actions SET status = ?, updated_at = ? WHERE id = ?",
-            (status, updated_at, action_id),
+    def list_actions(
+        self, flt: ActionFilter, *, sort: str | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return listing.fetch_page(
+            self._conn,
+            select=_SELECT,
+            table="actions",
+            conditions=_conditions(flt),
+            sort=sort,
+            sortable=SORTABLE_COLUMNS,
+            limit=limit,
+            offset=offset,
         )
 
+    def insert_action(self, action: Row) -> None:
+        self._conn.execute(
+            f"INSERT INTO actions ({', '.join(_INSERT_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})",
+            [action.get(c) for c in _INSERT_COLUMNS],
+        )
 
-def asset_of(conn: apsw.Connection, table: str, row_id: str) -> str | None:
-    """The asset a failure mode or inspection belongs to (None if the row is missing)."""
-    if table not in _OWNED_BY_ASSET:
-        raise ValueError(f"not a table owned by an asset: {table}")
-    row = conn.execute(f"SELECT asset_id FROM {table} WHERE id = ?", (row_id,)).fetchone()
-    return None if row is None else row["asset_id"]
+    def update_action(self, action_id: str, changes: Row, updated_at: str) -> None:
+        columns = [c for c in UPDATABLE_COLUMNS if c in changes]
+        assignments = "".join(f"{c} = ?, " for c in columns)
+        if "due_date" in changes:
+            # A new due date is a new SLA: its levels are raised afresh when it passes (§7).
+            assignments += "escalation_level = 0, "
+        self._conn.execute(
+            f"UPDATE actions SET {assignments}updated_at = ? WHERE id = ?",
+            [*(changes[c] for c in columns), updated_at, action_id],
+        )
+
+    def set_status(
+        self,
+        action_id: str,
+        status: str,
+        updated_at: str,
+        *,
+        reset_escalation: bool = False,
+    ) -> None:
+        """Move to `status`; `reset_escalation` restarts the SLA levels (rework, SPEC §6/§7)."""
+        if reset_escalation:
+            self._conn.execute(
+                "UPDATE actions SET status = ?, escalation_level = 0, updated_at = ? WHERE id = ?",
+                (status, updated_at, action_id),
+            )
+        else:
+            self._conn.execute(
+                "UPDATE actions SET status = ?, updated_at = ? WHERE id = ?",
+                (status, updated_at, action_id),
+            )
+
+    def asset_of(self, table: str, row_id: str) -> str | None:
+        """The asset a failure mode or inspection belongs to (None if the row is missing)."""
+        if table not in _OWNED_BY_ASSET:
+            raise ValueError(f"not a table owned by an asset: {table}")
+        row = self._conn.execute(f"SELECT asset_id FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        return None if row is None else row["asset_id"]

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import apsw
 
+from reliatic_appliance.ports import AlertFilter, Row
 from reliatic_appliance.storage import listing
-
-Row = dict[str, Any]
 
 _SELECT = (
     "SELECT id, kind, severity, resource_type, resource_id, level, message, created_at,"
@@ -18,48 +14,45 @@ _SELECT = (
 SORTABLE_COLUMNS = frozenset({"created_at", "updated_at", "level"})
 
 
-@dataclass(frozen=True)
-class AlertFilter:
-    kind: str | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-    updated_since: str | None = None
-
-    def conditions(self) -> list[listing.Condition | None]:
-        return [
-            listing.equals("kind", self.kind),
-            listing.equals("resource_type", self.resource_type),
-            listing.equals("resource_id", self.resource_id),
-            listing.at_least("updated_at", self.updated_since),
-        ]
+def _conditions(flt: AlertFilter) -> list[listing.Condition | None]:
+    return [
+        listing.equals("kind", flt.kind),
+        listing.equals("resource_type", flt.resource_type),
+        listing.equals("resource_id", flt.resource_id),
+        listing.at_least("updated_at", flt.updated_since),
+    ]
 
 
-def get_alert(conn: apsw.Connection, alert_id: str) -> Row | None:
-    return conn.execute(_SELECT + " WHERE id = ?", (alert_id,)).fetchone()
+class SqliteAlerts:
+    """SQLite: SLA alerts of one tenant (SPEC §5 Alerts)."""
 
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
 
-def list_alerts(
-    conn: apsw.Connection, flt: AlertFilter, *, sort: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    return listing.fetch_page(
-        conn,
-        select=_SELECT,
-        table="alerts",
-        conditions=flt.conditions(),
-        sort=sort,
-        sortable=SORTABLE_COLUMNS,
-        limit=limit,
-        offset=offset,
-    )
+    def get_alert(self, alert_id: str) -> Row | None:
+        return self._conn.execute(_SELECT + " WHERE id = ?", (alert_id,)).fetchone()
 
+    def list_alerts(
+        self, flt: AlertFilter, *, sort: str | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return listing.fetch_page(
+            self._conn,
+            select=_SELECT,
+            table="alerts",
+            conditions=_conditions(flt),
+            sort=sort,
+            sortable=SORTABLE_COLUMNS,
+            limit=limit,
+            offset=offset,
+        )
 
-def insert_alert(conn: apsw.Connection, alert: Row) -> bool:
-    """Insert once per (kind, resource, level); False when that alert already exists."""
-    conn.execute(
-        "INSERT INTO alerts (id, kind, severity, resource_type, resource_id, level, message,"
-        " created_at, updated_at) VALUES (:id, :kind, :severity, :resource_type,"
-        " :resource_id, :level, :message, :created_at, :created_at)"
-        " ON CONFLICT (kind, resource_type, resource_id, level) DO NOTHING",
-        alert,
-    )
-    return conn.changes() > 0
+    def insert_alert(self, alert: Row) -> bool:
+        """Insert once per (kind, resource, level); False when that alert already exists."""
+        self._conn.execute(
+            "INSERT INTO alerts (id, kind, severity, resource_type, resource_id, level, message,"
+            " created_at, updated_at) VALUES (:id, :kind, :severity, :resource_type,"
+            " :resource_id, :level, :message, :created_at, :created_at)"
+            " ON CONFLICT (kind, resource_type, resource_id, level) DO NOTHING",
+            alert,
+        )
+        return self._conn.changes() > 0

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import apsw
 
+from reliatic_appliance.ports import AssetFilter, Row, UniqueViolation, Window
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
-
-Row = dict[str, Any]
 
 # Insertable/updatable columns, in table order. Column names below come only from here
 # or from the sort whitelist in the schema, never from a request.
@@ -91,114 +87,111 @@ def _matches(term: str, table: str = "assets") -> listing.Condition:
     )
 
 
-@dataclass(frozen=True)
-class AssetFilter:
-    status: str | None = None
-    asset_type: str | None = None
-    search: str | None = None
-    updated_since: str | None = None
-
-    def conditions(self, *, dense: bool = True) -> list[listing.Condition | None]:
-        """The filter as SQL; `dense=False` finds `search` matches through the index."""
-        search = self.search
-        if search is not None and len(search) >= TRIGRAM and not dense:
-            matching: listing.Condition | None = _matches(search)
-        else:
-            matching = listing.contains_any(("tag_number", "description"), search)
-        return [
-            listing.equals("status", self.status),
-            listing.equals("asset_type", self.asset_type),
-            matching,
-            listing.at_least("updated_at", self.updated_since),
-        ]
+def _conditions(flt: AssetFilter, *, dense: bool = True) -> list[listing.Condition | None]:
+    """The filter as SQL; `dense=False` finds `search` matches through the index."""
+    search = flt.search
+    if search is not None and len(search) >= TRIGRAM and not dense:
+        matching: listing.Condition | None = _matches(search)
+    else:
+        matching = listing.contains_any(("tag_number", "description"), search)
+    return [
+        listing.equals("status", flt.status),
+        listing.equals("asset_type", flt.asset_type),
+        matching,
+        listing.at_least("updated_at", flt.updated_since),
+    ]
 
 
-def _counts(conn: apsw.Connection, status: str | None, asset_type: str | None) -> int:
-    """From the per-(status, type) counts the 0005 triggers maintain: at most 15 rows."""
-    return int(
-        scalar(
-            conn,
-            "SELECT COALESCE(SUM(n), 0) FROM asset_counts"
-            " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR asset_type = ?2)",
-            (status, asset_type),
+class SqliteAssets:
+    """SQLite: assets of one tenant (SPEC §5 Assets)."""
+
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
+
+    def _counts(self, status: str | None, asset_type: str | None) -> int:
+        """From the per-(status, type) counts the 0005 triggers maintain: at most 15 rows."""
+        return int(
+            scalar(
+                self._conn,
+                "SELECT COALESCE(SUM(n), 0) FROM asset_counts"
+                " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR asset_type = ?2)",
+                (status, asset_type),
+            )
         )
-    )
 
+    def count_assets(self, flt: AssetFilter) -> int:
+        """`meta.total`: from the maintained per-(status, type) counts when only those filter;
+        a `search` alone counts its index matches (FTS5 counts them without reading rows);
+        anything else is a COUNT. The last two are remembered for the snapshot."""
+        if flt.search is None and flt.updated_since is None:
+            return self._counts(flt.status, flt.asset_type)
+        alone = flt.status is None and flt.asset_type is None and flt.updated_since is None
+        if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
+            return listing.count(self._conn, "asset_search", [_matches(flt.search, "asset_search")])
+        return listing.count(self._conn, "assets", _conditions(flt, dense=False))
 
-def count_assets(conn: apsw.Connection, flt: AssetFilter) -> int:
-    """`meta.total`: from the maintained per-(status, type) counts when only those filter;
-    a `search` alone counts its index matches (FTS5 counts them without reading rows);
-    anything else is a COUNT. The last two are remembered for the snapshot."""
-    if flt.search is None and flt.updated_since is None:
-        return _counts(conn, flt.status, flt.asset_type)
-    alone = flt.status is None and flt.asset_type is None and flt.updated_since is None
-    if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
-        return listing.count(conn, "asset_search", [_matches(flt.search, "asset_search")])
-    return listing.count(conn, "assets", flt.conditions(dense=False))
+    def _dense(self, flt: AssetFilter, total: int) -> bool:
+        """Is a LIKE walk in order cheaper than reading the index's matches? (DENSE_FACTOR)"""
+        if flt.search is None or len(flt.search) < TRIGRAM:
+            return True
+        return total * total > DENSE_FACTOR * self._counts(None, None)
 
+    def get_asset(self, asset_id: str) -> Row | None:
+        return self._conn.execute(_SELECT + " WHERE id = ?", (asset_id,)).fetchone()
 
-def _dense(conn: apsw.Connection, flt: AssetFilter, total: int) -> bool:
-    """Is a LIKE walk in order cheaper than reading the index's matches? (DENSE_FACTOR)"""
-    if flt.search is None or len(flt.search) < TRIGRAM:
-        return True
-    return total * total > DENSE_FACTOR * _counts(conn, None, None)
+    def list_assets(
+        self,
+        flt: AssetFilter,
+        *,
+        sort: str | None,
+        limit: int,
+        offset: int,
+        after: str | None = None,
+    ) -> Window:
+        """A page of assets: each row's `json` (its representation) and the `id` and sort
+        column that the `after` cursor of the next page is made of."""
+        total = self.count_assets(flt)
+        column, _ = listing.sort_column(sort, SORTABLE_COLUMNS)
+        keys = "id" if column == "id" else f"id, {column}"
+        return listing.fetch_window(
+            self._conn,
+            select=f"SELECT {keys}, {_JSON_OBJECT} AS json FROM assets",
+            table="assets",
+            conditions=_conditions(flt, dense=self._dense(flt, total)),
+            sort=sort,
+            sortable=SORTABLE_COLUMNS,
+            limit=limit,
+            offset=offset,
+            after=after,
+            total=total,
+        )
 
+    def insert_asset(self, asset: Row) -> None:
+        columns = ("id", *WRITABLE_COLUMNS, "created_at", "updated_at")
+        try:
+            self._conn.execute(
+                f"INSERT INTO assets ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})",
+                [asset.get(c) for c in columns],
+            )
+        except apsw.ConstraintError:
+            # The only unique column besides the id: another process (the CLI's import)
+            # inserted the same tag since the caller checked.
+            raise UniqueViolation("tag_number") from None
 
-def get_asset(conn: apsw.Connection, asset_id: str) -> Row | None:
-    return conn.execute(_SELECT + " WHERE id = ?", (asset_id,)).fetchone()
+    def update_asset(self, asset_id: str, changes: Row, updated_at: str) -> None:
+        columns = [c for c in WRITABLE_COLUMNS if c in changes]
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        self._conn.execute(
+            f"UPDATE assets SET {assignments}, updated_at = ? WHERE id = ?",
+            [*(changes[c] for c in columns), updated_at, asset_id],
+        )
 
+    def tag_exists(self, tag_number: str, except_id: str | None = None) -> bool:
+        row = self._conn.execute(
+            "SELECT id FROM assets WHERE tag_number = ? AND id IS NOT ?", (tag_number, except_id)
+        ).fetchone()
+        return row is not None
 
-def list_assets(
-    conn: apsw.Connection,
-    flt: AssetFilter,
-    *,
-    sort: str | None,
-    limit: int,
-    offset: int,
-    after: str | None = None,
-) -> listing.Window:
-    """A page of assets: each row's `json` (its representation) and the `id` and sort
-    column that the `after` cursor of the next page is made of."""
-    total = count_assets(conn, flt)
-    column, _ = listing.sort_column(sort, SORTABLE_COLUMNS)
-    keys = "id" if column == "id" else f"id, {column}"
-    return listing.fetch_window(
-        conn,
-        select=f"SELECT {keys}, {_JSON_OBJECT} AS json FROM assets",
-        table="assets",
-        conditions=flt.conditions(dense=_dense(conn, flt, total)),
-        sort=sort,
-        sortable=SORTABLE_COLUMNS,
-        limit=limit,
-        offset=offset,
-        after=after,
-        total=total,
-    )
-
-
-def insert_asset(conn: apsw.Connection, asset: Row) -> None:
-    columns = ("id", *WRITABLE_COLUMNS, "created_at", "updated_at")
-    conn.execute(
-        f"INSERT INTO assets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [asset.get(c) for c in columns],
-    )
-
-
-def update_asset(conn: apsw.Connection, asset_id: str, changes: Row, updated_at: str) -> None:
-    columns = [c for c in WRITABLE_COLUMNS if c in changes]
-    assignments = ", ".join(f"{c} = ?" for c in columns)
-    conn.execute(
-        f"UPDATE assets SET {assignments}, updated_at = ? WHERE id = ?",
-        [*(changes[c] for c in columns), updated_at, asset_id],
-    )
-
-
-def tag_exists(conn: apsw.Connection, tag_number: str, except_id: str | None = None) -> bool:
-    row = conn.execute(
-        "SELECT id FROM assets WHERE tag_number = ? AND id IS NOT ?", (tag_number, except_id)
-    ).fetchone()
-    return row is not None
-
-
-def count_all(conn: apsw.Connection) -> int:
-    return int(scalar(conn, "SELECT COUNT(*) FROM assets"))
+    def count_all(self) -> int:
+        return int(scalar(self._conn, "SELECT COUNT(*) FROM assets"))

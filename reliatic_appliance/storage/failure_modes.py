@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import apsw
 
+from reliatic_appliance.ports import FailureModeFilter, Row
 from reliatic_appliance.storage import listing
-
-Row = dict[str, Any]
 
 # Columns a client writes, in table order; `asset_id` is set once, at insert.
 WRITABLE_COLUMNS: tuple[str, ...] = (
@@ -36,75 +32,73 @@ _SELECT = (
 )
 
 
-@dataclass(frozen=True)
-class FailureModeFilter:
-    asset_id: str | None = None
-    rpn_min: int | None = None
-    rpn_max: int | None = None
-    priority: str | None = None
-    action_priority: str | None = None
-    updated_since: str | None = None
-
-    def conditions(self) -> list[listing.Condition | None]:
-        return [
-            listing.equals("asset_id", self.asset_id),
-            listing.at_least("rpn", self.rpn_min),
-            listing.at_most("rpn", self.rpn_max),
-            listing.equals("priority", self.priority),
-            listing.equals("action_priority", self.action_priority),
-            listing.at_least("updated_at", self.updated_since),
-        ]
+def _conditions(flt: FailureModeFilter) -> list[listing.Condition | None]:
+    return [
+        listing.equals("asset_id", flt.asset_id),
+        listing.at_least("rpn", flt.rpn_min),
+        listing.at_most("rpn", flt.rpn_max),
+        listing.equals("priority", flt.priority),
+        listing.equals("action_priority", flt.action_priority),
+        listing.at_least("updated_at", flt.updated_since),
+    ]
 
 
-def get_failure_mode(conn: apsw.Connection, failure_mode_id: str) -> Row | None:
-    return conn.execute(_SELECT + " WHERE id = ?", (failure_mode_id,)).fetchone()
+class SqliteFailureModes:
+    """SQLite: FMEA failure modes of one tenant (SPEC §5)."""
 
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
 
-def list_failure_modes(
-    conn: apsw.Connection, flt: FailureModeFilter, *, sort: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    return listing.fetch_page(
-        conn,
-        select=_SELECT,
-        table="failure_modes",
-        conditions=flt.conditions(),
-        sort=sort,
-        sortable=SORTABLE_COLUMNS,
-        limit=limit,
-        offset=offset,
-    )
+    def get_failure_mode(self, failure_mode_id: str) -> Row | None:
+        return self._conn.execute(_SELECT + " WHERE id = ?", (failure_mode_id,)).fetchone()
 
+    def list_failure_modes(
+        self, flt: FailureModeFilter, *, sort: str | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return listing.fetch_page(
+            self._conn,
+            select=_SELECT,
+            table="failure_modes",
+            conditions=_conditions(flt),
+            sort=sort,
+            sortable=SORTABLE_COLUMNS,
+            limit=limit,
+            offset=offset,
+        )
 
-def insert_failure_mode(conn: apsw.Connection, row: Row) -> None:
-    columns = ("id", "asset_id", *WRITABLE_COLUMNS, *COMPUTED_COLUMNS, "created_at", "updated_at")
-    conn.execute(
-        f"INSERT INTO failure_modes ({', '.join(columns)})"
-        f" VALUES ({', '.join('?' * len(columns))})",
-        [row.get(c) for c in columns],
-    )
+    def insert_failure_mode(self, row: Row) -> None:
+        columns = (
+            "id",
+            "asset_id",
+            *WRITABLE_COLUMNS,
+            *COMPUTED_COLUMNS,
+            "created_at",
+            "updated_at",
+        )
+        self._conn.execute(
+            f"INSERT INTO failure_modes ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' * len(columns))})",
+            [row.get(c) for c in columns],
+        )
 
+    def update_failure_mode(self, failure_mode_id: str, changes: Row, updated_at: str) -> None:
+        columns = [c for c in WRITABLE_COLUMNS + COMPUTED_COLUMNS if c in changes]
+        assignments = "".join(f"{c} = ?, " for c in columns)
+        self._conn.execute(
+            f"UPDATE failure_modes SET {assignments}updated_at = ? WHERE id = ?",
+            [*(changes[c] for c in columns), updated_at, failure_mode_id],
+        )
 
-def update_failure_mode(
-    conn: apsw.Connection, failure_mode_id: str, changes: Row, updated_at: str
-) -> None:
-    columns = [c for c in WRITABLE_COLUMNS + COMPUTED_COLUMNS if c in changes]
-    assignments = "".join(f"{c} = ?, " for c in columns)
-    conn.execute(
-        f"UPDATE failure_modes SET {assignments}updated_at = ? WHERE id = ?",
-        [*(changes[c] for c in columns), updated_at, failure_mode_id],
-    )
+    def delete_failure_mode(self, failure_mode_id: str, at: str) -> bool:
+        """Hard delete; the actions that referred to it stay, detached (True if it existed).
 
-
-def delete_failure_mode(conn: apsw.Connection, failure_mode_id: str, at: str) -> bool:
-    """Hard delete; the actions that referred to it stay, detached (True if it existed).
-
-    The foreign key's ON DELETE SET NULL would detach them too, but silently: clearing the
-    reference here first also moves their `updated_at`, so an `updated_since` sync of
-    actions (SPEC §3) sees that `failure_mode_id` became null.
-    """
-    conn.execute(
-        "UPDATE actions SET failure_mode_id = NULL, updated_at = ? WHERE failure_mode_id = ?",
-        (at, failure_mode_id),
-    )
-    conn.execute("DELETE FROM failure_modes WHERE id = ?", (failure_mode_id,))
-    return conn.changes() > 0
+        The foreign key's ON DELETE SET NULL would detach them too, but silently: clearing the
+        reference here first also moves their `updated_at`, so an `updated_since` sync of
+        actions (SPEC §3) sees that `failure_mode_id` became null.
+        """
+        self._conn.execute(
+            "UPDATE actions SET failure_mode_id = NULL, updated_at = ? WHERE failure_mode_id = ?",
+            (at, failure_mode_id),
+        )
+        self._conn.execute("DELETE FROM failure_modes WHERE id = ?", (failure_mode_id,))
+        return self._conn.changes() > 0

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import apsw
 
+from reliatic_appliance.ports import InspectionFilter, Row
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
-
-Row = dict[str, Any]
 
 # Insertable/updatable columns, in table order. Column names below come only from here
 # or from the sort whitelist, never from a request. `asset_id` is written once, at insert.
@@ -40,64 +36,55 @@ _SELECT = (
 )
 
 
-@dataclass(frozen=True)
-class InspectionFilter:
-    asset_id: str | None = None
-    inspection_type: str | None = None
-    status: str | None = None
-    # Inclusive bounds on inspection_date, `YYYY-MM-DD` (text order is date order).
-    date_from: str | None = None
-    date_to: str | None = None
-    updated_since: str | None = None
-
-    def conditions(self) -> list[listing.Condition | None]:
-        return [
-            listing.equals("asset_id", self.asset_id),
-            listing.equals("inspection_type", self.inspection_type),
-            listing.equals("status", self.status),
-            listing.at_least("inspection_date", self.date_from),
-            listing.at_most("inspection_date", self.date_to),
-            listing.at_least("updated_at", self.updated_since),
-        ]
+def _conditions(flt: InspectionFilter) -> list[listing.Condition | None]:
+    return [
+        listing.equals("asset_id", flt.asset_id),
+        listing.equals("inspection_type", flt.inspection_type),
+        listing.equals("status", flt.status),
+        listing.at_least("inspection_date", flt.date_from),
+        listing.at_most("inspection_date", flt.date_to),
+        listing.at_least("updated_at", flt.updated_since),
+    ]
 
 
-def get_inspection(conn: apsw.Connection, inspection_id: str) -> Row | None:
-    return conn.execute(_SELECT + " WHERE id = ?", (inspection_id,)).fetchone()
+class SqliteInspections:
+    """SQLite: inspections of one tenant (SPEC §5)."""
 
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
 
-def list_inspections(
-    conn: apsw.Connection, flt: InspectionFilter, *, sort: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    return listing.fetch_page(
-        conn,
-        select=_SELECT,
-        table="inspections",
-        conditions=flt.conditions(),
-        sort=sort,
-        sortable=SORTABLE_COLUMNS,
-        limit=limit,
-        offset=offset,
-    )
+    def get_inspection(self, inspection_id: str) -> Row | None:
+        return self._conn.execute(_SELECT + " WHERE id = ?", (inspection_id,)).fetchone()
 
+    def list_inspections(
+        self, flt: InspectionFilter, *, sort: str | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return listing.fetch_page(
+            self._conn,
+            select=_SELECT,
+            table="inspections",
+            conditions=_conditions(flt),
+            sort=sort,
+            sortable=SORTABLE_COLUMNS,
+            limit=limit,
+            offset=offset,
+        )
 
-def insert_inspection(conn: apsw.Connection, inspection: Row) -> None:
-    columns = ("id", "asset_id", *WRITABLE_COLUMNS, "created_at", "updated_at")
-    conn.execute(
-        f"INSERT INTO inspections ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [inspection.get(c) for c in columns],
-    )
+    def insert_inspection(self, inspection: Row) -> None:
+        columns = ("id", "asset_id", *WRITABLE_COLUMNS, "created_at", "updated_at")
+        self._conn.execute(
+            f"INSERT INTO inspections ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' * len(columns))})",
+            [inspection.get(c) for c in columns],
+        )
 
+    def update_inspection(self, inspection_id: str, changes: Row, updated_at: str) -> None:
+        columns = [c for c in WRITABLE_COLUMNS if c in changes]
+        assignments = "".join(f"{c} = ?, " for c in columns)
+        self._conn.execute(
+            f"UPDATE inspections SET {assignments}updated_at = ? WHERE id = ?",
+            [*(changes[c] for c in columns), updated_at, inspection_id],
+        )
 
-def update_inspection(
-    conn: apsw.Connection, inspection_id: str, changes: Row, updated_at: str
-) -> None:
-    columns = [c for c in WRITABLE_COLUMNS if c in changes]
-    assignments = "".join(f"{c} = ?, " for c in columns)
-    conn.execute(
-        f"UPDATE inspections SET {assignments}updated_at = ? WHERE id = ?",
-        [*(changes[c] for c in columns), updated_at, inspection_id],
-    )
-
-
-def count_all(conn: apsw.Connection) -> int:
-    return int(scalar(conn, "SELECT COUNT(*) FROM inspections"))
+    def count_all(self) -> int:
+        return int(scalar(self._conn, "SELECT COUNT(*) FROM inspections"))

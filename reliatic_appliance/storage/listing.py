@@ -24,6 +24,7 @@ from typing import Any
 
 import apsw
 
+from reliatic_appliance.ports import BadCursor, Window
 from reliatic_appliance.storage import snapshot
 from reliatic_appliance.storage.sqlite import scalar
 
@@ -39,10 +40,6 @@ ANCHOR_STRIDE = 256
 class Condition:
     sql: str
     params: tuple[Any, ...] = ()
-
-
-class BadCursor(ValueError):
-    """An `after` value that is not a cursor of this list (a 400 for the caller)."""
 
 
 def equals(column: str, value: Any) -> Condition | None:
@@ -206,16 +203,6 @@ def _rows(conn: apsw.Connection, sql: str, params: list[Any]) -> list[Row]:
     except apsw.ExecutionCompleteError:  # no row at all: the statement has already finished
         return []
     return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-@dataclass(frozen=True)
-class Window:
-    """One page of a list, the list's total, and the cursor to the next page (None at the
-    end of the list; only worked out for `after` requests, which fetch one row more)."""
-
-    rows: list[Row]
-    total: int
-    next_after: str | None = None
 
 
 def _anchor_start(

@@ -10,7 +10,16 @@ TABLES: frozenset[str] = frozenset(
 )
 
 
-def exists(conn: apsw.Connection, table: str, row_id: str) -> bool:
-    if table not in TABLES:
-        raise ValueError(f"not a referable table: {table}")
-    return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
+class SqliteReferences:
+    """SQLite: existence checks for ids named in request bodies (SPEC §5)."""
+
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
+
+    def exists(self, table: str, row_id: str) -> bool:
+        if table not in TABLES:
+            raise ValueError(f"not a referable table: {table}")
+        return (
+            self._conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone()
+            is not None
+        )

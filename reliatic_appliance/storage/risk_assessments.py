@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import apsw
 
+from reliatic_appliance.ports import RiskAssessmentFilter, Row
 from reliatic_appliance.storage import listing
-
-Row = dict[str, Any]
 
 # Columns a client writes, in table order; `asset_id` is set once, at insert.
 WRITABLE_COLUMNS: tuple[str, ...] = (
@@ -34,54 +30,56 @@ _SELECT = (
 )
 
 
-@dataclass(frozen=True)
-class RiskAssessmentFilter:
-    asset_id: str | None = None
-    risk_ranking: str | None = None
-    updated_since: str | None = None
-
-    def conditions(self) -> list[listing.Condition | None]:
-        return [
-            listing.equals("asset_id", self.asset_id),
-            listing.equals("risk_ranking", self.risk_ranking),
-            listing.at_least("updated_at", self.updated_since),
-        ]
+def _conditions(flt: RiskAssessmentFilter) -> list[listing.Condition | None]:
+    return [
+        listing.equals("asset_id", flt.asset_id),
+        listing.equals("risk_ranking", flt.risk_ranking),
+        listing.at_least("updated_at", flt.updated_since),
+    ]
 
 
-def get_risk_assessment(conn: apsw.Connection, assessment_id: str) -> Row | None:
-    return conn.execute(_SELECT + " WHERE id = ?", (assessment_id,)).fetchone()
+class SqliteRiskAssessments:
+    """SQLite: RBI risk assessments of one tenant (SPEC §5)."""
 
+    def __init__(self, conn: apsw.Connection) -> None:
+        self._conn = conn
 
-def list_risk_assessments(
-    conn: apsw.Connection, flt: RiskAssessmentFilter, *, sort: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    return listing.fetch_page(
-        conn,
-        select=_SELECT,
-        table="risk_assessments",
-        conditions=flt.conditions(),
-        sort=sort,
-        sortable=SORTABLE_COLUMNS,
-        limit=limit,
-        offset=offset,
-    )
+    def get_risk_assessment(self, assessment_id: str) -> Row | None:
+        return self._conn.execute(_SELECT + " WHERE id = ?", (assessment_id,)).fetchone()
 
+    def list_risk_assessments(
+        self, flt: RiskAssessmentFilter, *, sort: str | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        return listing.fetch_page(
+            self._conn,
+            select=_SELECT,
+            table="risk_assessments",
+            conditions=_conditions(flt),
+            sort=sort,
+            sortable=SORTABLE_COLUMNS,
+            limit=limit,
+            offset=offset,
+        )
 
-def insert_risk_assessment(conn: apsw.Connection, row: Row) -> None:
-    columns = ("id", "asset_id", *WRITABLE_COLUMNS, *COMPUTED_COLUMNS, "created_at", "updated_at")
-    conn.execute(
-        f"INSERT INTO risk_assessments ({', '.join(columns)})"
-        f" VALUES ({', '.join('?' * len(columns))})",
-        [row.get(c) for c in columns],
-    )
+    def insert_risk_assessment(self, row: Row) -> None:
+        columns = (
+            "id",
+            "asset_id",
+            *WRITABLE_COLUMNS,
+            *COMPUTED_COLUMNS,
+            "created_at",
+            "updated_at",
+        )
+        self._conn.execute(
+            f"INSERT INTO risk_assessments ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' * len(columns))})",
+            [row.get(c) for c in columns],
+        )
 
-
-def update_risk_assessment(
-    conn: apsw.Connection, assessment_id: str, changes: Row, updated_at: str
-) -> None:
-    columns = [c for c in WRITABLE_COLUMNS + COMPUTED_COLUMNS if c in changes]
-    assignments = "".join(f"{c} = ?, " for c in columns)
-    conn.execute(
-        f"UPDATE risk_assessments SET {assignments}updated_at = ? WHERE id = ?",
-        [*(changes[c] for c in columns), updated_at, assessment_id],
-    )
+    def update_risk_assessment(self, assessment_id: str, changes: Row, updated_at: str) -> None:
+        columns = [c for c in WRITABLE_COLUMNS + COMPUTED_COLUMNS if c in changes]
+        assignments = "".join(f"{c} = ?, " for c in columns)
+        self._conn.execute(
+            f"UPDATE risk_assessments SET {assignments}updated_at = ? WHERE id = ?",
+            [*(changes[c] for c in columns), updated_at, assessment_id],
+        )

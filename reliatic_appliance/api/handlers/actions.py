@@ -31,12 +31,12 @@ async def list_actions(call: Call) -> web.StreamResponse:
         overdue=q.overdue,
         updated_since=q.updated_since,
     )
-    page = service.list_actions(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_actions(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 
 
 async def get_action(call: Call) -> web.StreamResponse:
-    return single(service.get_action(await call.tenant_db(), call.params["action_id"]))
+    return single(await service.get_action(await call.tenant_db(), call.params["action_id"]))
 
 
 async def create_action(call: Call) -> web.StreamResponse:

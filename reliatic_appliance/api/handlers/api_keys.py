@@ -15,7 +15,7 @@ from reliatic_appliance.services import api_keys as service
 
 async def list_keys(call: Call) -> web.StreamResponse:
     principal = call.require_principal()
-    page = service.list_keys(
+    page = await service.list_keys(
         call.request.app[CONTROL_DB], principal.tenant_id, page_request(call.query)
     )
     return collection(call.request, page)

@@ -20,12 +20,12 @@ async def list_assets(call: Call) -> web.StreamResponse:
     flt = service.AssetFilter(
         status=q.status, asset_type=q.type, search=q.search, updated_since=q.updated_since
     )
-    page = service.list_assets(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_assets(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 
 
 async def get_asset(call: Call) -> web.StreamResponse:
-    return single(service.get_asset(await call.tenant_db(), call.params["asset_id"]))
+    return single(await service.get_asset(await call.tenant_db(), call.params["asset_id"]))
 
 
 async def create_asset(call: Call) -> web.StreamResponse:

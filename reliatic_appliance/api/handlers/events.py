@@ -14,7 +14,7 @@ from reliatic_appliance.services import alerts, events
 
 async def list_events(call: Call) -> web.StreamResponse:
     q: EventListQuery = call.query
-    page = events.list_events(
+    page = await events.list_events(
         await call.tenant_db(),
         tenant_slug=call.require_principal().tenant_slug,
         after=q.after,
@@ -34,12 +34,12 @@ async def list_alerts(call: Call) -> web.StreamResponse:
         updated_since=q.updated_since,
     )
     return collection(
-        call.request, alerts.list_alerts(await call.tenant_db(), flt, q.sort, page_request(q))
+        call.request, await alerts.list_alerts(await call.tenant_db(), flt, q.sort, page_request(q))
     )
 
 
 async def get_alert(call: Call) -> web.StreamResponse:
-    return single(alerts.get_alert(await call.tenant_db(), call.params["alert_id"]))
+    return single(await alerts.get_alert(await call.tenant_db(), call.params["alert_id"]))
 
 
 OPERATIONS = [

@@ -30,12 +30,14 @@ async def list_failure_modes(call: Call) -> web.StreamResponse:
         action_priority=q.action_priority,
         updated_since=q.updated_since,
     )
-    page = service.list_failure_modes(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_failure_modes(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 
 
 async def get_failure_mode(call: Call) -> web.StreamResponse:
-    return single(service.get_failure_mode(await call.tenant_db(), call.params["failure_mode_id"]))
+    return single(
+        await service.get_failure_mode(await call.tenant_db(), call.params["failure_mode_id"])
+    )
 
 
 async def create_failure_mode(call: Call) -> web.StreamResponse:

@@ -31,12 +31,14 @@ async def list_inspections(call: Call) -> web.StreamResponse:
         date_to=q.date_to.isoformat() if q.date_to else None,
         updated_since=q.updated_since,
     )
-    page = service.list_inspections(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_inspections(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 
 
 async def get_inspection(call: Call) -> web.StreamResponse:
-    return single(service.get_inspection(await call.tenant_db(), call.params["inspection_id"]))
+    return single(
+        await service.get_inspection(await call.tenant_db(), call.params["inspection_id"])
+    )
 
 
 async def create_inspection(call: Call) -> web.StreamResponse:

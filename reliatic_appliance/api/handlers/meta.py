@@ -31,9 +31,9 @@ async def readyz(call: Call) -> web.StreamResponse:
     """Readiness: control.db and every open tenant file answer, and the scheduler ticks."""
     app = call.request.app
     try:
-        app[CONTROL_DB].ping()
+        await app[CONTROL_DB].ping()
         for db in app[TENANT_DBS].opened().values():
-            db.ping()
+            await db.ping()
     except Unavailable:
         log.warning("not ready: a database did not answer")
         raise Unavailable("Not ready: a database did not answer.") from None

@@ -18,12 +18,12 @@ MOC_ID = {"moc_id": "The MOC's id."}
 async def list_mocs(call: Call) -> web.StreamResponse:
     q: MocListQuery = call.query
     flt = service.MocFilter(status=q.status, asset_id=q.asset_id, updated_since=q.updated_since)
-    page = service.list_mocs(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_mocs(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 
 
 async def get_moc(call: Call) -> web.StreamResponse:
-    return single(service.get_moc(await call.tenant_db(), call.params["moc_id"]))
+    return single(await service.get_moc(await call.tenant_db(), call.params["moc_id"]))
 
 
 async def create_moc(call: Call) -> web.StreamResponse:

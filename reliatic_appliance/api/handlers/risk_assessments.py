@@ -25,13 +25,13 @@ async def list_risk_assessments(call: Call) -> web.StreamResponse:
     flt = service.RiskAssessmentFilter(
         asset_id=q.asset_id, risk_ranking=q.risk_ranking, updated_since=q.updated_since
     )
-    page = service.list_risk_assessments(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_risk_assessments(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 
 
 async def get_risk_assessment(call: Call) -> web.StreamResponse:
     return single(
-        service.get_risk_assessment(await call.tenant_db(), call.params["risk_assessment_id"])
+        await service.get_risk_assessment(await call.tenant_db(), call.params["risk_assessment_id"])
     )
 
 

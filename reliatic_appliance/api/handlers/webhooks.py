@@ -33,7 +33,7 @@ def _no_store(response: web.Response) -> web.Response:
 
 
 async def list_webhooks(call: Call) -> web.StreamResponse:
-    page = service.list_webhooks(await call.tenant_db(), page_request(call.query))
+    page = await service.list_webhooks(await call.tenant_db(), page_request(call.query))
     return collection(call.request, page)
 
 
@@ -56,7 +56,7 @@ async def create_webhook(call: Call) -> web.StreamResponse:
 
 
 async def get_webhook(call: Call) -> web.StreamResponse:
-    return single(service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
+    return single(await service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
 
 
 async def update_webhook(call: Call) -> web.StreamResponse:
@@ -100,7 +100,7 @@ async def test_webhook(call: Call) -> web.StreamResponse:
 
 async def list_deliveries(call: Call) -> web.StreamResponse:
     q: DeliveryListQuery = call.query
-    page = service.list_deliveries(
+    page = await service.list_deliveries(
         await call.tenant_db(), call.params["webhook_id"], status=q.status, page=page_request(q)
     )
     return collection(call.request, page)
