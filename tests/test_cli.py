@@ -49,6 +49,16 @@ def test_tenant_lifecycle(data_dir: Path) -> None:
     assert "north-refinery" in human.stdout and "SLUG" in human.stdout
     disabled = cli_json(data_dir, "tenant", "disable", "north-refinery")
     assert disabled["disabled_at"] is not None
+    key_args = ["key", "create", "--tenant", "north-refinery", "--name", "k", "--level=read_only"]
+    refused = cli(data_dir, *key_args)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        "reliatic: error: Tenant 'north-refinery' is disabled; enable it before creating keys.\n"
+    )
+    assert cli_json(data_dir, "key", "list", "--tenant", "north-refinery") == []
+    enabled = cli_json(data_dir, "tenant", "enable", "north-refinery")
+    assert enabled["disabled_at"] is None and enabled["id"] == created["id"]
+    assert cli(data_dir, *key_args).returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -57,6 +67,7 @@ def test_tenant_lifecycle(data_dir: Path) -> None:
         pytest.param(["tenant", "create", "Bad_Slug"], "slug", id="bad-slug"),
         pytest.param(["tenant", "create", "x"], "slug", id="slug-too-short"),
         pytest.param(["tenant", "disable", "nobody"], "not found", id="unknown-tenant"),
+        pytest.param(["tenant", "enable", "nobody"], "not found", id="enable-unknown-tenant"),
         pytest.param(
             ["key", "create", "--tenant", "nobody", "--name", "k", "--level", "read_only"],
             "not found",

@@ -58,6 +58,14 @@ def test_tenant_disabled_by_cli_is_refused_on_next_request(server: Server) -> No
     assert status == 401 and body["error"] == "invalid_api_key"
 
 
+def test_tenant_enabled_by_cli_serves_its_keys_on_next_request(server: Server) -> None:
+    created = new_key(server)
+    assert cli(server.data_dir, "tenant", "disable", "acme").returncode == 0
+    assert server.request("GET", "/api/v1/assets", key=created["key"])[0] == 401
+    assert cli(server.data_dir, "tenant", "enable", "acme").returncode == 0
+    assert server.request("GET", "/api/v1/assets", key=created["key"])[0] == 200
+
+
 def test_one_json_log_line_per_request_and_no_secrets(server: Server) -> None:
     created = new_key(server)
     key = created["key"]

@@ -1,4 +1,4 @@
-"""`reliatic tenant create|list|disable`."""
+"""`reliatic tenant create|list|disable|enable`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     disable.add_argument("slug")
     disable.set_defaults(run=run_disable)
+    enable = commands.add_parser(
+        "enable",
+        parents=[common],
+        help="enable a disabled tenant: its keys (not revoked or expired) work again at once",
+    )
+    enable.add_argument("slug")
+    enable.set_defaults(run=run_enable)
 
 
 async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -63,4 +70,11 @@ async def run_disable(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
         tenant = await tenants.disable_tenant(control, args.slug)
     ctx.emit(tenant, f"disabled tenant {tenant['slug']}")
+    return 0
+
+
+async def run_enable(ctx: CliContext, args: argparse.Namespace) -> int:
+    async with ctx.control() as control:
+        tenant = await tenants.enable_tenant(control, args.slug)
+    ctx.emit(tenant, f"enabled tenant {tenant['slug']}")
     return 0

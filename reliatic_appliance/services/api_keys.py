@@ -18,7 +18,7 @@ from reliatic_appliance.domain.permissions import (
     covers,
     effective_permissions,
 )
-from reliatic_appliance.errors import Forbidden, NotFound, ValidationError
+from reliatic_appliance.errors import Conflict, Forbidden, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.services.paging import Page, PageRequest
@@ -120,6 +120,13 @@ async def create_key(
     }
 
     def write(tx: ControlTx) -> None:
+        # In the transaction, so a tenant disabled meanwhile cannot slip a new key in.
+        tenant = tx.control.tenant_by_id(tenant_id)
+        if tenant is not None and tenant["disabled_at"] is not None:
+            raise Conflict(
+                f"Tenant '{tenant['slug']}' is disabled; enable it before creating keys.",
+                [{"field": "tenant", "message": "disabled"}],
+            )
         tx.control.insert_key(record, hash_key(key))
 
     await control.write(write)

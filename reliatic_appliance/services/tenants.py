@@ -87,11 +87,22 @@ async def list_tenants(control: ControlDb) -> list[Row]:
 
 
 async def disable_tenant(control: ControlDb, slug: str) -> Row:
+    """Its keys are refused from the next request on, by every process (SPEC §2)."""
+    return await _set_disabled(control, slug, disabled=True)
+
+
+async def enable_tenant(control: ControlDb, slug: str) -> Row:
+    """Undo `disable_tenant`: its keys that are not revoked or expired work again."""
+    return await _set_disabled(control, slug, disabled=False)
+
+
+async def _set_disabled(control: ControlDb, slug: str, *, disabled: bool) -> Row:
     def write(tx: ControlTx) -> Row:
         row = tx.control.tenant_by_slug(slug)
         if row is None:
             raise NotFound(f"Tenant '{slug}' not found.")
-        tx.control.disable_tenant(row["id"], now_ts())
+        change = tx.control.disable_tenant if disabled else tx.control.enable_tenant
+        change(row["id"], now_ts())
         updated = tx.control.tenant_by_id(row["id"])
         assert updated is not None
         return updated

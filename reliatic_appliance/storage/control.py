@@ -62,6 +62,13 @@ class SqliteControl:
             (when, when, tenant_id),
         )
 
+    def enable_tenant(self, tenant_id: str, when: str) -> None:
+        self._conn.execute(
+            "UPDATE tenants SET disabled_at = NULL, updated_at = ?"
+            " WHERE id = ? AND disabled_at IS NOT NULL",
+            (when, tenant_id),
+        )
+
     def insert_key(self, key: Row, key_hash: bytes) -> None:
         self._conn.execute(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, level, permissions,"
