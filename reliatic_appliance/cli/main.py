@@ -22,6 +22,7 @@ from reliatic_appliance.cli.context import CliContext, CliError, environment, fa
 from reliatic_appliance.errors import ApiError
 from reliatic_appliance.logs import configure_logging
 from reliatic_appliance.settings import (
+    Settings,
     SettingsError,
     check_environment,
     default_config_file,
@@ -86,18 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except SystemExit as exc:  # after --help or --version: a status, like every other way out
         return exc.code if isinstance(exc.code, int) else 0
-    env = environment()
     try:
-        check_environment(env)
-        config = getattr(args, "config", None)
-        config_file = default_config_file(env) if config is None else Path(config)
-        overrides = args.overrides(args) if hasattr(args, "overrides") else None
-        settings = load_settings(
-            data_dir=resolve_data_dir(getattr(args, "data_dir", None), env),
-            config_file=config_file,
-            env=env,
-            overrides=overrides,
-        )
+        settings = _settings(args, environment())
     except SettingsError as exc:
         return fail(str(exc))
     configure_logging(settings.logging.level if args.command == "serve" else "warning")
@@ -113,6 +104,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         log.exception("unexpected error")
         return fail(f"unexpected {type(exc).__name__}; see the log above")
+
+
+def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
+    """SPEC §2: file < env < flags; a RELIATIC_* variable nothing reads is refused first."""
+    check_environment(env)
+    config = getattr(args, "config", None)
+    return load_settings(
+        data_dir=resolve_data_dir(getattr(args, "data_dir", None), env),
+        config_file=default_config_file(env) if config is None else Path(config),
+        env=env,
+        overrides=args.overrides(args) if hasattr(args, "overrides") else None,
+    )
 
 
 def _one_line(exc: BaseException) -> str:
