@@ -200,8 +200,8 @@ fi
 # Smoke test of the staged venv: every dependency imports, the console script is there.
 "$venv/bin/python" - <<'EOF' || die "the staged venv does not import"
 import importlib, importlib.metadata as md
-for mod in ["reliatic_appliance", "aiohttp", "aiosqlite", "apsw", "cryptography.hazmat.bindings._rust",
-            "pydantic", "pydantic_core", "prometheus_client", "jinja2", "sqlite3", "ssl"]:
+for mod in ["reliatic_appliance", "aiohttp", "apsw", "cryptography.hazmat.bindings._rust",
+            "pydantic", "pydantic_core", "sqlite3", "ssl"]:
     importlib.import_module(mod)
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # needs a wheel, not a source build
 Argon2id(salt=b"0" * 16, length=32, iterations=1, lanes=1, memory_cost=64).derive(b"x")
