@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ./var
 
-.PHONY: demo serve test lint typecheck venv test-deps clean bench
+.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -14,12 +14,19 @@ demo: $(BIN)/reliatic
 serve: $(BIN)/reliatic
 	exec $(BIN)/reliatic --data-dir $(DATA) serve
 
-# Install the project with its test dependencies, then lint, type-check and run every test.
+# Install the project with its test dependencies, then lint, type-check and run every test;
+# last, the same code against the lowest dependency versions pyproject.toml allows.
 test: test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-lowest
+
+# A venv of its own (.venv-lowest) with every dependency floor installed exactly: imports and
+# a smoke subset of the tests, so a floor in pyproject.toml is true, not just declared.
+test-lowest:
+	PYTHON=$(PYTHON) scripts/lowest-deps.sh
 
 lint: test-deps
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -51,4 +58,4 @@ bench: $(BIN)/python
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lowest build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
