@@ -13,6 +13,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from reliatic_appliance.domain.fmea import fmea_priority, rpn
+from reliatic_appliance.domain.risk_matrix import risk_ranking
+
 Rec = dict[str, Any]
 Fluid = tuple[str, str, int]
 
@@ -191,11 +194,6 @@ _ASSIGNEES = ["u-jsmith", "u-aokafor", "u-mlindqvist", "u-rpatel", "u-kchen", "u
 _REQUESTERS = ["A. Okafor", "M. Lindqvist", "R. Patel", "K. Chen", "S. Haddad"]
 _CURATED_SOD = [(9, 2, 2), (10, 5, 7), (8, 7, 6), (7, 5, 6), (6, 5, 4), (5, 3, 3), (7, 3, 5),
                 (8, 9, 3), (4, 2, 6), (6, 8, 7), (5, 6, 5), (3, 8, 8)]
-_RISK = [["low", "low", "medium", "medium", "medium_high"],
-         ["low", "low", "medium", "medium", "medium_high"],
-         ["low", "medium", "medium", "medium_high", "high"],
-         ["medium", "medium", "medium_high", "high", "high"],
-         ["medium", "medium_high", "high", "high", "high"]]
 # fmt: on
 _TYPES = ("vessel", "piping", "tank", "heat_exchanger", "rotating")
 _CRITS = ("low", "medium", "high", "critical")
@@ -233,13 +231,6 @@ def _iso(d: dt.date) -> str:
 
 def _years(a: dt.date, b: dt.date) -> float:
     return (b - a).days / 365.25
-
-
-def _fmea_priority(s: int, o: int, d: int) -> str:
-    rpn = s * o * d
-    if s >= 9 or rpn >= 300:
-        return "critical"
-    return "high" if rpn >= 200 else "medium" if rpn >= 100 else "low"
 
 
 def _asset(
@@ -559,12 +550,15 @@ def _actions(
     ]
     order = sorted(
         range(len(fms)),
-        key=lambda j: -fms[j]["severity"] * fms[j]["occurrence"] * fms[j]["detection"],
+        key=lambda j: -rpn(fms[j]["severity"], fms[j]["occurrence"], fms[j]["detection"]),
     )
     for j in order:
         fm = fms[j]
         tag = assets[fm["asset_ref"]]["tag_number"]
-        prio = _fmea_priority(fm["severity"], fm["occurrence"], fm["detection"])
+        # An FMEA priority and an action priority share their names (low .. critical).
+        prio: str = fmea_priority(
+            fm["severity"], rpn(fm["severity"], fm["occurrence"], fm["detection"])
+        )
         specs.append(
             (
                 _ACTION_TITLES[fm["failure_mechanism"]].format(tag=tag),
@@ -644,7 +638,7 @@ def _risks(rng: random.Random, today: dt.date, assets: list[Rec], insp: list[Rec
                 "notes": "Inspection plan updated to meet RBI risk target.",
             }
         )
-    have = {_RISK[r["probability_of_failure"] - 1][r["consequence_of_failure"] - 1] for r in out}
+    have = {risk_ranking(r["probability_of_failure"], r["consequence_of_failure"]) for r in out}
     for rank, (p, c) in _RISK_FIX.items():
         if rank not in have and out:
             r = out[rng.randrange(len(out))]
