@@ -20,6 +20,7 @@ from reliatic_appliance.api import etags, idempotency
 from reliatic_appliance.api.auth import require_permission
 from reliatic_appliance.api.parsing import parse_body, parse_query
 from reliatic_appliance.api.request_db import WriteGuards
+from reliatic_appliance.api.resources import Resource, Role
 from reliatic_appliance.keys import PRINCIPAL, SETTINGS, TENANT_DBS
 from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services.api_keys import Principal
@@ -98,6 +99,11 @@ class Operation:
     errors: tuple[int, ...] = ()
     in_schema: bool = True
     deprecated: Deprecation | None = None
+    # The resource this operation is about (api/resources.py), what it does to it, and
+    # whether its response body is the resource's representation (so carries its ETag).
+    resource: Resource | None = None
+    role: Role | None = None
+    represents: bool = False
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
