@@ -5,7 +5,7 @@ operations from it (`ASSETS.get(...)`, `ASSETS.update(...)`, …). Each operatio
 its resource and its role, so the route table, the ETags and preconditions
 (`api/etags.py`), idempotency and OpenAPI read one declaration instead of recognising
 resources by their paths. Sortable fields are declared beside the list filters in
-`ports.py`, which the schemas (validation, OpenAPI) and the storage (column whitelist) read.
+`ports/lists.py`, which the schemas (validation, OpenAPI) and the storage (column whitelist) read.
 """
 
 from __future__ import annotations

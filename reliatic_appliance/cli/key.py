@@ -8,6 +8,7 @@ from datetime import datetime
 from reliatic_appliance.cli.context import CliContext, CliError, table
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.paging import PageRequest
+from reliatic_appliance.timefmt import utc_now
 
 
 def _expiry(text: str) -> datetime:
@@ -70,6 +71,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
             expires_at=args.expires,
             rate_limit_per_minute=args.rate_limit,
             created_by="cli",
+            now=utc_now(),
         )
     payload = {
         "id": record["id"],
@@ -125,6 +127,6 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        record = await api_keys.revoke_key(control, args.key_id, tenant_id=None)
+        record = await api_keys.revoke_key(control, args.key_id, tenant_id=None, now=utc_now())
     ctx.emit(record, f"revoked key {record['id']}")
     return 0

@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call
 from reliatic_appliance.schemas.actions import (
     Action,
@@ -29,26 +28,32 @@ async def list_actions(call: Call) -> web.StreamResponse:
         overdue=q.overdue,
         updated_since=q.updated_since,
     )
-    page = await service.list_actions(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_actions(
+        await call.tenant_db(), flt, q.sort, page_request(q), now=call.now
+    )
     return collection(call.request, page)
 
 
 async def get_action(call: Call) -> web.StreamResponse:
-    return single(await service.get_action(await call.tenant_db(), call.params["action_id"]))
+    return call.single(await service.get_action(await call.tenant_db(), call.params["action_id"]))
 
 
 async def create_action(call: Call) -> web.StreamResponse:
     row = await service.create_action(
-        await call.tenant_db(), fields_sent(call.body), actor=call.actor
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor, now=call.now
     )
-    return created(row, ACTIONS.collection)
+    return call.created(row, ACTIONS.collection)
 
 
 async def update_action(call: Call) -> web.StreamResponse:
     row = await service.update_action(
-        await call.tenant_db(), call.params["action_id"], fields_sent(call.body), actor=call.actor
+        await call.tenant_db(),
+        call.params["action_id"],
+        fields_sent(call.body),
+        actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 async def change_status(call: Call) -> web.StreamResponse:
@@ -59,8 +64,9 @@ async def change_status(call: Call) -> web.StreamResponse:
         body.status,
         body.comment,
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 ACTIONS = Resource(

@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call
 from reliatic_appliance.schemas.assets import Asset, AssetCreate, AssetListQuery, AssetUpdate
 from reliatic_appliance.services import assets as service
@@ -23,29 +22,36 @@ async def list_assets(call: Call) -> web.StreamResponse:
 
 
 async def get_asset(call: Call) -> web.StreamResponse:
-    return single(await service.get_asset(await call.tenant_db(), call.params["asset_id"]))
+    return call.single(await service.get_asset(await call.tenant_db(), call.params["asset_id"]))
 
 
 async def create_asset(call: Call) -> web.StreamResponse:
     body: AssetCreate = call.body
     row = await service.create_asset(
-        await call.tenant_db(), fields_sent(body) | {"status": body.status}, actor=call.actor
+        await call.tenant_db(),
+        fields_sent(body) | {"status": body.status},
+        actor=call.actor,
+        now=call.now,
     )
-    return created(row, ASSETS.collection)
+    return call.created(row, ASSETS.collection)
 
 
 async def update_asset(call: Call) -> web.StreamResponse:
     row = await service.update_asset(
-        await call.tenant_db(), call.params["asset_id"], fields_sent(call.body), actor=call.actor
+        await call.tenant_db(),
+        call.params["asset_id"],
+        fields_sent(call.body),
+        actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 async def delete_asset(call: Call) -> web.StreamResponse:
     row = await service.decommission_asset(
-        await call.tenant_db(), call.params["asset_id"], actor=call.actor
+        await call.tenant_db(), call.params["asset_id"], actor=call.actor, now=call.now
     )
-    return single(row)
+    return call.single(row)
 
 
 ASSETS = Resource(

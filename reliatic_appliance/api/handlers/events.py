@@ -6,7 +6,6 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.schemas.common import Collection
 from reliatic_appliance.schemas.events import Alert, AlertListQuery, Event, EventListQuery
@@ -40,7 +39,7 @@ async def list_alerts(call: Call) -> web.StreamResponse:
 
 
 async def get_alert(call: Call) -> web.StreamResponse:
-    return single(await alerts.get_alert(await call.tenant_db(), call.params["alert_id"]))
+    return call.single(await alerts.get_alert(await call.tenant_db(), call.params["alert_id"]))
 
 
 ALERTS = Resource(

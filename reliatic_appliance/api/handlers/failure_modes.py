@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call
 from reliatic_appliance.schemas.failure_modes import (
     FailureMode,
@@ -33,14 +32,16 @@ async def list_failure_modes(call: Call) -> web.StreamResponse:
 
 
 async def get_failure_mode(call: Call) -> web.StreamResponse:
-    return single(
+    return call.single(
         await service.get_failure_mode(await call.tenant_db(), call.params["failure_mode_id"])
     )
 
 
 async def create_failure_mode(call: Call) -> web.StreamResponse:
-    row = await service.create_failure_mode(await call.tenant_db(), fields_sent(call.body))
-    return created(row, FAILURE_MODES.collection)
+    row = await service.create_failure_mode(
+        await call.tenant_db(), fields_sent(call.body), now=call.now
+    )
+    return call.created(row, FAILURE_MODES.collection)
 
 
 async def update_failure_mode(call: Call) -> web.StreamResponse:
@@ -49,12 +50,15 @@ async def update_failure_mode(call: Call) -> web.StreamResponse:
         call.params["failure_mode_id"],
         fields_sent(call.body),
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 async def delete_failure_mode(call: Call) -> web.StreamResponse:
-    await service.delete_failure_mode(await call.tenant_db(), call.params["failure_mode_id"])
+    await service.delete_failure_mode(
+        await call.tenant_db(), call.params["failure_mode_id"], now=call.now
+    )
     return web.Response(status=204)
 
 

@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call
 from reliatic_appliance.schemas.inspections import (
     Inspection,
@@ -34,7 +33,7 @@ async def list_inspections(call: Call) -> web.StreamResponse:
 
 
 async def get_inspection(call: Call) -> web.StreamResponse:
-    return single(
+    return call.single(
         await service.get_inspection(await call.tenant_db(), call.params["inspection_id"])
     )
 
@@ -42,9 +41,12 @@ async def get_inspection(call: Call) -> web.StreamResponse:
 async def create_inspection(call: Call) -> web.StreamResponse:
     body: InspectionCreate = call.body
     row = await service.create_inspection(
-        await call.tenant_db(), fields_sent(body) | {"status": body.status}, actor=call.actor
+        await call.tenant_db(),
+        fields_sent(body) | {"status": body.status},
+        actor=call.actor,
+        now=call.now,
     )
-    return created(row, INSPECTIONS.collection)
+    return call.created(row, INSPECTIONS.collection)
 
 
 async def update_inspection(call: Call) -> web.StreamResponse:
@@ -53,8 +55,9 @@ async def update_inspection(call: Call) -> web.StreamResponse:
         call.params["inspection_id"],
         fields_sent(call.body),
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 INSPECTIONS = Resource(

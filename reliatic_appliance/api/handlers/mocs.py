@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call
 from reliatic_appliance.schemas.mocs import Moc, MocCreate, MocListQuery, MocStatusChange, MocUpdate
 from reliatic_appliance.services import mocs as service
@@ -21,27 +20,38 @@ async def list_mocs(call: Call) -> web.StreamResponse:
 
 
 async def get_moc(call: Call) -> web.StreamResponse:
-    return single(await service.get_moc(await call.tenant_db(), call.params["moc_id"]))
+    return call.single(await service.get_moc(await call.tenant_db(), call.params["moc_id"]))
 
 
 async def create_moc(call: Call) -> web.StreamResponse:
-    row = await service.create_moc(await call.tenant_db(), fields_sent(call.body), actor=call.actor)
-    return created(row, MOCS.collection)
+    row = await service.create_moc(
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor, now=call.now
+    )
+    return call.created(row, MOCS.collection)
 
 
 async def update_moc(call: Call) -> web.StreamResponse:
     row = await service.update_moc(
-        await call.tenant_db(), call.params["moc_id"], fields_sent(call.body), actor=call.actor
+        await call.tenant_db(),
+        call.params["moc_id"],
+        fields_sent(call.body),
+        actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 async def change_status(call: Call) -> web.StreamResponse:
     body: MocStatusChange = call.body
     row = await service.change_status(
-        await call.tenant_db(), call.params["moc_id"], body.status, body.comment, actor=call.actor
+        await call.tenant_db(),
+        call.params["moc_id"],
+        body.status,
+        body.comment,
+        actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 MOCS = Resource(

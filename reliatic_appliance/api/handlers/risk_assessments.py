@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call
 from reliatic_appliance.schemas.risk_assessments import (
     RiskAssessment,
@@ -28,16 +27,16 @@ async def list_risk_assessments(call: Call) -> web.StreamResponse:
 
 
 async def get_risk_assessment(call: Call) -> web.StreamResponse:
-    return single(
+    return call.single(
         await service.get_risk_assessment(await call.tenant_db(), call.params["risk_assessment_id"])
     )
 
 
 async def create_risk_assessment(call: Call) -> web.StreamResponse:
     row = await service.create_risk_assessment(
-        await call.tenant_db(), fields_sent(call.body), actor=call.actor
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor, now=call.now
     )
-    return created(row, RISK_ASSESSMENTS.collection)
+    return call.created(row, RISK_ASSESSMENTS.collection)
 
 
 async def update_risk_assessment(call: Call) -> web.StreamResponse:
@@ -46,8 +45,9 @@ async def update_risk_assessment(call: Call) -> web.StreamResponse:
         call.params["risk_assessment_id"],
         fields_sent(call.body),
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 RISK_ASSESSMENTS = Resource(

@@ -7,7 +7,6 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.keys import CLOCK, SECRET_BOX, SETTINGS
 from reliatic_appliance.schemas.common import Collection, Single
@@ -50,12 +49,12 @@ async def create_webhook(call: Call) -> web.StreamResponse:
         description=body.description,
         now=app[CLOCK](),
     )
-    response = created({**row, "secret": secret}, WEBHOOKS.collection)
+    response = call.created({**row, "secret": secret}, WEBHOOKS.collection)
     return _no_store(response)
 
 
 async def get_webhook(call: Call) -> web.StreamResponse:
-    return single(await service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
+    return call.single(await service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
 
 
 async def update_webhook(call: Call) -> web.StreamResponse:
@@ -67,7 +66,7 @@ async def update_webhook(call: Call) -> web.StreamResponse:
         fields_sent(call.body),
         now=app[CLOCK](),
     )
-    return single(row)
+    return call.single(row)
 
 
 async def delete_webhook(call: Call) -> web.StreamResponse:
@@ -84,7 +83,7 @@ async def rotate_secret(call: Call) -> web.StreamResponse:
         secret=call.body.secret,
         now=app[CLOCK](),
     )
-    return _no_store(single({**row, "secret": secret}))
+    return _no_store(call.single({**row, "secret": secret}))
 
 
 async def test_webhook(call: Call) -> web.StreamResponse:
@@ -94,7 +93,7 @@ async def test_webhook(call: Call) -> web.StreamResponse:
         tenant_slug=call.require_principal().tenant_slug,
         now=call.request.app[CLOCK](),
     )
-    return single(delivery, status=202)
+    return call.single(delivery, status=202)
 
 
 async def list_deliveries(call: Call) -> web.StreamResponse:
@@ -109,7 +108,7 @@ async def redeliver(call: Call) -> web.StreamResponse:
     delivery = await service.redeliver(
         await call.tenant_db(), call.params["delivery_id"], now=call.request.app[CLOCK]()
     )
-    return single(delivery, status=202)
+    return call.single(delivery, status=202)
 
 
 WEBHOOKS = Resource(
