@@ -8,6 +8,7 @@ from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import ActionFilter
 from reliatic_appliance.schemas.actions import (
     Action,
     ActionCreate,
@@ -20,7 +21,7 @@ from reliatic_appliance.services import actions as service
 
 async def list_actions(call: Call) -> web.StreamResponse:
     q: ActionListQuery = call.query
-    flt = service.ActionFilter(
+    flt = ActionFilter(
         status=q.status,
         priority=q.priority,
         assignee_id=q.assignee_id,

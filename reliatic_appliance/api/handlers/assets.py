@@ -8,13 +8,14 @@ from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import AssetFilter
 from reliatic_appliance.schemas.assets import Asset, AssetCreate, AssetListQuery, AssetUpdate
 from reliatic_appliance.services import assets as service
 
 
 async def list_assets(call: Call) -> web.StreamResponse:
     q: AssetListQuery = call.query
-    flt = service.AssetFilter(
+    flt = AssetFilter(
         status=q.status, asset_type=q.type, search=q.search, updated_since=q.updated_since
     )
     page = await service.list_assets(await call.tenant_db(), flt, q.sort, page_request(q))

@@ -7,6 +7,7 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call, Operation
+from reliatic_appliance.ports import AlertFilter
 from reliatic_appliance.schemas.common import Collection
 from reliatic_appliance.schemas.events import Alert, AlertListQuery, Event, EventListQuery
 from reliatic_appliance.services import alerts, events
@@ -27,7 +28,7 @@ async def list_events(call: Call) -> web.StreamResponse:
 
 async def list_alerts(call: Call) -> web.StreamResponse:
     q: AlertListQuery = call.query
-    flt = alerts.AlertFilter(
+    flt = AlertFilter(
         kind=q.kind,
         resource_type=q.resource_type,
         resource_id=q.resource_id,

@@ -8,6 +8,7 @@ from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import FailureModeFilter
 from reliatic_appliance.schemas.failure_modes import (
     FailureMode,
     FailureModeCreate,
@@ -19,7 +20,7 @@ from reliatic_appliance.services import failure_modes as service
 
 async def list_failure_modes(call: Call) -> web.StreamResponse:
     q: FailureModeListQuery = call.query
-    flt = service.FailureModeFilter(
+    flt = FailureModeFilter(
         asset_id=q.asset_id,
         rpn_min=q.rpn_min,
         rpn_max=q.rpn_max,

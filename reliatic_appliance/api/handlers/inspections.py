@@ -8,6 +8,7 @@ from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import InspectionFilter
 from reliatic_appliance.schemas.inspections import (
     Inspection,
     InspectionCreate,
@@ -20,7 +21,7 @@ from reliatic_appliance.services import inspections as service
 async def list_inspections(call: Call) -> web.StreamResponse:
     q: InspectionListQuery = call.query
     service.check_date_range(q.date_from, q.date_to)
-    flt = service.InspectionFilter(
+    flt = InspectionFilter(
         asset_id=q.asset_id,
         inspection_type=q.inspection_type,
         status=q.status,

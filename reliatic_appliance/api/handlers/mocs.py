@@ -8,13 +8,14 @@ from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import MocFilter
 from reliatic_appliance.schemas.mocs import Moc, MocCreate, MocListQuery, MocStatusChange, MocUpdate
 from reliatic_appliance.services import mocs as service
 
 
 async def list_mocs(call: Call) -> web.StreamResponse:
     q: MocListQuery = call.query
-    flt = service.MocFilter(status=q.status, asset_id=q.asset_id, updated_since=q.updated_since)
+    flt = MocFilter(status=q.status, asset_id=q.asset_id, updated_since=q.updated_since)
     page = await service.list_mocs(await call.tenant_db(), flt, q.sort, page_request(q))
     return collection(call.request, page)
 

@@ -8,6 +8,7 @@ from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import RiskAssessmentFilter
 from reliatic_appliance.schemas.risk_assessments import (
     RiskAssessment,
     RiskAssessmentCreate,
@@ -19,7 +20,7 @@ from reliatic_appliance.services import risk_assessments as service
 
 async def list_risk_assessments(call: Call) -> web.StreamResponse:
     q: RiskAssessmentListQuery = call.query
-    flt = service.RiskAssessmentFilter(
+    flt = RiskAssessmentFilter(
         asset_id=q.asset_id, risk_ranking=q.risk_ranking, updated_since=q.updated_since
     )
     page = await service.list_risk_assessments(await call.tenant_db(), flt, q.sort, page_request(q))
