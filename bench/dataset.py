@@ -99,7 +99,7 @@ async def _write_batches(
 def _insert_assets(tx: TenantTx, assets: Sequence[Rec], ids: list[str]) -> None:
     """Many assets per transaction, each written exactly as the API writes one."""
     for asset in assets:
-        ids.append(insert_new_asset(tx, dict(asset), actor=ACTOR)["id"])
+        ids.append(insert_new_asset(tx, dict(asset), actor=ACTOR, now=utc_now())["id"])
 
 
 def _insert_inspections(tx: TenantTx, group: Sequence[tuple[str, list[Rec]]]) -> None:
@@ -244,7 +244,9 @@ async def build(data_dir: Path, *, log: Callable[[str], None] = print) -> Datase
             ("bench", ASSETS, True),
             ("bench-two", SECOND_TENANT_ASSETS, False),
         ):
-            tenant = await tenants.create_tenant(control, data_dir, slug=slug, name=slug)
+            tenant = await tenants.create_tenant(
+                control, data_dir, slug=slug, name=slug, now=utc_now()
+            )
             # The default 100/min would throttle the load at once; the limiter still runs.
             _, key = await api_keys.create_key(
                 control,
@@ -252,6 +254,7 @@ async def build(data_dir: Path, *, log: Callable[[str], None] = print) -> Datase
                 name="bench",
                 level="read_write",
                 rate_limit_per_minute=1_000_000,
+                now=utc_now(),
             )
             keys.append(key)
             ids = await _load_tenant(databases, tenant["id"], count, full)

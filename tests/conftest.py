@@ -16,6 +16,7 @@ from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.settings import Settings, load_settings
 from reliatic_appliance.storage.layout import initialise
+from reliatic_appliance.timefmt import utc_now
 from tests.webhook_receiver import Receiver
 
 # Generous limits so functional tests never trip the limiter by accident; the rate-limit
@@ -80,13 +81,15 @@ class Api:
             name="test key",
             level=level,
             scopes=scopes or [],
-            **kw,
+            **{"now": utc_now(), **kw},
         )
         return key, record["id"]
 
     async def new_tenant(self, slug: str) -> dict[str, Any]:
         app = self.client.app
-        return await tenants.create_tenant(app[CONTROL_DB], app_data_dir(self.client), slug=slug)
+        return await tenants.create_tenant(
+            app[CONTROL_DB], app_data_dir(self.client), slug=slug, now=utc_now()
+        )
 
 
 def app_data_dir(client: TestClient) -> Path:
@@ -126,9 +129,14 @@ async def client(
 async def open_api(client: TestClient, scopes: list[str], slug: str = "acme") -> Api:
     """A new tenant with a read-write key that also holds the admin `scopes`."""
     control = client.app[CONTROL_DB]
-    tenant = await tenants.create_tenant(control, app_data_dir(client), slug=slug)
+    tenant = await tenants.create_tenant(control, app_data_dir(client), slug=slug, now=utc_now())
     record, key = await api_keys.create_key(
-        control, tenant_id=tenant["id"], name="integration", level="read_write", scopes=scopes
+        control,
+        tenant_id=tenant["id"],
+        name="integration",
+        level="read_write",
+        scopes=scopes,
+        now=utc_now(),
     )
     return Api(client=client, tenant=tenant, key=key, key_id=record["id"])
 

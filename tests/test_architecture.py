@@ -1,6 +1,6 @@
 """The layering of STYLE.md, checked on every run: api -> services -> storage; domain pure;
 SQL and database drivers only under storage/; the services reach data only through the
-storage interface (`ports.py`, SPEC §11)."""
+storage interface (`ports/`, SPEC §11)."""
 
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ def test_only_storage_imports_a_database_driver() -> None:
 
 
 def test_the_storage_interface_imports_nothing_of_the_project() -> None:
-    """`ports.py` is what a second backend implements: it must not lean on the first."""
-    assert top_level_imports(PACKAGE / "ports.py") & ({"reliatic_appliance"} | DRIVERS) == set()
+    """`ports/` is what a second backend implements: it must not lean on the first."""
+    for path in (PACKAGE / "ports").rglob("*.py"):
+        assert not top_level_imports(path) & DRIVERS, path
+        assert project_imports(path) <= {"ports"}, path
 
 
 def test_domain_imports_nothing_of_the_project() -> None:

@@ -24,6 +24,7 @@ from reliatic_appliance.storage import assets as asset_store
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.transactions import SqliteTenantTx
+from reliatic_appliance.timefmt import utc_now
 from tests.conftest import Api, create_asset
 
 TYPES = ("vessel", "piping", "tank", "heat_exchanger", "rotating")
@@ -214,6 +215,7 @@ async def test_totals_see_a_write_by_another_connection_at_once(api: Api) -> Non
                 "description": "unit 9",
             },
             actor="cli",
+            now=utc_now(),
         )
     finally:
         other.close()

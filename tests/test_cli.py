@@ -14,6 +14,7 @@ import pytest
 
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.storage.tenancy import open_control
+from reliatic_appliance.timefmt import utc_now
 from tests.process import CLI, cli, cli_json
 
 
@@ -295,7 +296,11 @@ async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
         tenant = await tenants.get_tenant(control, slug)
         for n in range(count):
             await api_keys.create_key(
-                control, tenant_id=tenant["id"], name=f"key {n}", level="read_only"
+                control,
+                tenant_id=tenant["id"],
+                name=f"key {n}",
+                level="read_only",
+                now=utc_now(),
             )
     finally:
         control.close()

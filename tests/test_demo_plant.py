@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import pytest
 
+from reliatic_appliance.demo.catalogue import RISK_FIX
 from reliatic_appliance.demo.plant import DemoPlant, generate_plant
 
 TODAY = dt.date(2026, 3, 1)
@@ -185,6 +186,11 @@ def test_risk_assessments(plant: DemoPlant) -> None:
     assert rankings == {"low", "medium", "medium_high", "high"}
     refs = [r["asset_ref"] for r in plant.risk_assessments]
     assert len(refs) > len(set(refs))  # some assets have an older and a newer assessment
+
+
+def test_risk_fix_pairs_rank_as_labelled() -> None:
+    # The pairs forced in when a draw misses a ranking must give that ranking (SPEC §6).
+    assert {RISK_ROWS[p][c - 1]: (p, c) for p, c in RISK_FIX.values()} == RISK_FIX
 
 
 def test_mocs(plant: DemoPlant) -> None:

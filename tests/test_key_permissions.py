@@ -4,10 +4,14 @@ API and on the command line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from reliatic_appliance.storage.migrate import load_migrations
+from reliatic_appliance.storage.sqlite import connect
+from reliatic_appliance.storage.tenancy import migrate_file
 from tests.conftest import Api
 from tests.process import cli
 
@@ -64,3 +68,48 @@ def test_cli_refuses_a_write_scope_on_a_read_only_resource(tmp_path: Path) -> No
     assert "events:write does not exist" in lines[0] and "events:read" in lines[0]
     assert result.stdout == ""
     assert cli(data_dir, "key", "list", "--tenant", "acme", "--json").stdout.strip() == "[]"
+
+
+def test_keys_minted_before_lose_the_write_permissions_that_never_existed(
+    tmp_path: Path,
+) -> None:
+    """control.db of the previous release (schema version 1), migrated at start."""
+    path = tmp_path / "control.db"
+    conn = connect(path)
+    try:
+        conn.execute(load_migrations("control")[0].sql)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "INSERT INTO tenants (id, slug, name, created_at, updated_at)"
+            " VALUES ('ten_1', 'acme', 'Acme', 'now', 'now')"
+        )
+        legacy_read_write = sorted(
+            [p for p in READ_WRITE if p not in ("alerts:read", "events:read")]
+            + ["alerts:write", "events:write"]
+        )
+        keys = {
+            "key_rw": ("read_write", legacy_read_write),
+            "key_events": ("read_write", ["events:write", "webhooks:read"]),
+            "key_ro": ("read_only", ["assets:read", "events:read"]),
+        }
+        for key_id, (level, permissions) in keys.items():
+            conn.execute(
+                "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, level,"
+                " permissions, created_at)"
+                " VALUES (?, 'ten_1', 'k', 'rl_live_xxxx', ?, ?, ?, 'now')",
+                (key_id, key_id.encode(), level, json.dumps(permissions)),
+            )
+    finally:
+        conn.close()
+    migrate_file(path, "control")
+    conn = connect(path)
+    try:
+        rows = conn.execute("SELECT id, permissions FROM api_keys").fetchall()
+    finally:
+        conn.close()
+    found = {row["id"]: json.loads(row["permissions"]) for row in rows}
+    assert found == {
+        "key_rw": READ_WRITE,
+        "key_events": ["events:read", "webhooks:read"],
+        "key_ro": ["assets:read", "events:read"],
+    }

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.timefmt import utc_now
 from tests.conftest import make_settings
 
 
@@ -40,6 +41,7 @@ async def make_key(
         _data_dir(client),
         slug=slug,
         rate_limit_per_minute=tenant_rate,
+        now=utc_now(),
     )
     _, key = await api_keys.create_key(
         control,
@@ -47,6 +49,7 @@ async def make_key(
         name="k",
         level="read_only",
         rate_limit_per_minute=key_rate,
+        now=utc_now(),
     )
     return key
 

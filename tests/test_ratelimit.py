@@ -63,6 +63,18 @@ def test_resets_at_the_window_boundary() -> None:
     assert len(rl) == 1  # the old window's table was dropped
 
 
+def test_a_burst_across_the_boundary_gets_up_to_twice_the_limit() -> None:
+    """The fixed window's known trade-off, as README.md states it to integrators: the
+    count restarts at the boundary, so the end of one window and the start of the next
+    together admit twice the limit. Changing the algorithm means changing that text."""
+    clock = FakeClock(T0 + 59)
+    rl = limiter(clock)
+    admitted = sum(rl.hit("k", 5).allowed for _ in range(6))
+    clock.now = T0 + 60
+    admitted += sum(rl.hit("k", 5).allowed for _ in range(6))
+    assert admitted == 10  # within one second
+
+
 def test_windows_are_aligned_for_every_bucket() -> None:
     clock = FakeClock(T0 + 5)
     rl = limiter(clock)

@@ -13,7 +13,9 @@
 - Per RFC 9110 §13.2.1 preconditions are not evaluated when the request fails anyway: an
   unknown id is 404 whatever `If-Match` says.
 
-Other operations (collections, creates, API keys) ignore these headers.
+Which operation does what comes from its declaration (`api/resources.py`: its resource,
+its role, whether it answers with the representation). Collections and operations with no
+resource (API keys) ignore these headers; a create answers with the new resource's ETag.
 """
 
 from __future__ import annotations
@@ -21,120 +23,32 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from aiohttp import web
 
+from reliatic_appliance.api.resources import Resource, Role
 from reliatic_appliance.api.responses import DATA
 from reliatic_appliance.errors import PreconditionFailed, ValidationError
 from reliatic_appliance.ports import TenantTx
-from reliatic_appliance.schemas.actions import Action
-from reliatic_appliance.schemas.assets import Asset
-from reliatic_appliance.schemas.common import Single
-from reliatic_appliance.schemas.events import Alert
-from reliatic_appliance.schemas.failure_modes import FailureMode
-from reliatic_appliance.schemas.inspections import Inspection
-from reliatic_appliance.schemas.mocs import Moc
-from reliatic_appliance.schemas.risk_assessments import RiskAssessment
-from reliatic_appliance.schemas.webhooks import Webhook
-from reliatic_appliance.services import (
-    actions,
-    alerts,
-    assets,
-    failure_modes,
-    inspections,
-    mocs,
-    risk_assessments,
-    webhooks,
-)
 
 if TYPE_CHECKING:
     from reliatic_appliance.api.routes import Call, Handler, Operation
 
-# A service's loader: (tx, id) -> the representation a GET returns, or 404; it runs inside
-# a transaction, so a precondition compares the row the write is about to change.
-Loader = Callable[[TenantTx, str], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One single resource of the API: its path, its representation and how to load it."""
-
-    path: str
-    param: str
-    model: type[Any]
-    load: Loader
-
-    def governs(self, op: Operation) -> bool:
-        """The resource itself, or one of its sub-resources (`/status`, `/test`, …)."""
-        return op.path == self.path or op.path.startswith(self.path + "/")
-
-    @property
-    def collection(self) -> str:
-        """The list the resource belongs to: where a POST creates one."""
-        return self.path.rsplit("/", 1)[0]
-
-    def created_by(self, op: Operation) -> bool:
-        """Whether `op` creates this resource and answers with its representation."""
-        representation = Single[self.model]  # type: ignore[name-defined]
-        return op.method == "POST" and op.path == self.collection and op.response == representation
-
-    def represented_by(self, op: Operation) -> bool:
-        """Whether `op` answers with this resource's representation (so with its ETag)."""
-        representation = Single[self.model]  # type: ignore[name-defined]
-        return self.governs(op) and op.response == representation and op.status != 204
-
-
-# Every single resource with a GET. A test checks that no single-resource GET is missing.
-RESOURCES: tuple[Resource, ...] = (
-    Resource("/api/v1/assets/{asset_id}", "asset_id", Asset, assets.load_asset),
-    Resource(
-        "/api/v1/inspections/{inspection_id}",
-        "inspection_id",
-        Inspection,
-        inspections.load_inspection,
-    ),
-    Resource(
-        "/api/v1/failure-modes/{failure_mode_id}",
-        "failure_mode_id",
-        FailureMode,
-        failure_modes.load_failure_mode,
-    ),
-    Resource("/api/v1/actions/{action_id}", "action_id", Action, actions.load_action),
-    Resource(
-        "/api/v1/risk-assessments/{risk_assessment_id}",
-        "risk_assessment_id",
-        RiskAssessment,
-        risk_assessments.load_risk_assessment,
-    ),
-    Resource("/api/v1/mocs/{moc_id}", "moc_id", Moc, mocs.load_moc),
-    Resource("/api/v1/alerts/{alert_id}", "alert_id", Alert, alerts.load_alert),
-    Resource("/api/v1/webhooks/{webhook_id}", "webhook_id", Webhook, webhooks.load_webhook),
-)
-
-
-def resource_of(op: Operation) -> Resource | None:
-    """The resource whose preconditions `op` honours: itself or a write to a sub-resource."""
-    for resource in RESOURCES:
-        if op.path == resource.path or (op.method != "GET" and resource.governs(op)):
-            return resource
-    return None
-
 
 def honours_if_match(op: Operation) -> bool:
-    return op.permission is not None and resource_of(op) is not None
+    """A write to one resource (or a sub-resource): If-Match is checked inside it."""
+    return op.permission is not None and op.role in (Role.READ, Role.WRITE)
 
 
 def bears_etag(op: Operation) -> bool:
-    resource = resource_of(op)
-    return resource is not None and resource.represented_by(op)
+    return op.represents
 
 
 def supports_not_modified(op: Operation) -> bool:
-    return op.method == "GET" and bears_etag(op)
+    return op.role is Role.READ
 
 
 # -- entity tags ---------------------------------------------------------------------------
@@ -267,12 +181,12 @@ def conditional(op: Operation, handler: Handler) -> Handler:
     What applies to `op` is decided here, once, not on every request: a create gets its
     ETag only; other operations without a resource (collections, API keys) get `handler`.
     """
-    if op.permission is not None and any(r.created_by(op) for r in RESOURCES):
-        return _tagged(handler)
-    resource = resource_of(op)
-    if resource is None or op.permission is None:
+    resource = op.resource
+    if resource is None or op.permission is None or op.role is Role.LIST:
         return handler
-    tagged = resource.represented_by(op)
+    if op.role is Role.CREATE:
+        return _tagged(handler) if op.represents else handler
+    tagged = op.represents
     is_get = op.method == "GET"
 
     async def run(call: Call) -> web.StreamResponse:

@@ -40,6 +40,7 @@ from reliatic_appliance.errors import (
 from reliatic_appliance.keys import (
     ACCESS_LOG,
     ADDRESS_LIMITER,
+    CLOCK,
     CONTROL_DB,
     KEY_LIMITER,
     PRINCIPAL,
@@ -49,7 +50,6 @@ from reliatic_appliance.keys import (
     SETTINGS,
 )
 from reliatic_appliance.logs import key_id_var, request_id_var, tenant_var
-from reliatic_appliance.timefmt import utc_now
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -255,7 +255,7 @@ async def guard(request: web.Request) -> None:
         _check_utf8(request)
         return
     try:
-        principal = await bearer_principal(request, app[CONTROL_DB], utc_now())
+        principal = await bearer_principal(request, app[CONTROL_DB], app[CLOCK]())
     except ApiError:
         # Failed authentication counts against the client address, more strictly.
         decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pydantic_core
 from aiohttp import web
 
-from reliatic_appliance.timefmt import format_meta_ts, utc_now
+from reliatic_appliance.timefmt import format_meta_ts
 
 JSON_TYPE = "application/json"
 
@@ -30,17 +31,17 @@ def json_bytes_response(
 DATA = web.ResponseKey("data", dict)
 
 
-def single(data: dict[str, Any], *, status: int = 200) -> web.Response:
-    """`{"data": {...}, "meta": {"timestamp": ...}}`."""
+def single(data: dict[str, Any], *, now: datetime, status: int = 200) -> web.Response:
+    """`{"data": {...}, "meta": {"timestamp": ...}}`, stamped with the app clock's `now`."""
     response = json_response(
-        {"data": data, "meta": {"timestamp": format_meta_ts(utc_now())}}, status=status
+        {"data": data, "meta": {"timestamp": format_meta_ts(now)}}, status=status
     )
     response[DATA] = data
     return response
 
 
-def created(data: dict[str, Any], collection_path: str) -> web.Response:
+def created(data: dict[str, Any], collection_path: str, *, now: datetime) -> web.Response:
     """201 with the new resource and its `Location` (`collection_path` + `/` + id)."""
-    response = single(data, status=201)
+    response = single(data, now=now, status=201)
     response.headers["Location"] = f"{collection_path}/{data['id']}"
     return response

@@ -16,11 +16,12 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
-from reliatic_appliance.api import etags, idempotency
+from reliatic_appliance.api import etags, idempotency, responses
 from reliatic_appliance.api.auth import require_permission
 from reliatic_appliance.api.parsing import parse_body, parse_query
 from reliatic_appliance.api.request_db import WriteGuards
-from reliatic_appliance.keys import PRINCIPAL, SETTINGS, TENANT_DBS
+from reliatic_appliance.api.resources import Resource, Role
+from reliatic_appliance.keys import CLOCK, PRINCIPAL, SETTINGS, TENANT_DBS
 from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services.api_keys import Principal
 
@@ -34,6 +35,8 @@ class Call:
     query: Any
     body: Any
     params: Mapping[str, str]
+    # The app clock's reading for this request (keys.CLOCK): every "now" of its rules.
+    now: datetime
     # Run inside each write of this request (If-Match, Idempotency-Key; request_db.py).
     guards: WriteGuards = field(default_factory=WriteGuards)
 
@@ -44,6 +47,12 @@ class Call:
     def require_principal(self) -> Principal:
         assert self.principal is not None, "operation has no permission but needs a tenant"
         return self.principal
+
+    def single(self, data: dict[str, Any], *, status: int = 200) -> web.Response:
+        return responses.single(data, now=self.now, status=status)
+
+    def created(self, data: dict[str, Any], collection_path: str) -> web.Response:
+        return responses.created(data, collection_path, now=self.now)
 
     async def tenant_db(self) -> TenantDb:
         """The authenticated tenant's database: the only way a handler reaches tenant data."""
@@ -98,6 +107,11 @@ class Operation:
     errors: tuple[int, ...] = ()
     in_schema: bool = True
     deprecated: Deprecation | None = None
+    # The resource this operation is about (api/resources.py), what it does to it, and
+    # whether its response body is the resource's representation (so carries its ETag).
+    resource: Resource | None = None
+    role: Role | None = None
+    represents: bool = False
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -123,6 +137,7 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 query=query,
                 body=body,
                 params=request.match_info,
+                now=request.app[CLOCK](),
             )
         )
 

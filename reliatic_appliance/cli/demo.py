@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -149,49 +150,54 @@ def _validated(plant: DemoPlant) -> _Plant:
     )
 
 
-async def _walk(db: Database, change: StatusChange, kind: str, row: Rec, path: list[str]) -> None:
+async def _walk(
+    db: Database, change: StatusChange, kind: str, row: Rec, path: list[str], now: datetime
+) -> None:
     """Move one action or MOC along its path, one real transition (history, event) a step."""
     current = row["status"]
     for target in path:
         rework = kind == "action" and current == "completed" and target == "in_progress"
         comment = _REWORK_COMMENT if rework else _COMMENTS[kind][target]
-        await change(db, row["id"], target, comment, actor=ACTOR)
+        await change(db, row["id"], target, comment, actor=ACTOR, now=now)
         current = target
 
 
-async def _load(db: Database, plant: _Plant) -> None:
+async def _load(db: Database, plant: _Plant, now: datetime) -> None:
     """Write the plant, each record in its own transaction as through the API.
 
     Independent creates are gathered, so group commit puts hundreds in one fsync; only real
     dependencies wait: assets first, then failure modes before the actions naming them.
     """
     created = await asyncio.gather(
-        *(assets.create_asset(db, r.values, actor=ACTOR) for r in plant.assets)
+        *(assets.create_asset(db, r.values, actor=ACTOR, now=now) for r in plant.assets)
     )
     ids = {"asset_id": [row["id"] for row in created]}
 
     async def action(record: _Record, refs: Mapping[str, list[str]]) -> None:
-        row = await actions.create_action(db, _with_ids(record, refs), actor=ACTOR)
-        await _walk(db, actions.change_status, "action", row, record.status_path)
+        row = await actions.create_action(db, _with_ids(record, refs), actor=ACTOR, now=now)
+        await _walk(db, actions.change_status, "action", row, record.status_path, now)
 
     async def failure_modes_then_actions() -> None:
         rows = await asyncio.gather(
-            *(failure_modes.create_failure_mode(db, _with_ids(r, ids)) for r in plant.failure_modes)
+            *(
+                failure_modes.create_failure_mode(db, _with_ids(r, ids), now=now)
+                for r in plant.failure_modes
+            )
         )
         with_fms = {**ids, "failure_mode_id": [row["id"] for row in rows]}
         await asyncio.gather(*(action(r, with_fms) for r in plant.actions))
 
     async def moc(record: _Record) -> None:
-        row = await mocs.create_moc(db, _with_ids(record, ids), actor=ACTOR)
-        await _walk(db, mocs.change_status, "moc", row, record.status_path)
+        row = await mocs.create_moc(db, _with_ids(record, ids), actor=ACTOR, now=now)
+        await _walk(db, mocs.change_status, "moc", row, record.status_path, now)
 
     await asyncio.gather(
         *(
-            inspections.create_inspection(db, _with_ids(r, ids), actor=ACTOR)
+            inspections.create_inspection(db, _with_ids(r, ids), actor=ACTOR, now=now)
             for r in plant.inspections
         ),
         *(
-            risk_assessments.create_risk_assessment(db, _with_ids(r, ids), actor=ACTOR)
+            risk_assessments.create_risk_assessment(db, _with_ids(r, ids), actor=ACTOR, now=now)
             for r in plant.risk_assessments
         ),
         *(moc(r) for r in plant.mocs),
@@ -199,10 +205,10 @@ async def _load(db: Database, plant: _Plant) -> None:
     )
 
 
-async def _load_plant(ctx: CliContext, tenant_id: str, plant: _Plant) -> None:
+async def _load_plant(ctx: CliContext, tenant_id: str, plant: _Plant, now: datetime) -> None:
     databases = TenantDatabases(ctx.data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
     try:
-        await _load(db=await databases.get(tenant_id), plant=plant)
+        await _load(db=await databases.get(tenant_id), plant=plant, now=now)
     finally:
         databases.close()
 
@@ -210,16 +216,17 @@ async def _load_plant(ctx: CliContext, tenant_id: str, plant: _Plant) -> None:
 async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     initialise(ctx.data_dir, ctx.settings.storage.busy_timeout_ms)
     created: dict[str, int] = {}
+    now = utc_now()  # the command's one clock reading: every record of the plant is "now"
     async with ctx.control() as control:
         try:
             tenant = await tenants.get_tenant(control, DEMO_SLUG)
         except NotFound:
             # UTC, as the services judge "not in the future" (SPEC §3 dates are UTC).
-            plant = _validated(generate_plant(today=utc_now().date()))
+            plant = _validated(generate_plant(today=now.date()))
             tenant = await tenants.create_tenant(
-                control, ctx.data_dir, slug=DEMO_SLUG, name="Demo Refinery"
+                control, ctx.data_dir, slug=DEMO_SLUG, name="Demo Refinery", now=now
             )
-            await _load_plant(ctx, tenant["id"], plant)
+            await _load_plant(ctx, tenant["id"], plant, now)
             created = plant.counts()
         record, key = await api_keys.create_key(
             control,
@@ -227,8 +234,9 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
             name=DEMO_KEY_NAME,
             level="read_write",
             created_by="demo",
+            now=now,
         )
-        revoked = await _revoke_older_demo_keys(control, tenant["id"], keep=record["id"])
+        revoked = await _revoke_older_demo_keys(control, tenant["id"], keep=record["id"], now=now)
     base = f"http://{ctx.settings.server.host}:{ctx.settings.server.port}/api/v1"
     auth = f"curl -s -H 'Authorization: Bearer {key}'"
     curl = f"{auth} '{base}/assets?per_page=5'"
@@ -256,7 +264,9 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _revoke_older_demo_keys(control: ControlDb, tenant_id: str, *, keep: str) -> list[str]:
+async def _revoke_older_demo_keys(
+    control: ControlDb, tenant_id: str, *, keep: str, now: datetime
+) -> list[str]:
     """Each run prints a fresh key; the ones before it stop working, so runs do not pile up
     read-write keys. Revoked after the new one exists: a failed run leaves the old key."""
     older = [
@@ -265,7 +275,7 @@ async def _revoke_older_demo_keys(control: ControlDb, tenant_id: str, *, keep: s
         if k["name"] == DEMO_KEY_NAME and k["revoked_at"] is None and k["id"] != keep
     ]
     for key_id in older:
-        await api_keys.revoke_key(control, key_id, tenant_id=tenant_id)
+        await api_keys.revoke_key(control, key_id, tenant_id=tenant_id, now=now)
     return older
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -11,6 +11,7 @@ from reliatic_appliance.cli.context import CliContext, CliError, table
 from reliatic_appliance.ports import ControlDb
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.paging import PageRequest
+from reliatic_appliance.timefmt import utc_now
 
 TABLE_WIDTH = 100
 # Levels in the table as one short word: the full names cost the name column five characters.
@@ -77,6 +78,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
             expires_at=args.expires,
             rate_limit_per_minute=args.rate_limit,
             created_by="cli",
+            now=utc_now(),
         )
     payload = {
         "id": record["id"],
@@ -101,7 +103,7 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
         tenant = await tenants.get_tenant(control, args.tenant)
         rows = await all_keys(control, tenant["id"])
-    now = datetime.now(UTC)
+    now = utc_now()
     # A terminal's 100 columns (issue 11): the id in full (`key revoke` needs it), dates
     # without times, no permissions, and the name cut to what is left; --json has it all.
     lines = table(
@@ -150,6 +152,6 @@ def _state(key: dict[str, Any], now: datetime) -> str:
 
 async def run_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        record = await api_keys.revoke_key(control, args.key_id, tenant_id=None)
+        record = await api_keys.revoke_key(control, args.key_id, tenant_id=None, now=utc_now())
     ctx.emit(record, f"revoked key {record['id']}")
     return 0

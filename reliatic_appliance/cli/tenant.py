@@ -6,6 +6,7 @@ import argparse
 
 from reliatic_appliance.cli.context import CliContext, table
 from reliatic_appliance.services import tenants
+from reliatic_appliance.timefmt import utc_now
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -45,6 +46,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
             slug=args.slug,
             name=args.name,
             rate_limit_per_minute=args.rate_limit,
+            now=utc_now(),
         )
     ctx.emit(tenant, f"created tenant {tenant['slug']} ({tenant['id']})")
     return 0
@@ -68,13 +70,13 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_disable(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        tenant = await tenants.disable_tenant(control, args.slug)
+        tenant = await tenants.disable_tenant(control, args.slug, now=utc_now())
     ctx.emit(tenant, f"disabled tenant {tenant['slug']}")
     return 0
 
 
 async def run_enable(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        tenant = await tenants.enable_tenant(control, args.slug)
+        tenant = await tenants.enable_tenant(control, args.slug, now=utc_now())
     ctx.emit(tenant, f"enabled tenant {tenant['slug']}")
     return 0

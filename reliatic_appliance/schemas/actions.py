@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reliatic_appliance.domain.lifecycle import ActionStatus
 from reliatic_appliance.domain.vocabulary import ActionPriority
+from reliatic_appliance.ports import ACTION_SORTABLE
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
@@ -27,7 +28,7 @@ from reliatic_appliance.schemas.common import (
 )
 
 # `priority` is text (low < critical is not text order), so it is a filter, not a sort.
-ACTION_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "due_date")
+ACTION_SORT_FIELDS: tuple[str, ...] = ACTION_SORTABLE
 ActionSort = Annotated[str, OneOf(sort_values(ACTION_SORT_FIELDS))]
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from reliatic_appliance.domain.risk_matrix import RiskRanking
 from reliatic_appliance.domain.vocabulary import AssetStatus, AssetType, Criticality
+from reliatic_appliance.ports import ASSET_SORTABLE
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     CursorPageQuery,
@@ -34,21 +35,7 @@ Temperature = Annotated[float, Field(ge=-273.15, le=2000, description="°C")]
 Thickness = Annotated[float, Field(gt=0, le=1000, description="mm")]
 Allowance = Annotated[float, Field(ge=0, le=1000, description="mm")]
 
-ASSET_SORT_FIELDS: tuple[str, ...] = (
-    "created_at",
-    "updated_at",
-    "tag_number",
-    "name",
-    "install_date",
-    "design_pressure_kpa",
-    "design_temperature_c",
-    "nominal_thickness_mm",
-    "required_thickness_mm",
-    "last_inspection_date",
-    "corrosion_rate_mm_per_year",
-    "remaining_life_years",
-    "next_inspection_due",
-)
+ASSET_SORT_FIELDS: tuple[str, ...] = ASSET_SORTABLE
 AssetSort = Annotated[str, OneOf(sort_values(ASSET_SORT_FIELDS))]
 
 

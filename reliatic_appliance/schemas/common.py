@@ -116,6 +116,16 @@ class Collection(BaseModel, Generic[T]):
     meta: ListMeta
 
 
+def single_of(model: type[BaseModel]) -> type[BaseModel]:
+    """`Single[model]` for a model known only at run time (a resource's declaration)."""
+    return Single[model]  # type: ignore[valid-type]  # mypy: a variable is not a type
+
+
+def collection_of(model: type[BaseModel]) -> type[BaseModel]:
+    """`Collection[model]` for a model known only at run time."""
+    return Collection[model]  # type: ignore[valid-type]  # mypy: a variable is not a type
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from reliatic_appliance.domain.event_types import EventType
 from reliatic_appliance.domain.vocabulary import AlertKind, AlertResourceType, AlertSeverity
+from reliatic_appliance.ports import ALERT_SORTABLE
 from reliatic_appliance.schemas.common import OneOf, PageQuery, ResourceId, Timestamp, sort_values
 
 
@@ -39,7 +40,7 @@ class EventListQuery(PageQuery):
     type: EventType | None = Field(None, description="Only events of this type.")
 
 
-ALERT_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at", "level")
+ALERT_SORT_FIELDS: tuple[str, ...] = ALERT_SORTABLE
 AlertSort = Annotated[str, OneOf(sort_values(ALERT_SORT_FIELDS))]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from reliatic_appliance.domain.fmea import FmeaActionPriority, FmeaPriority
+from reliatic_appliance.ports import FAILURE_MODE_SORTABLE
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     LongText,
@@ -23,14 +24,7 @@ Description = Annotated[LongText, StringConstraints(min_length=1)]
 Scale = Annotated[int, Field(ge=1, le=10)]
 Rpn = Annotated[int, Field(ge=1, le=1000, description="S x O x D, 1..1000.")]
 
-FAILURE_MODE_SORT_FIELDS: tuple[str, ...] = (
-    "created_at",
-    "updated_at",
-    "rpn",
-    "severity",
-    "occurrence",
-    "detection",
-)
+FAILURE_MODE_SORT_FIELDS: tuple[str, ...] = FAILURE_MODE_SORTABLE
 FailureModeSort = Annotated[str, OneOf(sort_values(FAILURE_MODE_SORT_FIELDS))]
 
 

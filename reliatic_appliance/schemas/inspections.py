@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reliatic_appliance.domain.effectiveness import Effectiveness, InspectionType
 from reliatic_appliance.domain.lifecycle import InspectionStatus
+from reliatic_appliance.ports import INSPECTION_SORTABLE
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
@@ -32,13 +33,7 @@ Reading = Annotated[
     Field(ge=0, le=1000, description="Minimum measured wall thickness, mm."),
 ]
 
-INSPECTION_SORT_FIELDS: tuple[str, ...] = (
-    "created_at",
-    "updated_at",
-    "inspection_date",
-    "coverage_percent",
-    "min_measured_thickness_mm",
-)
+INSPECTION_SORT_FIELDS: tuple[str, ...] = INSPECTION_SORTABLE
 InspectionSort = Annotated[str, OneOf(sort_values(INSPECTION_SORT_FIELDS))]
 
 

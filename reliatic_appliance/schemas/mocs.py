@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from reliatic_appliance.domain.lifecycle import MocStatus
+from reliatic_appliance.ports import MOC_SORTABLE
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     HistoryEntry,
@@ -19,7 +20,7 @@ from reliatic_appliance.schemas.common import (
     sort_values,
 )
 
-MOC_SORT_FIELDS: tuple[str, ...] = ("created_at", "updated_at")
+MOC_SORT_FIELDS: tuple[str, ...] = MOC_SORTABLE
 MocSort = Annotated[str, OneOf(sort_values(MOC_SORT_FIELDS))]
 
 

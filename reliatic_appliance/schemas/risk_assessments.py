@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from reliatic_appliance.domain.risk_matrix import RiskRanking
+from reliatic_appliance.ports import RISK_ASSESSMENT_SORTABLE
 from reliatic_appliance.schemas.common import (
     STRICT_INPUT,
     DateText,
@@ -27,12 +28,7 @@ AssessmentDate = Annotated[
     Field(description="YYYY-MM-DD; default today (UTC); not in the future."),
 ]
 
-RISK_ASSESSMENT_SORT_FIELDS: tuple[str, ...] = (
-    "created_at",
-    "updated_at",
-    "assessment_date",
-    "risk_score",
-)
+RISK_ASSESSMENT_SORT_FIELDS: tuple[str, ...] = RISK_ASSESSMENT_SORTABLE
 RiskAssessmentSort = Annotated[str, OneOf(sort_values(RISK_ASSESSMENT_SORT_FIELDS))]
 
 

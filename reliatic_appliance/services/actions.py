@@ -20,7 +20,7 @@ from reliatic_appliance.services import lifecycle
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import require
 from reliatic_appliance.services.values import to_storage
-from reliatic_appliance.timefmt import now_ts, utc_now
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 INITIAL_STATUS = "open"  # SPEC §5: new actions are open
@@ -74,11 +74,11 @@ async def list_actions(
     sort: str | None,
     page: PageRequest,
     *,
-    today: datetime.date | None = None,
+    now: datetime.datetime,
 ) -> Page:
     if flt.overdue is not None:
         # Due dates are plant calendar dates compared with today's date in UTC (SPEC §3).
-        flt = dataclasses.replace(flt, today=(today or utc_now().date()).isoformat())
+        flt = dataclasses.replace(flt, today=now.date().isoformat())
 
     return await read_page(
         db,
@@ -99,13 +99,15 @@ async def get_action(db: TenantDb, action_id: str) -> Row:
     return await db.read(lambda tx: load_action(tx, action_id))
 
 
-async def create_action(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
+async def create_action(
+    db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime.datetime
+) -> Row:
     """Insert an `open` action; its history starts with `{"from": null, "to": "open"}`."""
     action = to_storage(values)
 
     def write(tx: TenantTx) -> Row:
         _check_references(tx, action, action.keys())
-        at = now_ts()
+        at = format_ts(now)
         action_id = new_id("act")
         tx.actions.insert_action(
             {
@@ -123,7 +125,12 @@ async def create_action(db: TenantDb, values: dict[str, Any], *, actor: str | No
 
 
 async def update_action(
-    db: TenantDb, action_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb,
+    action_id: str,
+    changes: dict[str, Any],
+    *,
+    actor: str | None,
+    now: datetime.datetime,
 ) -> Row:
     """Apply a partial update of the non-status fields; a no-op changes nothing."""
     changes = to_storage(changes)
@@ -135,16 +142,24 @@ async def update_action(
             return before
         lifecycle.require_editable(LIFECYCLE, before)
         _check_references(tx, {**before, **changed}, changed.keys())
-        tx.actions.update_action(action_id, changed, now_ts())
+        tx.actions.update_action(action_id, changed, format_ts(now))
         return lifecycle.get(tx, LIFECYCLE, action_id)
 
     return await db.write(write)
 
 
 async def change_status(
-    db: TenantDb, action_id: str, target: str, comment: str | None, *, actor: str | None
+    db: TenantDb,
+    action_id: str,
+    target: str,
+    comment: str | None,
+    *,
+    actor: str | None,
+    now: datetime.datetime,
 ) -> Row:
     """One step of the §6 action lifecycle; 409 with the allowed next states otherwise."""
     return await db.write(
-        lambda tx: lifecycle.transition(tx, LIFECYCLE, action_id, target, comment, actor=actor)
+        lambda tx: lifecycle.transition(
+            tx, LIFECYCLE, action_id, target, comment, actor=actor, now=now
+        )
     )

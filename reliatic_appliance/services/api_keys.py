@@ -10,7 +10,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from reliatic_appliance.domain.permissions import (
@@ -22,7 +22,7 @@ from reliatic_appliance.errors import Conflict, Forbidden, NotFound, ValidationE
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.services.paging import Page, PageRequest
-from reliatic_appliance.timefmt import format_ts, now_ts
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 
@@ -82,7 +82,7 @@ async def create_key(
     rate_limit_per_minute: int | None = None,
     created_by: str | None = None,
     creator_permissions: frozenset[str] | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> tuple[Row, str]:
     """Mint a key; return its public view and the full key (to be shown exactly once).
 
@@ -93,7 +93,7 @@ async def create_key(
         permissions = effective_permissions(level, scopes)
     except PermissionSpecError as exc:
         raise ValidationError.field(exc.field, str(exc)) from exc
-    moment = now or datetime.now(UTC)
+    moment = now
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise ValidationError.field("expires_at", "must include a time zone (e.g. Z)")
@@ -145,14 +145,16 @@ async def list_keys(control: ControlDb, tenant_id: str, page: PageRequest) -> Pa
     return await control.read(read)
 
 
-async def revoke_key(control: ControlDb, key_id: str, *, tenant_id: str | None) -> Row:
+async def revoke_key(
+    control: ControlDb, key_id: str, *, tenant_id: str | None, now: datetime
+) -> Row:
     """Revoke (idempotent); `tenant_id` None only for the operator's CLI."""
 
     def write(tx: ControlTx) -> Row:
         row = tx.control.key_by_id(key_id, tenant_id)
         if row is None:
             raise NotFound(f"API key {key_id} not found.")
-        tx.control.revoke_key(key_id, now_ts())
+        tx.control.revoke_key(key_id, format_ts(now))
         updated = tx.control.key_by_id(key_id)
         assert updated is not None
         return public_view(updated)

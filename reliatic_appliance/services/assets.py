@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
@@ -17,7 +18,7 @@ from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.services.values import to_storage
-from reliatic_appliance.timefmt import now_ts
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 # Asset fields the computed corrosion fields depend on (SPEC §6).
@@ -71,13 +72,13 @@ async def get_asset(db: TenantDb, asset_id: str) -> Row:
     return await db.read(lambda tx: load_asset(tx, asset_id), snapshot=False)
 
 
-def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None) -> Row:
+def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None, now: datetime) -> Row:
     """Write one new asset (storage values) and its `asset.created` event, inside the
     caller's write transaction. The one place an asset is created (API, demo, benchmark)."""
     _check_thicknesses(asset)
     if tx.assets.tag_exists(asset["tag_number"]):
         raise _tag_conflict(asset["tag_number"])
-    at = now_ts()
+    at = format_ts(now)
     asset_id = new_id("ast")
     try:
         tx.assets.insert_asset({**asset, "id": asset_id, "created_at": at, "updated_at": at})
@@ -99,15 +100,17 @@ def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None) -> Row:
     return row
 
 
-async def create_asset(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
+async def create_asset(
+    db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime
+) -> Row:
     asset = to_storage(values)
     # Checked before queuing too, so a bad request never takes a place in a group commit.
     _check_thicknesses(asset)
-    return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor))
+    return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor, now=now))
 
 
 async def update_asset(
-    db: TenantDb, asset_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, asset_id: str, changes: dict[str, Any], *, actor: str | None, now: datetime
 ) -> Row:
     """Apply a partial update; emit `asset.updated` (or `asset.decommissioned`) if it changed."""
     changes = to_storage(changes)
@@ -122,7 +125,7 @@ async def update_asset(
         _check_thicknesses({**before, **changed})
         if "tag_number" in changed and tx.assets.tag_exists(changed["tag_number"], asset_id):
             raise _tag_conflict(changed["tag_number"])
-        at = now_ts()
+        at = format_ts(now)
         tx.assets.update_asset(asset_id, changed, at)
         if METRIC_INPUTS & changed.keys():
             asset_metrics.refresh(tx, asset_id, actor=actor, at=at, emit_event=False)
@@ -144,6 +147,8 @@ async def update_asset(
     return await db.write(write)
 
 
-async def decommission_asset(db: TenantDb, asset_id: str, *, actor: str | None) -> Row:
+async def decommission_asset(
+    db: TenantDb, asset_id: str, *, actor: str | None, now: datetime
+) -> Row:
     """Soft delete (SPEC §5): the row stays with status `decommissioned`."""
-    return await update_asset(db, asset_id, {"status": "decommissioned"}, actor=actor)
+    return await update_asset(db, asset_id, {"status": "decommissioned"}, actor=actor, now=now)

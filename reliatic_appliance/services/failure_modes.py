@@ -9,6 +9,7 @@ has no event type for creating or deleting a failure mode, so those emit nothing
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from reliatic_appliance.domain.fmea import action_priority, fmea_priority, rpn
@@ -18,7 +19,7 @@ from reliatic_appliance.ports import FailureModeFilter, TenantDb, TenantTx
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
-from reliatic_appliance.timefmt import now_ts
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 
@@ -64,7 +65,7 @@ async def get_failure_mode(db: TenantDb, failure_mode_id: str) -> Row:
     return await db.read(lambda tx: load_failure_mode(tx, failure_mode_id))
 
 
-async def create_failure_mode(db: TenantDb, values: dict[str, Any]) -> Row:
+async def create_failure_mode(db: TenantDb, values: dict[str, Any], *, now: datetime) -> Row:
     """Insert a failure mode of an asset of this tenant (400 naming asset_id otherwise)."""
     row = {
         **values,
@@ -73,7 +74,7 @@ async def create_failure_mode(db: TenantDb, values: dict[str, Any]) -> Row:
 
     def write(tx: TenantTx) -> Row:
         require(tx, "assets", row["asset_id"], "asset_id")
-        at = now_ts()
+        at = format_ts(now)
         failure_mode_id = new_id("fmd")
         tx.failure_modes.insert_failure_mode(
             {**row, "id": failure_mode_id, "created_at": at, "updated_at": at}
@@ -86,7 +87,7 @@ async def create_failure_mode(db: TenantDb, values: dict[str, Any]) -> Row:
 
 
 async def update_failure_mode(
-    db: TenantDb, failure_mode_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, failure_mode_id: str, changes: dict[str, Any], *, actor: str | None, now: datetime
 ) -> Row:
     """Apply a partial update; emit `fmea.rpn_changed` (before, after) if the RPN moved."""
 
@@ -101,7 +102,7 @@ async def update_failure_mode(
         merged = {**before, **changed}
         computed = computed_fields(merged["severity"], merged["occurrence"], merged["detection"])
         changed |= computed
-        at = now_ts()
+        at = format_ts(now)
         tx.failure_modes.update_failure_mode(failure_mode_id, changed, at)
         after = tx.failure_modes.get_failure_mode(failure_mode_id)
         assert after is not None
@@ -121,11 +122,11 @@ async def update_failure_mode(
     return await db.write(write)
 
 
-async def delete_failure_mode(db: TenantDb, failure_mode_id: str) -> None:
+async def delete_failure_mode(db: TenantDb, failure_mode_id: str, *, now: datetime) -> None:
     """Hard delete (SPEC §5 "DELETE allowed"); actions that referred to it are detached."""
 
     def write(tx: TenantTx) -> None:
-        if not tx.failure_modes.delete_failure_mode(failure_mode_id, now_ts()):
+        if not tx.failure_modes.delete_failure_mode(failure_mode_id, format_ts(now)):
             raise _not_found(failure_mode_id)
 
     await db.write(write)

@@ -28,7 +28,7 @@ from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
 from reliatic_appliance.services.values import to_storage
-from reliatic_appliance.timefmt import now_ts, utc_now
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 # Fields the effectiveness category depends on (SPEC §6).
@@ -40,8 +40,9 @@ def check_date_range(date_from: datetime.date | None, date_to: datetime.date | N
         raise ValidationError.field("date_from", "must not be after date_to")
 
 
-def _check_not_future(inspection_date: datetime.date | None) -> None:
-    if inspection_date is not None and inspection_date > utc_now().date():
+def _check_not_future(inspection_date: datetime.date | None, now: datetime.datetime) -> None:
+    # Judged on the UTC calendar: one rule for every date field (SPEC §3).
+    if inspection_date is not None and inspection_date > now.date():
         raise ValidationError.field("inspection_date", "must not be in the future (UTC)")
 
 
@@ -104,8 +105,10 @@ async def get_inspection(db: TenantDb, inspection_id: str) -> Row:
     return await db.read(lambda tx: load_inspection(tx, inspection_id))
 
 
-async def create_inspection(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
-    _check_not_future(values.get("inspection_date"))
+async def create_inspection(
+    db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime.datetime
+) -> Row:
+    _check_not_future(values.get("inspection_date"), now)
     inspection = to_storage(values)
     inspection["effectiveness"] = inspection_effectiveness(
         inspection["inspection_type"], inspection.get("coverage_percent")
@@ -117,7 +120,7 @@ async def create_inspection(db: TenantDb, values: dict[str, Any], *, actor: str 
         asset = tx.assets.get_asset(asset_id)
         assert asset is not None
         _check_against_asset(asset, inspection, inspection)
-        at = now_ts()
+        at = format_ts(now)
         inspection_id = new_id("insp")
         tx.inspections.insert_inspection(
             {**inspection, "id": inspection_id, "created_at": at, "updated_at": at}
@@ -133,10 +136,15 @@ async def create_inspection(db: TenantDb, values: dict[str, Any], *, actor: str 
 
 
 async def update_inspection(
-    db: TenantDb, inspection_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb,
+    inspection_id: str,
+    changes: dict[str, Any],
+    *,
+    actor: str | None,
+    now: datetime.datetime,
 ) -> Row:
     """Apply a partial update; emit `inspection.completed` when a draft becomes completed."""
-    _check_not_future(changes.get("inspection_date"))
+    _check_not_future(changes.get("inspection_date"), now)
     changes = to_storage(changes)
 
     def write(tx: TenantTx) -> Row:
@@ -162,7 +170,7 @@ async def update_inspection(
             )
             if effectiveness != before["effectiveness"]:
                 changed["effectiveness"] = effectiveness
-        at = now_ts()
+        at = format_ts(now)
         tx.inspections.update_inspection(inspection_id, changed, at)
         after = tx.inspections.get_inspection(inspection_id)
         assert after is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from reliatic_appliance.domain.lifecycle import (
@@ -21,7 +22,7 @@ from reliatic_appliance.domain.lifecycle import (
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ports import HistoryKind, TenantTx
 from reliatic_appliance.services.events import emit
-from reliatic_appliance.timefmt import now_ts
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 # (tx, id) -> the stored row without its history, or None.
@@ -131,12 +132,13 @@ def transition(
     comment: str | None,
     *,
     actor: str | None,
+    now: datetime,
 ) -> Row:
     """Move one record to `target`: status, history entry and event in one transaction."""
     before = get(tx, lc, resource_id)
     current = before["status"]
     check(lc, current, target)
-    at = now_ts()
+    at = format_ts(now)
     lc.write_status(tx, resource_id, current, target, at)
     tx.history.append(
         lc.history,

@@ -7,6 +7,7 @@ Creating or editing a MOC emits nothing: §7 has no event type for it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from reliatic_appliance.ids import new_id
@@ -14,7 +15,7 @@ from reliatic_appliance.ports import MocFilter, TenantDb, TenantTx
 from reliatic_appliance.services import lifecycle
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import require
-from reliatic_appliance.timefmt import now_ts
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 INITIAL_STATUS = "draft"  # SPEC §5: new MOCs are drafts
@@ -53,12 +54,14 @@ async def get_moc(db: TenantDb, moc_id: str) -> Row:
     return await db.read(lambda tx: load_moc(tx, moc_id))
 
 
-async def create_moc(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
+async def create_moc(
+    db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime
+) -> Row:
     """Insert a `draft` MOC; its history starts with `{"from": null, "to": "draft"}`."""
 
     def write(tx: TenantTx) -> Row:
         require(tx, "assets", values.get("asset_id"), "asset_id")
-        at = now_ts()
+        at = format_ts(now)
         moc_id = new_id("moc")
         tx.mocs.insert_moc(
             {**values, "id": moc_id, "status": INITIAL_STATUS, "created_at": at, "updated_at": at},
@@ -70,7 +73,7 @@ async def create_moc(db: TenantDb, values: dict[str, Any], *, actor: str | None)
 
 
 async def update_moc(
-    db: TenantDb, moc_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb, moc_id: str, changes: dict[str, Any], *, actor: str | None, now: datetime
 ) -> Row:
     """Apply a partial update of the non-status fields; a no-op changes nothing."""
 
@@ -82,16 +85,18 @@ async def update_moc(
         lifecycle.require_editable(LIFECYCLE, before)
         if "asset_id" in changed:
             require(tx, "assets", changed["asset_id"], "asset_id")
-        tx.mocs.update_moc(moc_id, changed, now_ts())
+        tx.mocs.update_moc(moc_id, changed, format_ts(now))
         return lifecycle.get(tx, LIFECYCLE, moc_id)
 
     return await db.write(write)
 
 
 async def change_status(
-    db: TenantDb, moc_id: str, target: str, comment: str | None, *, actor: str | None
+    db: TenantDb, moc_id: str, target: str, comment: str | None, *, actor: str | None, now: datetime
 ) -> Row:
     """One step of the §6 MOC lifecycle; 409 with the allowed next states otherwise."""
     return await db.write(
-        lambda tx: lifecycle.transition(tx, LIFECYCLE, moc_id, target, comment, actor=actor)
+        lambda tx: lifecycle.transition(
+            tx, LIFECYCLE, moc_id, target, comment, actor=actor, now=now
+        )
     )

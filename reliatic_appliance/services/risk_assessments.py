@@ -23,7 +23,7 @@ from reliatic_appliance.services import asset_metrics
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.references import check_same_asset, require
-from reliatic_appliance.timefmt import format_ts, utc_now
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 
@@ -74,9 +74,11 @@ async def get_risk_assessment(db: TenantDb, assessment_id: str) -> Row:
     return await db.read(lambda tx: load_risk_assessment(tx, assessment_id))
 
 
-async def create_risk_assessment(db: TenantDb, values: dict[str, Any], *, actor: str | None) -> Row:
+async def create_risk_assessment(
+    db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime.datetime
+) -> Row:
     """Insert, emit `risk_assessment.created`, and bring the asset's ranking up to date."""
-    now = utc_now()
+    now = now
     # SPEC §5: assessment_date defaults to today (UTC).
     when = values.get("assessment_date") or now.date()
     row = {
@@ -87,7 +89,7 @@ async def create_risk_assessment(db: TenantDb, values: dict[str, Any], *, actor:
 
     def write(tx: TenantTx) -> Row:
         require(tx, "assets", row["asset_id"], "asset_id")
-        at = format_ts(utc_now())
+        at = format_ts(now)
         assessment_id = new_id("rsk")
         tx.risk_assessments.insert_risk_assessment(
             {**row, "id": assessment_id, "created_at": at, "updated_at": at}
@@ -111,12 +113,17 @@ async def create_risk_assessment(db: TenantDb, values: dict[str, Any], *, actor:
 
 
 async def update_risk_assessment(
-    db: TenantDb, assessment_id: str, changes: dict[str, Any], *, actor: str | None
+    db: TenantDb,
+    assessment_id: str,
+    changes: dict[str, Any],
+    *,
+    actor: str | None,
+    now: datetime.datetime,
 ) -> Row:
     """Apply a partial update, recompute score and ranking, refresh the asset's ranking."""
     changes = dict(changes)
     if "assessment_date" in changes:
-        changes["assessment_date"] = _assessment_date(changes["assessment_date"], utc_now())
+        changes["assessment_date"] = _assessment_date(changes["assessment_date"], now)
 
     def write(tx: TenantTx) -> Row:
         before = tx.risk_assessments.get_risk_assessment(assessment_id)
@@ -130,7 +137,7 @@ async def update_risk_assessment(
         changed |= computed_fields(
             merged["probability_of_failure"], merged["consequence_of_failure"]
         )
-        at = format_ts(utc_now())
+        at = format_ts(now)
         tx.risk_assessments.update_risk_assessment(assessment_id, changed, at)
         if _RANKING_INPUTS & changed.keys():
             asset_metrics.refresh(tx, before["asset_id"], actor=actor, at=at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.storage.tenancy import migrate_file, tenant_file
-from reliatic_appliance.timefmt import now_ts
+from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -40,6 +41,7 @@ async def create_tenant(
     slug: str,
     name: str | None = None,
     rate_limit_per_minute: int | None = None,
+    now: datetime,
 ) -> Row:
     if not SLUG_PATTERN.match(slug):
         raise ValidationError.field("slug", "must match ^[a-z0-9][a-z0-9-]{1,62}$")
@@ -51,7 +53,7 @@ async def create_tenant(
         "slug": slug,
         "name": name or slug,
         "rate_limit_per_minute": rate_limit_per_minute,
-        "created_at": now_ts(),
+        "created_at": format_ts(now),
     }
     # The file first: a tenant row must never point at a file that does not exist.
     path = tenant_file(data_dir, tenant_id)
@@ -86,23 +88,23 @@ async def list_tenants(control: ControlDb) -> list[Row]:
     return [public_view(r) for r in await control.read(lambda tx: tx.control.list_tenants())]
 
 
-async def disable_tenant(control: ControlDb, slug: str) -> Row:
+async def disable_tenant(control: ControlDb, slug: str, *, now: datetime) -> Row:
     """Its keys are refused from the next request on, by every process (SPEC §2)."""
-    return await _set_disabled(control, slug, disabled=True)
+    return await _set_disabled(control, slug, disabled=True, now=now)
 
 
-async def enable_tenant(control: ControlDb, slug: str) -> Row:
+async def enable_tenant(control: ControlDb, slug: str, *, now: datetime) -> Row:
     """Undo `disable_tenant`: its keys that are not revoked or expired work again."""
-    return await _set_disabled(control, slug, disabled=False)
+    return await _set_disabled(control, slug, disabled=False, now=now)
 
 
-async def _set_disabled(control: ControlDb, slug: str, *, disabled: bool) -> Row:
+async def _set_disabled(control: ControlDb, slug: str, *, disabled: bool, now: datetime) -> Row:
     def write(tx: ControlTx) -> Row:
         row = tx.control.tenant_by_slug(slug)
         if row is None:
             raise NotFound(f"Tenant '{slug}' not found.")
         change = tx.control.disable_tenant if disabled else tx.control.enable_tenant
-        change(row["id"], now_ts())
+        change(row["id"], format_ts(now))
         updated = tx.control.tenant_by_id(row["id"])
         assert updated is not None
         return updated

@@ -6,7 +6,7 @@ from __future__ import annotations
 import apsw
 
 from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
-from reliatic_appliance.ports import ActionFilter, Row
+from reliatic_appliance.ports import ACTION_SORTABLE, ActionFilter, Row
 from reliatic_appliance.storage import listing
 
 # Columns a PUT may change; `status` only changes through `set_status` (the state machine).
@@ -21,7 +21,7 @@ UPDATABLE_COLUMNS: tuple[str, ...] = (
     "due_date",
 )
 _INSERT_COLUMNS: tuple[str, ...] = ("id", *UPDATABLE_COLUMNS, "status", "created_at", "updated_at")
-SORTABLE_COLUMNS: frozenset[str] = frozenset({"created_at", "updated_at", "due_date"})
+SORTABLE_COLUMNS: frozenset[str] = frozenset(ACTION_SORTABLE)
 # `escalation_level` is the scheduler's bookkeeping (SPEC §7), not part of the API shape.
 _SELECT = (
     "SELECT id, title, description, priority, status, asset_id, failure_mode_id,"

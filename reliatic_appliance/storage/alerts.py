@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import apsw
 
-from reliatic_appliance.ports import AlertFilter, Row
+from reliatic_appliance.ports import ALERT_SORTABLE, AlertFilter, Row
 from reliatic_appliance.storage import listing
 
 _SELECT = (
     "SELECT id, kind, severity, resource_type, resource_id, level, message, created_at,"
     " updated_at FROM alerts"
 )
-SORTABLE_COLUMNS = frozenset({"created_at", "updated_at", "level"})
+SORTABLE_COLUMNS: frozenset[str] = frozenset(ALERT_SORTABLE)
 
 
 def _conditions(flt: AlertFilter) -> list[listing.Condition | None]:

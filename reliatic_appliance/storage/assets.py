@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apsw
 
-from reliatic_appliance.ports import AssetFilter, Row, UniqueViolation, Window
+from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, Row, UniqueViolation, Window
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
 
@@ -35,23 +35,7 @@ COMPUTED_COLUMNS: tuple[str, ...] = (
     "remaining_life_years",
     "next_inspection_due",
 )
-SORTABLE_COLUMNS: frozenset[str] = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "tag_number",
-        "name",
-        "install_date",
-        "design_pressure_kpa",
-        "design_temperature_c",
-        "nominal_thickness_mm",
-        "required_thickness_mm",
-        "last_inspection_date",
-        "corrosion_rate_mm_per_year",
-        "remaining_life_years",
-        "next_inspection_due",
-    }
-)
+SORTABLE_COLUMNS: frozenset[str] = frozenset(ASSET_SORTABLE)
 # An asset's representation: these columns, in this order (SPEC §5 Assets).
 COLUMNS: tuple[str, ...] = ("id", *WRITABLE_COLUMNS, *COMPUTED_COLUMNS, "created_at", "updated_at")
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM assets"

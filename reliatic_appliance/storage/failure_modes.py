@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apsw
 
-from reliatic_appliance.ports import FailureModeFilter, Row
+from reliatic_appliance.ports import FAILURE_MODE_SORTABLE, FailureModeFilter, Row
 from reliatic_appliance.storage import listing
 
 # Columns a client writes, in table order; `asset_id` is set once, at insert.
@@ -20,9 +20,7 @@ WRITABLE_COLUMNS: tuple[str, ...] = (
 )
 # Stored so lists can filter and sort on them (SPEC §6), recomputed on every write.
 COMPUTED_COLUMNS: tuple[str, ...] = ("rpn", "priority", "action_priority")
-SORTABLE_COLUMNS: frozenset[str] = frozenset(
-    {"created_at", "updated_at", "rpn", "severity", "occurrence", "detection"}
-)
+SORTABLE_COLUMNS: frozenset[str] = frozenset(FAILURE_MODE_SORTABLE)
 # Response field order: the scores, then what they compute, then the prose.
 _SELECT = (
     "SELECT id, asset_id, description, severity, occurrence, detection, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apsw
 
-from reliatic_appliance.ports import InspectionFilter, Row
+from reliatic_appliance.ports import INSPECTION_SORTABLE, InspectionFilter, Row
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.sqlite import scalar
 
@@ -20,15 +20,7 @@ WRITABLE_COLUMNS: tuple[str, ...] = (
     "min_measured_thickness_mm",
     "effectiveness",
 )
-SORTABLE_COLUMNS: frozenset[str] = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "inspection_date",
-        "coverage_percent",
-        "min_measured_thickness_mm",
-    }
-)
+SORTABLE_COLUMNS: frozenset[str] = frozenset(INSPECTION_SORTABLE)
 _SELECT = (
     "SELECT id, asset_id, "
     + ", ".join(WRITABLE_COLUMNS)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import apsw
 
-from reliatic_appliance.ports import MocFilter, Row
+from reliatic_appliance.ports import MOC_SORTABLE, MocFilter, Row
 from reliatic_appliance.storage import listing
 
 # Columns a PUT may change; `status` only changes through `set_status` (the state machine).
 UPDATABLE_COLUMNS: tuple[str, ...] = ("title", "description", "asset_id", "requested_by")
 _INSERT_COLUMNS: tuple[str, ...] = ("id", *UPDATABLE_COLUMNS, "status", "created_at", "updated_at")
-SORTABLE_COLUMNS: frozenset[str] = frozenset({"created_at", "updated_at"})
+SORTABLE_COLUMNS: frozenset[str] = frozenset(MOC_SORTABLE)
 _SELECT = (
     "SELECT id, title, description, asset_id, requested_by, status, created_at, updated_at"
     " FROM mocs"

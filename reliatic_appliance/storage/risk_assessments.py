@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apsw
 
-from reliatic_appliance.ports import RiskAssessmentFilter, Row
+from reliatic_appliance.ports import RISK_ASSESSMENT_SORTABLE, RiskAssessmentFilter, Row
 from reliatic_appliance.storage import listing
 
 # Columns a client writes, in table order; `asset_id` is set once, at insert.
@@ -18,9 +18,7 @@ WRITABLE_COLUMNS: tuple[str, ...] = (
 )
 # Stored so lists can filter and sort on them (SPEC §6), recomputed on every write.
 COMPUTED_COLUMNS: tuple[str, ...] = ("risk_score", "risk_ranking")
-SORTABLE_COLUMNS: frozenset[str] = frozenset(
-    {"created_at", "updated_at", "assessment_date", "risk_score"}
-)
+SORTABLE_COLUMNS: frozenset[str] = frozenset(RISK_ASSESSMENT_SORTABLE)
 # Response field order: the matrix inputs, what they compute, then the rest.
 _SELECT = (
     "SELECT id, asset_id, probability_of_failure, consequence_of_failure, "

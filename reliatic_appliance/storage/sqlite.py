@@ -206,7 +206,7 @@ class Database(Generic[TxT]):
         job = _Job(fn=fn, loop=loop, future=loop.create_future())
         self._queue.put(job)
         # Shielded: a client that goes away must not stop us from learning the outcome.
-        return await asyncio.shield(job.future)  # type: ignore[no-any-return]
+        return await asyncio.shield(job.future)
 
     def _writer_loop(self) -> None:
         while True:

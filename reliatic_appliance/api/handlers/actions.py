@@ -6,8 +6,9 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import created, single
-from reliatic_appliance.api.routes import Call, Operation
+from reliatic_appliance.api.resources import Resource
+from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import ActionFilter
 from reliatic_appliance.schemas.actions import (
     Action,
     ActionCreate,
@@ -15,15 +16,12 @@ from reliatic_appliance.schemas.actions import (
     ActionStatusChange,
     ActionUpdate,
 )
-from reliatic_appliance.schemas.common import Collection, Single
 from reliatic_appliance.services import actions as service
-
-ACTION_ID = {"action_id": "The action's id."}
 
 
 async def list_actions(call: Call) -> web.StreamResponse:
     q: ActionListQuery = call.query
-    flt = service.ActionFilter(
+    flt = ActionFilter(
         status=q.status,
         priority=q.priority,
         assignee_id=q.assignee_id,
@@ -31,26 +29,32 @@ async def list_actions(call: Call) -> web.StreamResponse:
         overdue=q.overdue,
         updated_since=q.updated_since,
     )
-    page = await service.list_actions(await call.tenant_db(), flt, q.sort, page_request(q))
+    page = await service.list_actions(
+        await call.tenant_db(), flt, q.sort, page_request(q), now=call.now
+    )
     return collection(call.request, page)
 
 
 async def get_action(call: Call) -> web.StreamResponse:
-    return single(await service.get_action(await call.tenant_db(), call.params["action_id"]))
+    return call.single(await service.get_action(await call.tenant_db(), call.params["action_id"]))
 
 
 async def create_action(call: Call) -> web.StreamResponse:
     row = await service.create_action(
-        await call.tenant_db(), fields_sent(call.body), actor=call.actor
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor, now=call.now
     )
-    return created(row, "/api/v1/actions")
+    return call.created(row, ACTIONS.collection)
 
 
 async def update_action(call: Call) -> web.StreamResponse:
     row = await service.update_action(
-        await call.tenant_db(), call.params["action_id"], fields_sent(call.body), actor=call.actor
+        await call.tenant_db(),
+        call.params["action_id"],
+        fields_sent(call.body),
+        actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 async def change_status(call: Call) -> web.StreamResponse:
@@ -61,71 +65,58 @@ async def change_status(call: Call) -> web.StreamResponse:
         body.status,
         body.comment,
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
+
+ACTIONS = Resource(
+    name="actions",
+    noun="action",
+    collection="/api/v1/actions",
+    param="action_id",
+    model=Action,
+    load=service.load_action,
+    tag="Actions",
+)
 
 OPERATIONS = [
-    Operation(
-        "GET",
-        "/api/v1/actions",
+    ACTIONS.list(
         list_actions,
         operation_id="listActions",
         summary="List corrective actions",
         description="Paginated, filterable, sortable list of the tenant's actions, each with"
         " its status history.",
-        tag="Actions",
-        permission="actions:read",
         query=ActionListQuery,
-        response=Collection[Action],
-        collection=True,
     ),
-    Operation(
-        "POST",
-        "/api/v1/actions",
+    ACTIONS.create(
         create_action,
         operation_id="createAction",
         summary="Create a corrective action",
         description="New actions are `open`. `asset_id`, `failure_mode_id` and"
         " `inspection_id` must name rows of this tenant; a failure mode or inspection must"
         " belong to `asset_id` when both are given.",
-        tag="Actions",
-        permission="actions:write",
         body=ActionCreate,
-        response=Single[Action],
-        status=201,
     ),
-    Operation(
-        "GET",
-        "/api/v1/actions/{action_id}",
+    ACTIONS.get(
         get_action,
         operation_id="getAction",
         summary="Get one corrective action",
         description="With its status history, oldest first.",
-        tag="Actions",
-        permission="actions:read",
-        response=Single[Action],
-        path_params=ACTION_ID,
     ),
-    Operation(
+    ACTIONS.write(
         "PUT",
-        "/api/v1/actions/{action_id}",
         update_action,
         operation_id="updateAction",
         summary="Update a corrective action (partial)",
         description="Only the fields sent change; `status` changes only through"
         " `PUT /api/v1/actions/{action_id}/status`. A closed or cancelled action can no"
         " longer be changed (409).",
-        tag="Actions",
-        permission="actions:write",
         body=ActionUpdate,
-        response=Single[Action],
-        path_params=ACTION_ID,
         errors=(409,),
     ),
-    Operation(
+    ACTIONS.write(
         "PUT",
-        "/api/v1/actions/{action_id}/status",
         change_status,
         operation_id="changeActionStatus",
         summary="Move a corrective action to its next status",
@@ -134,11 +125,8 @@ OPERATIONS = [
         " in_progress (rework); verified → closed. Any other move is 409 and its details"
         " list the allowed next states. Appends to `history` and emits"
         " `action.status_changed`.",
-        tag="Actions",
-        permission="actions:write",
         body=ActionStatusChange,
-        response=Single[Action],
-        path_params=ACTION_ID,
         errors=(409,),
+        suffix="/status",
     ),
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
-from reliatic_appliance.api.responses import created, single
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyListQuery
@@ -34,8 +33,9 @@ async def create_key(call: Call) -> web.StreamResponse:
         rate_limit_per_minute=body.rate_limit_per_minute,
         created_by=principal.actor,
         creator_permissions=principal.permissions,
+        now=call.now,
     )
-    response = created({**record, "key": key}, "/api/v1/api-keys")
+    response = call.created({**record, "key": key}, "/api/v1/api-keys")
     # The one response that holds a key: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -44,9 +44,12 @@ async def create_key(call: Call) -> web.StreamResponse:
 async def revoke_key(call: Call) -> web.StreamResponse:
     principal = call.require_principal()
     record = await service.revoke_key(
-        call.request.app[CONTROL_DB], call.params["key_id"], tenant_id=principal.tenant_id
+        call.request.app[CONTROL_DB],
+        call.params["key_id"],
+        tenant_id=principal.tenant_id,
+        now=call.now,
     )
-    return single(record)
+    return call.single(record)
 
 
 OPERATIONS = [

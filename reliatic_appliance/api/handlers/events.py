@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
-from reliatic_appliance.api.responses import single
+from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call, Operation
-from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.ports import AlertFilter
+from reliatic_appliance.schemas.common import Collection
 from reliatic_appliance.schemas.events import Alert, AlertListQuery, Event, EventListQuery
 from reliatic_appliance.services import alerts, events
 
@@ -27,7 +28,7 @@ async def list_events(call: Call) -> web.StreamResponse:
 
 async def list_alerts(call: Call) -> web.StreamResponse:
     q: AlertListQuery = call.query
-    flt = alerts.AlertFilter(
+    flt = AlertFilter(
         kind=q.kind,
         resource_type=q.resource_type,
         resource_id=q.resource_id,
@@ -39,8 +40,18 @@ async def list_alerts(call: Call) -> web.StreamResponse:
 
 
 async def get_alert(call: Call) -> web.StreamResponse:
-    return single(await alerts.get_alert(await call.tenant_db(), call.params["alert_id"]))
+    return call.single(await alerts.get_alert(await call.tenant_db(), call.params["alert_id"]))
 
+
+ALERTS = Resource(
+    name="alerts",
+    noun="alert",
+    collection="/api/v1/alerts",
+    param="alert_id",
+    model=Alert,
+    load=alerts.load_alert,
+    tag="Alerts",
+)
 
 OPERATIONS = [
     Operation(
@@ -59,29 +70,17 @@ OPERATIONS = [
         response=Collection[Event],
         collection=True,
     ),
-    Operation(
-        "GET",
-        "/api/v1/alerts",
+    ALERTS.list(
         list_alerts,
         operation_id="listAlerts",
         summary="List alerts",
         description="SLA escalations and disabled webhooks, raised by the scheduler.",
-        tag="Alerts",
-        permission="alerts:read",
         query=AlertListQuery,
-        response=Collection[Alert],
-        collection=True,
     ),
-    Operation(
-        "GET",
-        "/api/v1/alerts/{alert_id}",
+    ALERTS.get(
         get_alert,
         operation_id="getAlert",
         summary="Get one alert",
-        tag="Alerts",
-        permission="alerts:read",
-        response=Single[Alert],
-        path_params={"alert_id": "The alert's id."},
         errors=(404,),
     ),
 ]

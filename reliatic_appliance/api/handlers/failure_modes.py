@@ -6,9 +6,9 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import created, single
-from reliatic_appliance.api.routes import Call, Operation
-from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.api.resources import Resource
+from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import FailureModeFilter
 from reliatic_appliance.schemas.failure_modes import (
     FailureMode,
     FailureModeCreate,
@@ -17,12 +17,10 @@ from reliatic_appliance.schemas.failure_modes import (
 )
 from reliatic_appliance.services import failure_modes as service
 
-FAILURE_MODE_ID = {"failure_mode_id": "The failure mode's id."}
-
 
 async def list_failure_modes(call: Call) -> web.StreamResponse:
     q: FailureModeListQuery = call.query
-    flt = service.FailureModeFilter(
+    flt = FailureModeFilter(
         asset_id=q.asset_id,
         rpn_min=q.rpn_min,
         rpn_max=q.rpn_max,
@@ -35,14 +33,16 @@ async def list_failure_modes(call: Call) -> web.StreamResponse:
 
 
 async def get_failure_mode(call: Call) -> web.StreamResponse:
-    return single(
+    return call.single(
         await service.get_failure_mode(await call.tenant_db(), call.params["failure_mode_id"])
     )
 
 
 async def create_failure_mode(call: Call) -> web.StreamResponse:
-    row = await service.create_failure_mode(await call.tenant_db(), fields_sent(call.body))
-    return created(row, "/api/v1/failure-modes")
+    row = await service.create_failure_mode(
+        await call.tenant_db(), fields_sent(call.body), now=call.now
+    )
+    return call.created(row, FAILURE_MODES.collection)
 
 
 async def update_failure_mode(call: Call) -> web.StreamResponse:
@@ -51,90 +51,68 @@ async def update_failure_mode(call: Call) -> web.StreamResponse:
         call.params["failure_mode_id"],
         fields_sent(call.body),
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
 
 async def delete_failure_mode(call: Call) -> web.StreamResponse:
-    await service.delete_failure_mode(await call.tenant_db(), call.params["failure_mode_id"])
+    await service.delete_failure_mode(
+        await call.tenant_db(), call.params["failure_mode_id"], now=call.now
+    )
     return web.Response(status=204)
 
 
+FAILURE_MODES = Resource(
+    name="failure_modes",
+    noun="failure mode",
+    collection="/api/v1/failure-modes",
+    param="failure_mode_id",
+    model=FailureMode,
+    load=service.load_failure_mode,
+    tag="Failure modes",
+)
+
 OPERATIONS = [
-    Operation(
-        "GET",
-        "/api/v1/failure-modes",
+    FAILURE_MODES.list(
         list_failure_modes,
         operation_id="listFailureModes",
         summary="List failure modes",
-        description=(
-            "Paginated, filterable, sortable list of the tenant's FMEA failure modes."
-            " `rpn_min` must not exceed `rpn_max`."
-        ),
-        tag="Failure modes",
-        permission="failure_modes:read",
+        description="Paginated, filterable, sortable list of the tenant's FMEA failure modes."
+        " `rpn_min` must not exceed `rpn_max`.",
         query=FailureModeListQuery,
-        response=Collection[FailureMode],
-        collection=True,
     ),
-    Operation(
-        "POST",
-        "/api/v1/failure-modes",
+    FAILURE_MODES.create(
         create_failure_mode,
         operation_id="createFailureMode",
         summary="Create a failure mode",
-        description=(
-            "`asset_id` must name an asset of the tenant. `rpn` (S x O x D), `priority` and"
-            " `action_priority` (AIAG-VDA H/M/L) are computed."
-        ),
-        tag="Failure modes",
-        permission="failure_modes:write",
+        description="`asset_id` must name an asset of the tenant. `rpn` (S x O x D), `priority` and"
+        " `action_priority` (AIAG-VDA H/M/L) are computed.",
         body=FailureModeCreate,
-        response=Single[FailureMode],
-        status=201,
     ),
-    Operation(
-        "GET",
-        "/api/v1/failure-modes/{failure_mode_id}",
+    FAILURE_MODES.get(
         get_failure_mode,
         operation_id="getFailureMode",
         summary="Get one failure mode",
         description="With its computed RPN, priority and action priority.",
-        tag="Failure modes",
-        permission="failure_modes:read",
-        response=Single[FailureMode],
-        path_params=FAILURE_MODE_ID,
     ),
-    Operation(
+    FAILURE_MODES.write(
         "PUT",
-        "/api/v1/failure-modes/{failure_mode_id}",
         update_failure_mode,
         operation_id="updateFailureMode",
         summary="Update a failure mode (partial)",
-        description=(
-            "Only the fields sent change; `asset_id` cannot change. An update that changes"
-            " the RPN emits fmea.rpn_changed with before and after."
-        ),
-        tag="Failure modes",
-        permission="failure_modes:write",
+        description="Only the fields sent change; `asset_id` cannot change. An update that changes"
+        " the RPN emits fmea.rpn_changed with before and after.",
         body=FailureModeUpdate,
-        response=Single[FailureMode],
-        path_params=FAILURE_MODE_ID,
     ),
-    Operation(
+    FAILURE_MODES.write(
         "DELETE",
-        "/api/v1/failure-modes/{failure_mode_id}",
         delete_failure_mode,
         operation_id="deleteFailureMode",
         summary="Delete a failure mode",
-        description=(
-            "Removes it for good; actions that referred to it stay, with failure_mode_id"
-            " null. No content."
-        ),
-        tag="Failure modes",
-        permission="failure_modes:write",
+        description="Removes it for good; actions that referred to it stay, with failure_mode_id"
+        " null. No content.",
         response=None,
         status=204,
-        path_params=FAILURE_MODE_ID,
     ),
 ]

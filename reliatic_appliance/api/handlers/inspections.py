@@ -6,9 +6,9 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import created, single
-from reliatic_appliance.api.routes import Call, Operation
-from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.api.resources import Resource
+from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import InspectionFilter
 from reliatic_appliance.schemas.inspections import (
     Inspection,
     InspectionCreate,
@@ -17,13 +17,11 @@ from reliatic_appliance.schemas.inspections import (
 )
 from reliatic_appliance.services import inspections as service
 
-INSPECTION_ID = {"inspection_id": "The inspection's id."}
-
 
 async def list_inspections(call: Call) -> web.StreamResponse:
     q: InspectionListQuery = call.query
     service.check_date_range(q.date_from, q.date_to)
-    flt = service.InspectionFilter(
+    flt = InspectionFilter(
         asset_id=q.asset_id,
         inspection_type=q.inspection_type,
         status=q.status,
@@ -36,7 +34,7 @@ async def list_inspections(call: Call) -> web.StreamResponse:
 
 
 async def get_inspection(call: Call) -> web.StreamResponse:
-    return single(
+    return call.single(
         await service.get_inspection(await call.tenant_db(), call.params["inspection_id"])
     )
 
@@ -44,9 +42,12 @@ async def get_inspection(call: Call) -> web.StreamResponse:
 async def create_inspection(call: Call) -> web.StreamResponse:
     body: InspectionCreate = call.body
     row = await service.create_inspection(
-        await call.tenant_db(), fields_sent(body) | {"status": body.status}, actor=call.actor
+        await call.tenant_db(),
+        fields_sent(body) | {"status": body.status},
+        actor=call.actor,
+        now=call.now,
     )
-    return created(row, "/api/v1/inspections")
+    return call.created(row, INSPECTIONS.collection)
 
 
 async def update_inspection(call: Call) -> web.StreamResponse:
@@ -55,76 +56,58 @@ async def update_inspection(call: Call) -> web.StreamResponse:
         call.params["inspection_id"],
         fields_sent(call.body),
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
+
+INSPECTIONS = Resource(
+    name="inspections",
+    noun="inspection",
+    collection="/api/v1/inspections",
+    param="inspection_id",
+    model=Inspection,
+    load=service.load_inspection,
+    tag="Inspections",
+)
 
 OPERATIONS = [
-    Operation(
-        "GET",
-        "/api/v1/inspections",
+    INSPECTIONS.list(
         list_inspections,
         operation_id="listInspections",
         summary="List inspections",
-        description=(
-            "Paginated, filterable, sortable list of the tenant's inspections."
-            " `date_from`/`date_to` are inclusive bounds on inspection_date."
-        ),
-        tag="Inspections",
-        permission="inspections:read",
+        description="Paginated, filterable, sortable list of the tenant's inspections."
+        " `date_from`/`date_to` are inclusive bounds on inspection_date.",
         query=InspectionListQuery,
-        response=Collection[Inspection],
-        collection=True,
     ),
-    Operation(
-        "POST",
-        "/api/v1/inspections",
+    INSPECTIONS.create(
         create_inspection,
         operation_id="createInspection",
         summary="Record an inspection",
-        description=(
-            "`effectiveness` (A to E) is computed from type and coverage. `inspection_date` may"
-            " not be in the future or before the asset's install_date; a thickness reading"
-            " may not be above the asset's nominal thickness. A completed inspection emits"
-            " inspection.completed and updates the asset's corrosion rate, remaining life"
-            " and next inspection date."
-        ),
-        tag="Inspections",
-        permission="inspections:write",
+        description="`effectiveness` (A to E) is computed from type and coverage."
+        " `inspection_date` may not be in the future or before the asset's install_date; a"
+        " thickness reading may not be above the asset's nominal thickness. A completed"
+        " inspection emits inspection.completed and updates the asset's corrosion rate,"
+        " remaining life and next inspection date.",
         body=InspectionCreate,
-        response=Single[Inspection],
-        status=201,
     ),
-    Operation(
-        "GET",
-        "/api/v1/inspections/{inspection_id}",
+    INSPECTIONS.get(
         get_inspection,
         operation_id="getInspection",
         summary="Get one inspection",
         description="Inspections are evidence: they can be corrected but never deleted.",
-        tag="Inspections",
-        permission="inspections:read",
-        response=Single[Inspection],
-        path_params=INSPECTION_ID,
         errors=(404,),
     ),
-    Operation(
+    INSPECTIONS.write(
         "PUT",
-        "/api/v1/inspections/{inspection_id}",
         update_inspection,
         operation_id="updateInspection",
         summary="Update an inspection (partial)",
-        description=(
-            "Only the fields sent change. A draft becoming completed emits"
-            " inspection.completed; a completed inspection cannot return to draft (409)."
-            " `asset_id` cannot change (record a new inspection instead). There is no"
-            " DELETE: inspection records are evidence of the asset's condition."
-        ),
-        tag="Inspections",
-        permission="inspections:write",
+        description="Only the fields sent change. A draft becoming completed emits"
+        " inspection.completed; a completed inspection cannot return to draft (409)."
+        " `asset_id` cannot change (record a new inspection instead). There is no"
+        " DELETE: inspection records are evidence of the asset's condition.",
         body=InspectionUpdate,
-        response=Single[Inspection],
-        path_params=INSPECTION_ID,
         errors=(404, 409),
     ),
 ]

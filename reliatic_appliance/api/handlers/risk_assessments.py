@@ -6,9 +6,9 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import created, single
-from reliatic_appliance.api.routes import Call, Operation
-from reliatic_appliance.schemas.common import Collection, Single
+from reliatic_appliance.api.resources import Resource
+from reliatic_appliance.api.routes import Call
+from reliatic_appliance.ports import RiskAssessmentFilter
 from reliatic_appliance.schemas.risk_assessments import (
     RiskAssessment,
     RiskAssessmentCreate,
@@ -17,12 +17,10 @@ from reliatic_appliance.schemas.risk_assessments import (
 )
 from reliatic_appliance.services import risk_assessments as service
 
-ASSESSMENT_ID = {"risk_assessment_id": "The risk assessment's id."}
-
 
 async def list_risk_assessments(call: Call) -> web.StreamResponse:
     q: RiskAssessmentListQuery = call.query
-    flt = service.RiskAssessmentFilter(
+    flt = RiskAssessmentFilter(
         asset_id=q.asset_id, risk_ranking=q.risk_ranking, updated_since=q.updated_since
     )
     page = await service.list_risk_assessments(await call.tenant_db(), flt, q.sort, page_request(q))
@@ -30,16 +28,16 @@ async def list_risk_assessments(call: Call) -> web.StreamResponse:
 
 
 async def get_risk_assessment(call: Call) -> web.StreamResponse:
-    return single(
+    return call.single(
         await service.get_risk_assessment(await call.tenant_db(), call.params["risk_assessment_id"])
     )
 
 
 async def create_risk_assessment(call: Call) -> web.StreamResponse:
     row = await service.create_risk_assessment(
-        await call.tenant_db(), fields_sent(call.body), actor=call.actor
+        await call.tenant_db(), fields_sent(call.body), actor=call.actor, now=call.now
     )
-    return created(row, "/api/v1/risk-assessments")
+    return call.created(row, RISK_ASSESSMENTS.collection)
 
 
 async def update_risk_assessment(call: Call) -> web.StreamResponse:
@@ -48,68 +46,52 @@ async def update_risk_assessment(call: Call) -> web.StreamResponse:
         call.params["risk_assessment_id"],
         fields_sent(call.body),
         actor=call.actor,
+        now=call.now,
     )
-    return single(row)
+    return call.single(row)
 
+
+RISK_ASSESSMENTS = Resource(
+    name="risk_assessments",
+    noun="risk assessment",
+    collection="/api/v1/risk-assessments",
+    param="risk_assessment_id",
+    model=RiskAssessment,
+    load=service.load_risk_assessment,
+    tag="Risk assessments",
+)
 
 OPERATIONS = [
-    Operation(
-        "GET",
-        "/api/v1/risk-assessments",
+    RISK_ASSESSMENTS.list(
         list_risk_assessments,
         operation_id="listRiskAssessments",
         summary="List risk assessments",
         description="Paginated, filterable, sortable list of the tenant's RBI assessments.",
-        tag="Risk assessments",
-        permission="risk_assessments:read",
         query=RiskAssessmentListQuery,
-        response=Collection[RiskAssessment],
-        collection=True,
     ),
-    Operation(
-        "POST",
-        "/api/v1/risk-assessments",
+    RISK_ASSESSMENTS.create(
         create_risk_assessment,
         operation_id="createRiskAssessment",
         summary="Create a risk assessment",
-        description=(
-            "`asset_id` must name an asset of the tenant. `risk_score` (P x C) and"
-            " `risk_ranking` (5x5 matrix) are computed; the asset's risk_ranking follows its"
-            " newest assessment (latest assessment_date, then latest created)."
-            " Emits risk_assessment.created, and asset.updated when the asset's ranking changes."
-        ),
-        tag="Risk assessments",
-        permission="risk_assessments:write",
+        description="`asset_id` must name an asset of the tenant. `risk_score` (P x C) and"
+        " `risk_ranking` (5x5 matrix) are computed; the asset's risk_ranking follows its"
+        " newest assessment (latest assessment_date, then latest created)."
+        " Emits risk_assessment.created, and asset.updated when the asset's ranking changes.",
         body=RiskAssessmentCreate,
-        response=Single[RiskAssessment],
-        status=201,
     ),
-    Operation(
-        "GET",
-        "/api/v1/risk-assessments/{risk_assessment_id}",
+    RISK_ASSESSMENTS.get(
         get_risk_assessment,
         operation_id="getRiskAssessment",
         summary="Get one risk assessment",
         description="With its computed risk score and ranking.",
-        tag="Risk assessments",
-        permission="risk_assessments:read",
-        response=Single[RiskAssessment],
-        path_params=ASSESSMENT_ID,
     ),
-    Operation(
+    RISK_ASSESSMENTS.write(
         "PUT",
-        "/api/v1/risk-assessments/{risk_assessment_id}",
         update_risk_assessment,
         operation_id="updateRiskAssessment",
         summary="Update a risk assessment (partial)",
-        description=(
-            "Only the fields sent change; `asset_id` cannot change. Score and ranking are"
-            " recomputed and the asset's ranking refreshed (asset.updated when it changes)."
-        ),
-        tag="Risk assessments",
-        permission="risk_assessments:write",
+        description="Only the fields sent change; `asset_id` cannot change. Score and ranking are"
+        " recomputed and the asset's ranking refreshed (asset.updated when it changes).",
         body=RiskAssessmentUpdate,
-        response=Single[RiskAssessment],
-        path_params=ASSESSMENT_ID,
     ),
 ]

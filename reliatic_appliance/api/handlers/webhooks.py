@@ -6,7 +6,7 @@ from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
-from reliatic_appliance.api.responses import created, single
+from reliatic_appliance.api.resources import Resource
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.keys import CLOCK, SECRET_BOX, SETTINGS
 from reliatic_appliance.schemas.common import Collection, Single
@@ -22,8 +22,6 @@ from reliatic_appliance.schemas.webhooks import (
 )
 from reliatic_appliance.services import webhooks as service
 from reliatic_appliance.services.webhooks import target_policy
-
-WEBHOOK_ID = {"webhook_id": "The subscription's id."}
 
 
 def _no_store(response: web.Response) -> web.Response:
@@ -51,12 +49,12 @@ async def create_webhook(call: Call) -> web.StreamResponse:
         description=body.description,
         now=app[CLOCK](),
     )
-    response = created({**row, "secret": secret}, "/api/v1/webhooks")
+    response = call.created({**row, "secret": secret}, WEBHOOKS.collection)
     return _no_store(response)
 
 
 async def get_webhook(call: Call) -> web.StreamResponse:
-    return single(await service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
+    return call.single(await service.get_webhook(await call.tenant_db(), call.params["webhook_id"]))
 
 
 async def update_webhook(call: Call) -> web.StreamResponse:
@@ -68,7 +66,7 @@ async def update_webhook(call: Call) -> web.StreamResponse:
         fields_sent(call.body),
         now=app[CLOCK](),
     )
-    return single(row)
+    return call.single(row)
 
 
 async def delete_webhook(call: Call) -> web.StreamResponse:
@@ -85,7 +83,7 @@ async def rotate_secret(call: Call) -> web.StreamResponse:
         secret=call.body.secret,
         now=app[CLOCK](),
     )
-    return _no_store(single({**row, "secret": secret}))
+    return _no_store(call.single({**row, "secret": secret}))
 
 
 async def test_webhook(call: Call) -> web.StreamResponse:
@@ -95,7 +93,7 @@ async def test_webhook(call: Call) -> web.StreamResponse:
         tenant_slug=call.require_principal().tenant_slug,
         now=call.request.app[CLOCK](),
     )
-    return single(delivery, status=202)
+    return call.single(delivery, status=202)
 
 
 async def list_deliveries(call: Call) -> web.StreamResponse:
@@ -110,114 +108,98 @@ async def redeliver(call: Call) -> web.StreamResponse:
     delivery = await service.redeliver(
         await call.tenant_db(), call.params["delivery_id"], now=call.request.app[CLOCK]()
     )
-    return single(delivery, status=202)
+    return call.single(delivery, status=202)
 
 
-def _op(method: str, path: str, handler, **kw) -> Operation:  # type: ignore[no-untyped-def]
-    return Operation(method, path, handler, tag="Webhooks", **kw)
-
+WEBHOOKS = Resource(
+    name="webhooks",
+    noun="subscription",
+    collection="/api/v1/webhooks",
+    param="webhook_id",
+    model=Webhook,
+    load=service.load_webhook,
+    tag="Webhooks",
+)
 
 OPERATIONS = [
-    _op(
-        "GET",
-        "/api/v1/webhooks",
+    WEBHOOKS.list(
         list_webhooks,
         operation_id="listWebhooks",
         summary="List webhook subscriptions",
-        permission="webhooks:read",
         query=WebhookListQuery,
-        response=Collection[Webhook],
-        collection=True,
     ),
-    _op(
-        "POST",
-        "/api/v1/webhooks",
+    WEBHOOKS.create(
         create_webhook,
         operation_id="createWebhook",
         summary="Create a webhook subscription",
         description="The secret (given, or generated as whsec_ + base64) is returned once.",
-        permission="webhooks:write",
         body=WebhookCreate,
         response=Single[WebhookWithSecret],
-        status=201,
     ),
-    _op(
-        "GET",
-        "/api/v1/webhooks/{webhook_id}",
+    WEBHOOKS.get(
         get_webhook,
         operation_id="getWebhook",
         summary="Get a webhook subscription",
-        permission="webhooks:read",
-        response=Single[Webhook],
-        path_params=WEBHOOK_ID,
     ),
-    _op(
+    WEBHOOKS.write(
         "PUT",
-        "/api/v1/webhooks/{webhook_id}",
         update_webhook,
         operation_id="updateWebhook",
         summary="Update a webhook subscription (partial)",
         description="Re-enabling a disabled subscription resets its failure count.",
-        permission="webhooks:write",
         body=WebhookUpdate,
-        response=Single[Webhook],
-        path_params=WEBHOOK_ID,
     ),
-    _op(
+    WEBHOOKS.write(
         "DELETE",
-        "/api/v1/webhooks/{webhook_id}",
         delete_webhook,
         operation_id="deleteWebhook",
         summary="Remove a webhook subscription",
         description="Its pending deliveries and delivery log go with it.",
-        permission="webhooks:write",
         status=204,
-        path_params=WEBHOOK_ID,
     ),
-    _op(
+    WEBHOOKS.write(
         "POST",
-        "/api/v1/webhooks/{webhook_id}/rotate-secret",
         rotate_secret,
         operation_id="rotateWebhookSecret",
         summary="Rotate the signing secret",
         description="Returns the new secret once. For 24 h both secrets sign every delivery.",
-        permission="webhooks:write",
         body=RotateSecret,
+        suffix="/rotate-secret",
         response=Single[WebhookWithSecret],
-        path_params=WEBHOOK_ID,
     ),
-    _op(
+    WEBHOOKS.write(
         "POST",
-        "/api/v1/webhooks/{webhook_id}/test",
         test_webhook,
         operation_id="testWebhook",
         summary="Send a ping",
         description="Queues a `ping` delivery; see the delivery log.",
-        permission="webhooks:write",
+        suffix="/test",
         response=Single[Delivery],
         status=202,
-        path_params=WEBHOOK_ID,
     ),
-    _op(
+    # The delivery log and a delivery: resources of their own with no ETag of their own.
+    Operation(
         "GET",
-        "/api/v1/webhooks/{webhook_id}/deliveries",
+        WEBHOOKS.path + "/deliveries",
         list_deliveries,
         operation_id="listWebhookDeliveries",
         summary="The delivery log",
         description="Newest first: status, every attempt's time, HTTP status or error, duration.",
+        tag=WEBHOOKS.tag,
         permission="webhooks:read",
         query=DeliveryListQuery,
         response=Collection[Delivery],
         collection=True,
-        path_params=WEBHOOK_ID,
+        path_params=WEBHOOKS.path_params,
     ),
-    _op(
+    Operation(
         "POST",
         "/api/v1/webhook-deliveries/{delivery_id}/redeliver",
         redeliver,
         operation_id="redeliverWebhookDelivery",
         summary="Send a delivery again",
         description="Same delivery id (receivers de-duplicate on it); a fresh retry cycle.",
+        tag=WEBHOOKS.tag,
         permission="webhooks:write",
         response=Single[Delivery],
         status=202,

@@ -1,129 +1,27 @@
-"""The storage interface ("ports"): what the services may ask of a database (SPEC §11).
-
-Services depend on these `Protocol`s only; a backend implements them. The SQLite backend
-(`storage/`: `sqlite.py`, `transactions.py` and one module of SQL per resource) is the
-only one today; a
-PostgreSQL backend implements the same protocols, so it is an addition, not a rewrite.
-
-- A *transaction handle* (`TenantTx`, `ControlTx`) gives one store per concern. Every
-  store method runs inside the transaction the handle stands for, synchronously: a unit of
-  work is plain code, and the backend decides where it runs (SQLite: the file's writer
-  thread with group commit; PostgreSQL: a pooled connection).
-- A *database* (`TenantDb`, `ControlDb`) runs units of work: `await db.read(fn)` in one
-  read snapshot, `await db.write(fn)` in one write transaction, returning after COMMIT.
-- Backends raise only the project's errors: `errors.Unavailable` (busy or full disk: 503),
-  `UniqueViolation` below (a unique constraint), never a driver's exception.
-
-Nothing here imports a database driver (tests/test_architecture.py checks it).
-"""
+"""The storage interface, stores: one `Protocol` per concern. Every method runs inside the
+caller's transaction (a `TenantTx` or `ControlTx`), synchronously."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, TypeVar
+
+from reliatic_appliance.ports.lists import (
+    ActionFilter,
+    AlertFilter,
+    AssetFilter,
+    FailureModeFilter,
+    InspectionFilter,
+    MocFilter,
+    RiskAssessmentFilter,
+    Window,
+)
 
 Row = dict[str, Any]
 T = TypeVar("T")
 
 # Whose status history (SPEC §5: actions and MOCs keep one each).
 HistoryKind = Literal["action", "moc"]
-
-# Idempotency-Key records (SPEC §3): `in_progress` (claimed, work not committed) ->
-# `applied` (in the work's own transaction) -> `done` (response stored, replayed).
-IDEMPOTENCY_RETENTION = timedelta(hours=24)
-IN_PROGRESS = "in_progress"
-APPLIED = "applied"
-DONE = "done"
-
-
-class UniqueViolation(Exception):
-    """A write broke a unique constraint on `column` (e.g. an asset's tag_number)."""
-
-    def __init__(self, column: str) -> None:
-        super().__init__(column)
-        self.column = column
-
-
-class BadCursor(ValueError):
-    """An `after` value that is not a cursor of this list (a 400 for the caller)."""
-
-
-@dataclass(frozen=True)
-class Window:
-    """One page of a list, the list's total, and the cursor to the next page (None at the
-    end of the list; only worked out for `after` requests)."""
-
-    rows: list[Row]
-    total: int
-    next_after: str | None = None
-
-
-# -- list filters: what a list request asks for, as plain data ------------------------------
-
-
-@dataclass(frozen=True)
-class AssetFilter:
-    status: str | None = None
-    asset_type: str | None = None
-    search: str | None = None
-    updated_since: str | None = None
-
-
-@dataclass(frozen=True)
-class ActionFilter:
-    status: str | None = None
-    priority: str | None = None
-    assignee_id: str | None = None
-    asset_id: str | None = None
-    overdue: bool | None = None
-    today: str | None = None  # `YYYY-MM-DD` (UTC) the overdue filter compares with
-    updated_since: str | None = None
-
-
-@dataclass(frozen=True)
-class AlertFilter:
-    kind: str | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-    updated_since: str | None = None
-
-
-@dataclass(frozen=True)
-class FailureModeFilter:
-    asset_id: str | None = None
-    rpn_min: int | None = None
-    rpn_max: int | None = None
-    priority: str | None = None
-    action_priority: str | None = None
-    updated_since: str | None = None
-
-
-@dataclass(frozen=True)
-class InspectionFilter:
-    asset_id: str | None = None
-    inspection_type: str | None = None
-    status: str | None = None
-    # Inclusive bounds on inspection_date, `YYYY-MM-DD` (text order is date order).
-    date_from: str | None = None
-    date_to: str | None = None
-    updated_since: str | None = None
-
-
-@dataclass(frozen=True)
-class MocFilter:
-    status: str | None = None
-    asset_id: str | None = None
-    updated_since: str | None = None
-
-
-@dataclass(frozen=True)
-class RiskAssessmentFilter:
-    asset_id: str | None = None
-    risk_ranking: str | None = None
-    updated_since: str | None = None
 
 
 # -- stores: one per concern, each method inside the caller's transaction ------------
@@ -339,75 +237,3 @@ class WebhookStore(Protocol):
     def requeue(self, delivery_id: str, now: str) -> None: ...
     def purge_before(self, cutoff: str) -> tuple[int, int]: ...
     def release(self, delivery_ids: Sequence[str], *, owner: str) -> None: ...
-
-
-# -- transaction handles and databases ----------------------------------------------------
-
-
-class TenantTx(Protocol):
-    """One transaction on one tenant's data: a store per concern."""
-
-    @property
-    def actions(self) -> ActionStore: ...
-    @property
-    def alerts(self) -> AlertStore: ...
-    @property
-    def asset_metrics(self) -> AssetMetricsStore: ...
-    @property
-    def assets(self) -> AssetStore: ...
-    @property
-    def events(self) -> EventStore: ...
-    @property
-    def failure_modes(self) -> FailureModeStore: ...
-    @property
-    def history(self) -> HistoryStore: ...
-    @property
-    def idempotency(self) -> IdempotencyStore: ...
-    @property
-    def inspections(self) -> InspectionStore: ...
-    @property
-    def mocs(self) -> MocStore: ...
-    @property
-    def references(self) -> ReferenceStore: ...
-    @property
-    def risk_assessments(self) -> RiskAssessmentStore: ...
-    @property
-    def sla(self) -> SlaStore: ...
-    @property
-    def webhooks(self) -> WebhookStore: ...
-    def savepoint(self) -> AbstractContextManager[None]:
-        """A nested unit inside this transaction: an exception rolls back only its writes."""
-        ...
-
-
-class ControlTx(Protocol):
-    """One transaction on the control data: tenants and API keys."""
-
-    @property
-    def control(self) -> ControlStore: ...
-
-
-class TenantDb(Protocol):
-    """One tenant's data. `fn` runs inside one transaction; its exception rolls back only
-    its own writes and is re-raised here."""
-
-    def read(self, fn: Callable[[TenantTx], T], *, snapshot: bool = True) -> Awaitable[T]: ...
-    def write(self, fn: Callable[[TenantTx], T]) -> Awaitable[T]: ...
-    def ping(self) -> Awaitable[None]: ...
-
-
-class TenantDirectory(Protocol):
-    """The only way from a tenant id to its data (SPEC §1: isolation by construction)."""
-
-    async def get(self, tenant_id: str) -> TenantDb: ...
-    def opened(self) -> Mapping[str, TenantDb]:
-        """The tenants' databases opened so far (readiness checks, housekeeping)."""
-        ...
-
-
-class ControlDb(Protocol):
-    """The control data (tenants, API keys), shared by every tenant."""
-
-    def read(self, fn: Callable[[ControlTx], T], *, snapshot: bool = True) -> Awaitable[T]: ...
-    def write(self, fn: Callable[[ControlTx], T]) -> Awaitable[T]: ...
-    def ping(self) -> Awaitable[None]: ...
