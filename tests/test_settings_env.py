@@ -48,8 +48,9 @@ def test_unknown_variable_without_a_near_one_names_the_pattern() -> None:
 def test_every_real_variable_passes() -> None:
     env = {env_var_name(s, k): "x" for s, model in SECTIONS.items() for k in model.model_fields}
     env |= {"RELIATIC_DATA_DIR": "/d", "RELIATIC_CONFIG": "", "PATH": "/usr/bin"}
-    # The fuzz test's knobs reach the servers it starts through their environment.
+    # The project's tooling sets these; whatever runs under it inherits them.
     env |= {"RELIATIC_FUZZ_SEED": "1", "RELIATIC_FUZZ_EXAMPLES": "5"}
+    env |= {"RELIATIC_VERIFY_UNIT_INNER": "1"}
     check_environment(env)
 
 
