@@ -1,22 +1,18 @@
-"""One webhook delivery attempt over HTTP, and what its outcome means (SPEC §7).
+"""One webhook delivery attempt over HTTP (SPEC §7).
 
 Sending knows nothing of the database: it takes a URL, a body and signed headers and
-returns what happened. `decide` turns that into the delivery's next state.
+returns what happened. `domain.retry.decide` turns that into the delivery's next state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import aiohttp
 
 from reliatic_appliance import __version__
-from reliatic_appliance.domain.retry import next_attempt_delay, parse_retry_after
+from reliatic_appliance.domain.retry import AttemptResult
 from reliatic_appliance.scheduler.resolver import refused_reason
 
 # The most of a receiver's response we read: enough to log a status, never a memory risk.
@@ -24,21 +20,6 @@ MAX_RESPONSE_BYTES = 64 * 1024
 # Sent with every delivery instead of aiohttp's `Python/3.x aiohttp/3.y`: receivers and
 # their firewalls can tell our calls apart, and the stack's versions are nobody's business.
 USER_AGENT = f"Reliatic-Webhooks/{__version__}"
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    http_status: int | None
-    error: str | None
-    retry_after: str | None
-    duration_ms: float
-
-
-@dataclass(frozen=True)
-class Decision:
-    status: str  # pending (retry later), succeeded, failed
-    delay_seconds: float | None
-    disable_reason: str | None  # set when the subscription must be disabled now
 
 
 async def send(
@@ -81,28 +62,3 @@ async def send(
         retry_after=retry_after,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
-
-
-def decide(
-    result: AttemptResult,
-    *,
-    cycle_attempts: int,
-    schedule: Sequence[float],
-    rng: random.Random,
-    now: datetime,
-) -> Decision:
-    """Succeeded on 2xx; 410 Gone fails and disables at once; otherwise retry or fail."""
-    status = result.http_status
-    if status is not None and 200 <= status < 300:
-        return Decision("succeeded", None, None)
-    if status == 410:
-        return Decision("failed", None, "the receiver answered 410 Gone")
-    delay = next_attempt_delay(
-        attempt=cycle_attempts + 1,
-        schedule=schedule,
-        rng=rng,
-        retry_after=parse_retry_after(result.retry_after, now),
-    )
-    if delay is None:
-        return Decision("failed", None, None)
-    return Decision("pending", delay, None)

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
-from reliatic_appliance.domain.sla import escalation_level
+from reliatic_appliance.domain.sla import escalation_level, level_cutoffs
 from reliatic_appliance.ports import IDEMPOTENCY_RETENTION, TenantDb, TenantTx
 from reliatic_appliance.services.alerts import raise_alert
 from reliatic_appliance.timefmt import format_ts
 
 # Actions escalated per tenant per pass: bounds one transaction; the rest wait a tick.
 ESCALATION_BATCH = 500
-
-
-def level_cutoffs(today: date, levels_days: Sequence[int]) -> list[str]:
-    """For each level k, the date an action must be due before to have reached it today.
-
-    Mirrors `domain.sla.escalation_level`: level 1 once overdue by a day (due before today),
-    level k+1 once overdue by `levels_days[k-1]` days (due on or before today minus that).
-    """
-    return [today.isoformat()] + [
-        (today - timedelta(days=days - 1)).isoformat() for days in levels_days
-    ]
 
 
 async def escalate_overdue_actions(

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from reliatic_appliance.domain.retry import AttemptResult, Decision
 from reliatic_appliance.ports import TenantDb, TenantTx
-from reliatic_appliance.scheduler.delivery import AttemptResult, Decision
 from reliatic_appliance.services.alerts import raise_alert
 from reliatic_appliance.timefmt import format_ts
 

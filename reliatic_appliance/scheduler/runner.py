@@ -29,10 +29,11 @@ from typing import Any
 
 import aiohttp
 
+from reliatic_appliance.domain.retry import decide
 from reliatic_appliance.domain.signing import SigningKeys, sign_with, signing_keys
 from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory, TenantTx
 from reliatic_appliance.scheduler import housekeeping
-from reliatic_appliance.scheduler.delivery import USER_AGENT, decide, send
+from reliatic_appliance.scheduler.delivery import USER_AGENT, send
 from reliatic_appliance.scheduler.records import Outcome, WriteBehind, give_back, record_outcome
 from reliatic_appliance.scheduler.resolver import make_connector
 from reliatic_appliance.secretbox import SecretBox
