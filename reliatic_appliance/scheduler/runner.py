@@ -262,16 +262,7 @@ class Scheduler:
                 await self._housekeeping(await self._tenants.get(tenant["id"]), now)
 
     async def _housekeeping(self, db: TenantDb, now: datetime) -> None:
-        try:
-            await housekeeping.escalate_overdue_actions(
-                db, now=now, levels_days=self._settings.sla.escalation_levels_days
-            )
-            await housekeeping.purge_old_log(
-                db, now=now, retention_days=self._settings.webhooks.log_retention_days
-            )
-            await housekeeping.purge_idempotency_keys(db, now=now)
-        except Exception:
-            log.exception("housekeeping failed")
+        await housekeeping.run(db, now=now, settings=self._settings)
 
     async def _dispatch(self, tenant_slug: str, db: TenantDb, now: datetime) -> None:
         """Claim due deliveries of one tenant into their subscriptions' queues."""
