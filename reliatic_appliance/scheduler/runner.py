@@ -5,17 +5,17 @@ Each tick, for every tenant: claim due deliveries with a lease (so neither a sec
 nor a second process on the same data dir can send one at the same time), in batches, into
 one queue per subscription; send them concurrently within `[webhooks] concurrency`, at most a
 quarter of it per subscription (a hung receiver never blocks the others); decide what comes
-next and record it behind the sends (`records.py`). When a queue runs low while more is
-due, the next claim comes at once, overlapping the sends, instead of at the next tick. A
-delivery whose lease expires (the process died mid-send) is claimed again: at least once,
-never lost. Time comes from an injected clock, so tests move it instead of sleeping.
+next and have it recorded behind the sends (`services/deliveries.py`, `records.py`). When a
+queue runs low while more is due, the next claim comes at once, overlapping the sends,
+instead of at the next tick. A delivery whose lease expires (the process died mid-send) is
+claimed again: at least once, never lost. Time comes from an injected clock, so tests move
+it instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import random
@@ -31,13 +31,15 @@ import aiohttp
 
 from reliatic_appliance.domain.retry import decide
 from reliatic_appliance.domain.signing import SigningKeys, sign_with, signing_keys
-from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory, TenantTx
+from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory
 from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.scheduler.delivery import USER_AGENT, send
-from reliatic_appliance.scheduler.records import Outcome, WriteBehind, give_back, record_outcome
+from reliatic_appliance.scheduler.records import Records
 from reliatic_appliance.scheduler.resolver import make_connector
 from reliatic_appliance.secretbox import SecretBox
+from reliatic_appliance.services import deliveries
 from reliatic_appliance.services.events import feed_item
+from reliatic_appliance.services.tenants import list_tenants
 from reliatic_appliance.services.webhooks import signing_secrets, target_policy
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.timefmt import format_ts
@@ -87,15 +89,6 @@ class _Queue:
     db: TenantDb
     rows: deque[tuple[_Claimed, datetime]] = field(default_factory=deque)
     sending: int = 0
-
-
-def _claim(
-    tx: TenantTx, *, skip_webhooks: list[str], **lease: Any
-) -> tuple[list[Row], dict[int, Row]]:
-    """Claim due rows and read their events in the same transaction (one writer trip)."""
-    rows = tx.webhooks.claim_due(skip_webhooks=skip_webhooks, **lease)
-    ids = [row["event_id"] for row in rows if row["event_id"] is not None]
-    return rows, tx.webhooks.event_rows(ids)
 
 
 def _claimed(row: Row, events: dict[int, Row], tenant_slug: str) -> _Claimed | None:
@@ -148,7 +141,7 @@ class Scheduler:
         self._queues: dict[str, _Queue] = {}
         self._more_due: set[TenantDb] = set()
         self._wake = asyncio.Event()
-        self._records = WriteBehind()
+        self._records = Records()
         self._closing = False
         self._key_cache: dict[tuple[Any, ...], SigningKeys] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -215,8 +208,8 @@ class Scheduler:
         cancel them (their leases expire), and write the records already in."""
         self._closing = True
         for queue in self._queues.values():
-            for claimed, _ in queue.rows:
-                self._give_back(queue.db, claimed.row["id"])
+            if queue.rows:
+                self._give_back(queue.db, [claimed.row["id"] for claimed, _ in queue.rows])
             queue.rows.clear()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
@@ -242,7 +235,7 @@ class Scheduler:
     async def tick(self) -> None:
         now = self._clock()
         self.last_tick = now
-        tenants = await self._control.read(lambda tx: tx.control.list_tenants())
+        tenants = await list_tenants(self._control)
         housekeeping_due = self._next_housekeeping is None or now >= self._next_housekeeping
         for tenant in tenants:
             if tenant["disabled_at"] is not None:
@@ -257,7 +250,7 @@ class Scheduler:
     async def run_housekeeping(self) -> None:
         """Run the periodic jobs now, for every tenant (tests and the CLI use this)."""
         now = self._clock()
-        for tenant in await self._control.read(lambda tx: tx.control.list_tenants()):
+        for tenant in await list_tenants(self._control):
             if tenant["disabled_at"] is None:
                 await self._housekeeping(await self._tenants.get(tenant["id"]), now)
 
@@ -276,16 +269,9 @@ class Scheduler:
         ]
         limit = CLAIM_BATCH
         lease_until = now + timedelta(seconds=self._settings.webhooks.timeout_seconds)
-        claimed, events = await db.write(
-            lambda tx: _claim(
-                tx,
-                owner=self._owner,
-                now=format_ts(now),
-                lease_until=format_ts(lease_until + LEASE_MARGIN),
-                limit=limit,
-                skip_webhooks=skip,
-            )
-        )
+        lease = deliveries.Lease(self._owner, lease_until + LEASE_MARGIN)
+        got = await deliveries.claim_due(db, lease, now=now, limit=limit, skip_webhooks=skip)
+        claimed, events = got.rows, got.events
         # A short claim that skipped subscriptions says nothing of what is due for them: they
         # must still wake the loop when they want more, not wait for the next tick.
         if len(claimed) >= limit or skip:
@@ -343,7 +329,7 @@ class Scheduler:
             async with self._slots:
                 # Started this late, the send might outlive the lease: give it back instead.
                 if self._clock() > start_by or not await self._attempt(queue, claimed):
-                    self._give_back(queue.db, claimed.row["id"])
+                    self._give_back(queue.db, [claimed.row["id"]])
         except Exception:
             log.exception("delivery attempt failed unexpectedly")
 
@@ -355,7 +341,7 @@ class Scheduler:
         # Read at every attempt, not at the claim: a subscription removed, disabled or
         # rotated since then must be honoured (events, read at the claim, never change).
         # The row is reused only while the file has not changed since (any commit re-reads).
-        webhook = await queue.db.read(lambda tx: tx.webhooks.current_webhook(row["webhook_id"]))
+        webhook = await deliveries.current_webhook(queue.db, row["webhook_id"])
         if webhook is None:
             return True  # removed meanwhile; the cascade removed the delivery too
         if not webhook["enabled"]:
@@ -383,13 +369,9 @@ class Scheduler:
             rng=self._rng,
             now=now,
         )
-        outcome = Outcome(row, webhook, now, self._clock(), result, decision)
-        # Written behind: the slot is free as soon as the answer is in (records.py).
-        self._records.add(
-            queue.db,
-            functools.partial(record_outcome, outcome=outcome, owner=self._owner),
-            urgent=decision.disable_reason is not None,
-        )
+        outcome = deliveries.Outcome(row, webhook, now, self._clock(), result, decision)
+        # Recorded behind the send: the slot is free as soon as the answer is in.
+        self._records.track(deliveries.record_outcome(queue.db, outcome, owner=self._owner))
         return True
 
     def _keys(self, webhook: Row, now: datetime) -> SigningKeys:
@@ -411,7 +393,5 @@ class Scheduler:
             found = self._key_cache[key] = signing_keys(secrets)
         return found
 
-    def _give_back(self, db: TenantDb, delivery_id: str) -> None:
-        self._records.add(
-            db, functools.partial(give_back, delivery_id=delivery_id, owner=self._owner)
-        )
+    def _give_back(self, db: TenantDb, delivery_ids: list[str]) -> None:
+        self._records.track(deliveries.release(db, delivery_ids, owner=self._owner))
