@@ -150,6 +150,9 @@ class Database(Generic[TxT]):
         self._reader = connect(path, busy_timeout_ms=busy_timeout_ms)
         self._reader.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Set by every job that must not wait (and by close): it ends the writer's linger.
+        # Lingering jobs only queue, so they do not wake the writer one by one (`_gather`).
+        self._hurry = threading.Event()
         self._writer_conn = connect(path, busy_timeout_ms=busy_timeout_ms)
         self.stats = WriteStats()
         self._closed = False
@@ -217,6 +220,8 @@ class Database(Generic[TxT]):
             future.set_exception(Unavailable("The database is closed."))
             return future
         self._queue.put(_Job(fn, loop, future, begin_by=time.monotonic() + linger))
+        if linger <= 0:
+            self._hurry.set()
         # Shielded: a client that goes away must not stop us from learning the outcome.
         return asyncio.shield(future)
 
@@ -232,21 +237,30 @@ class Database(Generic[TxT]):
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
         """One group: `first`, the jobs already queued and, until the earliest `begin_by` of
-        those in hand, the jobs that arrive meanwhile. A job that does not linger has its
-        `begin_by` behind it, so it ends the wait as soon as it arrives. True: stop after."""
+        those in hand, the jobs that arrive meanwhile. True: stop after this group.
+
+        While it lingers the writer sleeps on `_hurry`, not on the queue: a lingering job
+        arriving then costs no thread wake-up (at a thousand deliveries a second those were
+        measurable), and a job that must not wait sets `_hurry` after queueing, so it is
+        taken at once. Clearing `_hurry` before looking at the queue means no set is lost.
+        """
         batch = [first]
         begin_by = first.begin_by
-        while len(batch) < MAX_GROUP:
+        while True:
+            self._hurry.clear()
+            while len(batch) < MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    return batch, True
+                batch.append(nxt)
+                begin_by = min(begin_by, nxt.begin_by)
             wait = begin_by - time.monotonic()
-            try:
-                nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is None:
-                return batch, True
-            batch.append(nxt)
-            begin_by = min(begin_by, nxt.begin_by)
-        return batch, False
+            if wait <= 0 or len(batch) >= MAX_GROUP:
+                return batch, False
+            self._hurry.wait(wait)
 
     def _run_group(self, batch: list[_Job]) -> None:
         conn = self._writer_conn
@@ -312,6 +326,7 @@ class Database(Generic[TxT]):
             return
         self._closed = True
         self._queue.put(None)
+        self._hurry.set()  # a lingering group is written now, not after its linger
         self._thread.join()
         self._writer_conn.close()
         self._reader.close()
