@@ -32,9 +32,8 @@ from reliatic_appliance.demo.plant import generate_plant
 from reliatic_appliance.domain.effectiveness import inspection_effectiveness
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import TenantTx
-from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.schemas.assets import AssetCreate
-from reliatic_appliance.services import api_keys, asset_metrics, lifecycle, tenants
+from reliatic_appliance.services import alerts, api_keys, asset_metrics, lifecycle, tenants
 from reliatic_appliance.services.actions import LIFECYCLE as ACTION_LIFECYCLE
 from reliatic_appliance.services.assets import insert_new_asset
 from reliatic_appliance.services.events import emit
@@ -224,7 +223,7 @@ async def _load_tenant(
     # The scheduler's SLA pass over the overdue actions, as a running plant has had it
     # (alerts and `alert.escalated` events); else the server's first pass would write
     # thousands of alerts in the middle of the first measurement.
-    await housekeeping.escalate_overdue_actions(
+    await alerts.escalate_overdue_actions(
         db, now=utc_now(), levels_days=SlaSettings().escalation_levels_days
     )
     return ids

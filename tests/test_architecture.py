@@ -1,6 +1,6 @@
 """The layering of STYLE.md, checked on every run: api -> services -> storage; domain pure;
 SQL and database drivers only under storage/; the services reach data only through the
-storage interface (`ports/`, SPEC §11)."""
+storage interface (`ports/`, SPEC §11), and the scheduler only through the services."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ FORBIDDEN = {
 }
 # Database drivers: only the storage backend may import one (SPEC §11: one seam).
 DRIVERS = {"apsw", "sqlite3", "aiosqlite", "psycopg", "psycopg_pool", "asyncpg"}
+# Who holds a transaction handle works on the stores directly: the services do, and the
+# scheduler asks them (it names no handle and hands no unit of work to a database).
+TX_HANDLES = {"TenantTx", "ControlTx"}
+RUNS_UNITS_OF_WORK = {"read", "write", "read_now"}
 SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.I)
 
 
@@ -94,4 +98,52 @@ def test_sql_lives_only_in_storage() -> None:
             is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
             if is_text and SQL.search(node.value):
                 offenders.append(f"{relative}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def _name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.alias):
+        return node.name
+    return None
+
+
+def units_of_work_and_handles(path: Path) -> list[str]:
+    """Where `path` names a transaction handle, or passes a database a unit of work of its own
+    (a lambda, a function it defines, a `partial` of one) to run."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+    def is_unit_of_work(arg: ast.expr) -> bool:
+        if isinstance(arg, ast.Call):  # functools.partial(fn, ...)
+            return bool(arg.args) and is_unit_of_work(arg.args[0])
+        return isinstance(arg, ast.Lambda) or (isinstance(arg, ast.Name) and arg.id in own)
+
+    found = []
+    for node in ast.walk(tree):
+        if _name(node) in TX_HANDLES:
+            found.append(f"{getattr(node, 'lineno', '?')}: names {_name(node)}")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in RUNS_UNITS_OF_WORK
+            and node.args
+            and is_unit_of_work(node.args[0])
+        ):
+            found.append(f"{node.lineno}: runs its own unit of work")
+    return found
+
+
+def test_the_scheduler_reaches_data_only_through_the_services() -> None:
+    """Claims, outcomes, alerts and housekeeping are services (SPEC §11: one seam): the
+    scheduler never works on a store itself, so its rules live in one place and a second
+    backend changes nothing in it."""
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{where}"
+        for path in (PACKAGE / "scheduler").rglob("*.py")
+        for where in units_of_work_and_handles(path)
+    ]
     assert not offenders, offenders

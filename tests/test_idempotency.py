@@ -217,8 +217,8 @@ async def test_the_work_is_marked_applied_in_its_own_transaction(api: Api) -> No
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     original = db.write
 
-    async def spy(fn: Callable[..., Any]) -> Any:
-        result = await original(fn)
+    async def spy(fn: Callable[..., Any], **options: Any) -> Any:
+        result = await original(fn, **options)
         seen.extend(r["state"] for r in db.read_now(lambda tx: store_rows(tx.conn)))
         return result
 

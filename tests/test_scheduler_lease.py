@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from reliatic_appliance.app import create_app
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.keys import SCHEDULER, TENANT_DBS
-from reliatic_appliance.scheduler import runner
+from reliatic_appliance.scheduler.claim import CLAIM_BATCH
 from reliatic_appliance.storage.sqlite import Database, connect, transaction
 from reliatic_appliance.storage.tenancy import migrate_file
 from reliatic_appliance.storage.webhooks import SqliteWebhooks
@@ -44,7 +44,7 @@ async def test_a_hung_receivers_backlog_does_not_starve_the_others(
         async with gate:
             await create_asset(hooks_api, tag_number=tag)
 
-    await asyncio.gather(*(post(f"S-{n:04d}") for n in range(runner.CLAIM_BATCH + 44)))
+    await asyncio.gather(*(post(f"S-{n:04d}") for n in range(CLAIM_BATCH + 44)))
     await subscribe(hooks_api, receiver.url("/healthy"), ["asset.created"])
     await asyncio.gather(*(post(f"T-{n:04d}") for n in range(20)))
     await wait_for(lambda: len(receiver.on("/healthy")) == 20, within=5)

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import SCHEDULER
-from reliatic_appliance.scheduler import housekeeping
+from reliatic_appliance.services import alerts as alert_service
 from tests.conftest import Api, events_of, make_settings, open_api
 from tests.test_actions_api import create_action, walk
 from tests.test_webhooks import ADMIN, FAST, Clock, subscribe
@@ -191,7 +191,7 @@ async def test_a_backlog_of_escalated_actions_does_not_starve_new_ones(
 ) -> None:
     # A small batch stands in for the 500 of production: fully escalated actions must not
     # fill every batch and keep newly overdue ones from ever escalating.
-    monkeypatch.setattr(housekeeping, "ESCALATION_BATCH", 2)
+    monkeypatch.setattr(alert_service, "ESCALATION_BATCH", 2)
     old = [
         await create_action(plant.api, title=f"old {n}", due_date=days_ago(60)) for n in range(3)
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.domain.signing import generate_secret, sign_headers, sign_with, signing_keys
-from reliatic_appliance.scheduler import runner
+from reliatic_appliance.scheduler import claim
 from tests.conftest import create_asset, make_settings, open_api
 from tests.test_webhooks import ADMIN, FAST, subscribe
 from tests.webhook_receiver import Receiver, wait_for
@@ -31,8 +32,8 @@ PAYLOAD: dict[str, Any] = {
 
 
 def body(payload: dict[str, Any], raw: dict[str, str], delivery_id: str) -> bytes:
-    head, tail = runner.body_parts(payload, raw=raw)
-    return runner._Claimed({"id": delivery_id}, head, tail).body()
+    head, tail = claim.body_parts(payload, raw=raw)
+    return claim.Claimed({"id": delivery_id}, head, tail, start_by=datetime.now(UTC)).body()
 
 
 @pytest.mark.parametrize("spliced", [False, True])
@@ -75,7 +76,7 @@ async def test_a_backlog_of_several_claims_drains_without_waiting_for_a_tick(
     # The first app writes the backlog; its scheduler ticked at start, before any was due.
     writer = await open_api(await aiohttp_client(create_app(settings)), ADMIN)
     await subscribe(writer, receiver.url("/backlog"), ["asset.created"])
-    events = 2 * runner.CLAIM_BATCH + 10
+    events = 2 * claim.CLAIM_BATCH + 10
     gate = asyncio.Semaphore(16)
 
     async def post(n: int) -> None:

@@ -55,7 +55,7 @@ class GuardedTenantDb:
     def ping(self) -> Awaitable[None]:
         return self._db.ping()
 
-    async def write(self, fn: Callable[[TenantTx], T]) -> T:
+    async def write(self, fn: Callable[[TenantTx], T], *, linger: float = 0.0) -> T:
         guards = self._guards
 
         def unit_of_work(tx: TenantTx) -> T:
@@ -66,6 +66,6 @@ class GuardedTenantDb:
                 guard(tx)
             return result
 
-        result = await self._db.write(unit_of_work)
+        result = await self._db.write(unit_of_work, linger=linger)
         guards.committed = True
         return result

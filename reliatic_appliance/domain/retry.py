@@ -1,4 +1,5 @@
-"""Webhook retry timing (SPEC §7): the backoff schedule, its jitter and `Retry-After`.
+"""Webhook retry timing (SPEC §7): the backoff schedule, its jitter and `Retry-After`, and
+what one attempt's answer means for its delivery (`decide`).
 
 SPEC §7: a non-2xx answer or a timeout schedules a retry after each delay of
 `retry_schedule_seconds` (default 1 min, 5 min, 30 min, 2 h) — one attempt plus one retry per
@@ -14,6 +15,7 @@ import math
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -110,3 +112,51 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         # asctime dates carry no zone; HTTP dates are always GMT.
         when = when.replace(tzinfo=UTC)
     return max((when - now).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt to send a delivery got: a status, or why there was none."""
+
+    http_status: int | None
+    error: str | None
+    retry_after: str | None  # the receiver's `Retry-After` header, as sent
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The delivery's next state after an attempt."""
+
+    status: DeliveryStatus
+    delay_seconds: float | None  # until the retry, when `status` is pending
+    disable_reason: str | None  # set when the subscription must be disabled now
+
+
+def decide(
+    result: AttemptResult,
+    *,
+    cycle_attempts: int,
+    schedule: Sequence[float],
+    rng: random.Random,
+    now: datetime,
+) -> Decision:
+    """Succeeded on 2xx; 410 Gone fails and disables at once; otherwise retry or fail.
+
+    `cycle_attempts`: attempts already made in this retry cycle (a manual redelivery
+    starts a new one), not counting `result`'s.
+    """
+    status = result.http_status
+    if status is not None and 200 <= status < 300:
+        return Decision(DeliveryStatus.SUCCEEDED, None, None)
+    if status == 410:
+        return Decision(DeliveryStatus.FAILED, None, "the receiver answered 410 Gone")
+    delay = next_attempt_delay(
+        attempt=cycle_attempts + 1,
+        schedule=schedule,
+        rng=rng,
+        retry_after=parse_retry_after(result.retry_after, now),
+    )
+    if delay is None:
+        return Decision(DeliveryStatus.FAILED, None, None)
+    return Decision(DeliveryStatus.PENDING, delay, None)

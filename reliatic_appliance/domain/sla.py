@@ -44,3 +44,15 @@ def escalation_level(
     if overdue <= 0:
         return 0
     return 1 + sum(1 for days in levels_days if overdue >= days)
+
+
+def level_cutoffs(today: datetime.date, levels_days: Sequence[int]) -> list[str]:
+    """For each level k, the date (`YYYY-MM-DD`) an action must be due before to have
+    reached it by ``today``: what a query can compare ``due_date`` with.
+
+    Mirrors `escalation_level`: level 1 once overdue by a day (due before today), level k+1
+    once overdue by ``levels_days[k-1]`` days (due on or before today minus that).
+    """
+    return [today.isoformat()] + [
+        (today - datetime.timedelta(days=days - 1)).isoformat() for days in levels_days
+    ]

@@ -12,7 +12,8 @@ and re-exports the rest, so `from reliatic_appliance.ports import X` is all a ca
   work is plain code, and the backend decides where it runs (SQLite: the file's writer
   thread with group commit; PostgreSQL: a pooled connection).
 - A *database* (`TenantDb`, `ControlDb`) runs units of work: `await db.read(fn)` in one
-  read snapshot, `await db.write(fn)` in one write transaction, returning after COMMIT.
+  read snapshot, `await db.write(fn)` in one write transaction, returning after COMMIT
+  (`linger` lets small writes that nobody waits on share a transaction).
 - Backends raise only the project's errors: `errors.Unavailable` (busy or full disk: 503),
   `UniqueViolation` below (a unique constraint), never a driver's exception.
 
@@ -179,7 +180,16 @@ class TenantDb(Protocol):
     its own writes and is re-raised here."""
 
     def read(self, fn: Callable[[TenantTx], T], *, snapshot: bool = True) -> Awaitable[T]: ...
-    def write(self, fn: Callable[[TenantTx], T]) -> Awaitable[T]: ...
+    def write(self, fn: Callable[[TenantTx], T], *, linger: float = 0.0) -> Awaitable[T]:
+        """Run `fn` in a write transaction; the awaitable resolves after COMMIT.
+
+        `linger` (seconds) allows the backend to hold the work back that long so that
+        more work shares its transaction (one commit, one fsync, for the scheduler's many
+        small delivery results). A backend may honour it or ignore it; with 0, the default
+        and what every request uses, the work is never held back for others.
+        """
+        ...
+
     def ping(self) -> Awaitable[None]: ...
 
 

@@ -1,86 +1,26 @@
-"""Periodic jobs of the scheduler: SLA escalation and log retention (SPEC §7)."""
+"""The scheduler's periodic pass over one tenant (SPEC §7): SLA escalation, the delivery
+log's retention, expired Idempotency-Key records. Each job is a service; this only says
+when they run and with which settings."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+import logging
+from datetime import datetime
 
-from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
-from reliatic_appliance.domain.sla import escalation_level
-from reliatic_appliance.ports import IDEMPOTENCY_RETENTION, TenantDb, TenantTx
-from reliatic_appliance.services.alerts import raise_alert
-from reliatic_appliance.timefmt import format_ts
+from reliatic_appliance.ports import TenantDb
+from reliatic_appliance.services import alerts, deliveries, idempotency
+from reliatic_appliance.settings import Settings
 
-# Actions escalated per tenant per pass: bounds one transaction; the rest wait a tick.
-ESCALATION_BATCH = 500
+log = logging.getLogger(__name__)
 
 
-def level_cutoffs(today: date, levels_days: Sequence[int]) -> list[str]:
-    """For each level k, the date an action must be due before to have reached it today.
-
-    Mirrors `domain.sla.escalation_level`: level 1 once overdue by a day (due before today),
-    level k+1 once overdue by `levels_days[k-1]` days (due on or before today minus that).
-    """
-    return [today.isoformat()] + [
-        (today - timedelta(days=days - 1)).isoformat() for days in levels_days
-    ]
-
-
-async def escalate_overdue_actions(
-    db: TenantDb, *, now: datetime, levels_days: Sequence[int]
-) -> int:
-    """Raise one alert (and one `alert.escalated`) per level an open action has passed.
-
-    "Once per level" is kept by the action's stored `escalation_level`, raised in the same
-    transaction as the alerts, so two passes (or two schedulers) cannot both raise a level.
-    """
-    today = now.date()
-    at = format_ts(now)
-    cutoffs = level_cutoffs(today, levels_days)
-
-    def write(tx: TenantTx) -> int:
-        raised = 0
-        for action in tx.sla.actions_owed_escalation(
-            cutoffs=cutoffs,
-            open_statuses=OPEN_ACTION_STATUSES,
-            limit=ESCALATION_BATCH,
-        ):
-            due = datetime.fromisoformat(action["due_date"]).date()
-            target = escalation_level(due, today, levels_days)
-            for level in range(action["escalation_level"] + 1, target + 1):
-                overdue_days = (today - due).days
-                alert = raise_alert(
-                    tx,
-                    kind="sla_escalation",
-                    severity="critical" if level > 1 else "warning",
-                    resource_type="action",
-                    resource_id=action["id"],
-                    level=level,
-                    message=(
-                        f"Action '{action['title']}' ({action['priority']}) is {overdue_days}"
-                        f" day(s) past its due date {action['due_date']}: escalation"
-                        f" level {level}."
-                    ),
-                    at=at,
-                    actor="scheduler",
-                    # Below the stored level yet already alerted: reworked, due again.
-                    reraise=True,
-                )
-                raised += alert is not None
-            if target > action["escalation_level"]:
-                tx.sla.set_escalation_level(action["id"], target)
-        return raised
-
-    return await db.write(write)
-
-
-async def purge_old_log(db: TenantDb, *, now: datetime, retention_days: int) -> tuple[int, int]:
-    """Drop finished deliveries and events older than the retention (default 30 days)."""
-    cutoff = format_ts(now - timedelta(days=retention_days))
-    return await db.write(lambda tx: tx.webhooks.purge_before(cutoff))
-
-
-async def purge_idempotency_keys(db: TenantDb, *, now: datetime) -> int:
-    """Drop Idempotency-Key records past their 24 h (SPEC §3; api/idempotency.py)."""
-    cutoff = format_ts(now - IDEMPOTENCY_RETENTION)
-    return await db.write(lambda tx: tx.idempotency.purge_before(cutoff))
+async def run(db: TenantDb, *, now: datetime, settings: Settings) -> None:
+    """Every job once, as of `now`; a failure is logged, and the next pass tries again."""
+    try:
+        await alerts.escalate_overdue_actions(
+            db, now=now, levels_days=settings.sla.escalation_levels_days
+        )
+        await deliveries.purge_log(db, now=now, retention_days=settings.webhooks.log_retention_days)
+        await idempotency.purge_expired(db, now=now)
+    except Exception:
+        log.exception("housekeeping failed")

@@ -1,14 +1,24 @@
-"""Alerts (SPEC §5 Alerts): read side. The scheduler raises them (SPEC §7)."""
+"""Alerts (SPEC §5 Alerts): the read side, and how they are raised (SPEC §7): one per SLA
+level an overdue action passes (the scheduler's housekeeping), and one when a webhook
+subscription is disabled (services/deliveries.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
+from reliatic_appliance.domain.lifecycle import OPEN_ACTION_STATUSES
+from reliatic_appliance.domain.sla import escalation_level, level_cutoffs
 from reliatic_appliance.errors import NotFound
 from reliatic_appliance.ids import new_id
-from reliatic_appliance.ports import AlertFilter, TenantDb, TenantTx
+from reliatic_appliance.ports import AlertFilter, Row, TenantDb, TenantTx
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
+from reliatic_appliance.timefmt import format_ts
+
+# Actions escalated per tenant per pass: bounds one transaction; the rest wait a pass.
+ESCALATION_BATCH = 500
 
 
 async def list_alerts(db: TenantDb, flt: AlertFilter, sort: str | None, page: PageRequest) -> Page:
@@ -78,3 +88,52 @@ def raise_alert(
         at=at,
     )
     return row
+
+
+async def escalate_overdue_actions(
+    db: TenantDb, *, now: datetime, levels_days: Sequence[int]
+) -> int:
+    """Raise one alert (and one `alert.escalated`) per level an open action has passed.
+
+    "Once per level" is kept by the action's stored `escalation_level`, raised in the same
+    transaction as the alerts, so two passes (or two schedulers) cannot both raise a level.
+    """
+    today = now.date()
+    at = format_ts(now)
+    cutoffs = level_cutoffs(today, levels_days)
+
+    def write(tx: TenantTx) -> int:
+        raised = 0
+        for action in tx.sla.actions_owed_escalation(
+            cutoffs=cutoffs, open_statuses=OPEN_ACTION_STATUSES, limit=ESCALATION_BATCH
+        ):
+            target = escalation_level(
+                datetime.fromisoformat(action["due_date"]).date(), today, levels_days
+            )
+            for level in range(action["escalation_level"] + 1, target + 1):
+                raised += _escalate(tx, action, level, today=today, at=at) is not None
+            if target > action["escalation_level"]:
+                tx.sla.set_escalation_level(action["id"], target)
+        return raised
+
+    return await db.write(write)
+
+
+def _escalate(tx: TenantTx, action: Row, level: int, *, today: date, at: str) -> Row | None:
+    overdue_days = (today - datetime.fromisoformat(action["due_date"]).date()).days
+    return raise_alert(
+        tx,
+        kind="sla_escalation",
+        severity="critical" if level > 1 else "warning",
+        resource_type="action",
+        resource_id=action["id"],
+        level=level,
+        message=(
+            f"Action '{action['title']}' ({action['priority']}) is {overdue_days}"
+            f" day(s) past its due date {action['due_date']}: escalation level {level}."
+        ),
+        at=at,
+        actor="scheduler",
+        # Below the stored level yet already alerted: reworked, due again.
+        reraise=True,
+    )

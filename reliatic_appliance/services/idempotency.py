@@ -21,7 +21,7 @@ from reliatic_appliance.ports import (
 )
 from reliatic_appliance.timefmt import format_ts
 
-__all__ = ["APPLIED", "DONE", "Claim", "find", "keep", "mark_applied"]
+__all__ = ["APPLIED", "DONE", "Claim", "find", "keep", "mark_applied", "purge_expired"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,9 @@ async def keep(db: TenantDb, claim: Claim, *, status: int, headers: str, body: b
         )
 
     await db.write(write)
+
+
+async def purge_expired(db: TenantDb, *, now: datetime) -> int:
+    """Drop the records past their 24 hours (the scheduler's housekeeping); how many went."""
+    cutoff = format_ts(now - IDEMPOTENCY_RETENTION)
+    return await db.write(lambda tx: tx.idempotency.purge_before(cutoff))

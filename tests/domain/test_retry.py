@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from reliatic_appliance.domain.retry import next_attempt_delay, parse_retry_after
+from reliatic_appliance.domain.retry import (
+    AttemptResult,
+    DeliveryStatus,
+    decide,
+    next_attempt_delay,
+    parse_retry_after,
+)
 
 SCHEDULE = (60.0, 300.0, 1800.0, 7200.0)
 
@@ -145,3 +151,42 @@ def test_parse_retry_after_date_with_another_now_zone() -> None:
 def test_parse_retry_after_needs_an_aware_now() -> None:
     with pytest.raises(ValueError):
         parse_retry_after("10", NOW.replace(tzinfo=None))
+
+
+DECIDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def answered(status: int | None, retry_after: str | None = None) -> AttemptResult:
+    return AttemptResult(status, None if status else "timeout", retry_after, 12.5)
+
+
+@pytest.mark.parametrize(
+    ("result", "cycle_attempts", "status", "delay", "disables"),
+    [
+        pytest.param(answered(200), 0, DeliveryStatus.SUCCEEDED, None, False, id="2xx"),
+        pytest.param(answered(204), 4, DeliveryStatus.SUCCEEDED, None, False, id="2xx-last"),
+        pytest.param(answered(410), 0, DeliveryStatus.FAILED, None, True, id="410-at-once"),
+        # LOW jitter: 10 % under each step, unless the receiver's Retry-After asks for more.
+        pytest.param(answered(500), 0, DeliveryStatus.PENDING, 54.0, False, id="5xx-retry"),
+        pytest.param(answered(None), 1, DeliveryStatus.PENDING, 270.0, False, id="timeout"),
+        pytest.param(answered(301), 2, DeliveryStatus.PENDING, 1620.0, False, id="redirect"),
+        pytest.param(answered(503, "120"), 0, DeliveryStatus.PENDING, 60.0, False, id="capped"),
+        pytest.param(answered(503, "290"), 1, DeliveryStatus.PENDING, 290.0, False, id="asked"),
+        pytest.param(answered(500), 4, DeliveryStatus.FAILED, None, False, id="retries-spent"),
+    ],
+)
+def test_decide(
+    result: AttemptResult,
+    cycle_attempts: int,
+    status: DeliveryStatus,
+    delay: float | None,
+    disables: bool,
+) -> None:
+    """What an answer means for the delivery (SPEC §7): 2xx succeeds, 410 disables at once,
+    anything else retries on the schedule until the fifth attempt fails."""
+    decision = decide(
+        result, cycle_attempts=cycle_attempts, schedule=SCHEDULE, rng=LOW, now=DECIDED_AT
+    )
+    assert decision.status == status
+    assert decision.delay_seconds == (None if delay is None else pytest.approx(delay))
+    assert (decision.disable_reason is not None) is disables

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from reliatic_appliance.domain.sla import escalation_level, validate_levels_days
+from reliatic_appliance.domain.sla import escalation_level, level_cutoffs, validate_levels_days
 
 D = datetime.date
 DUE = D(2026, 3, 10)
@@ -71,3 +71,12 @@ def test_bad_levels_rejected(levels: tuple[int, ...]) -> None:
 def test_list_of_levels_accepted() -> None:
     # The config gives a TOML list, not a tuple.
     assert escalation_level(DUE, D(2026, 4, 9), [7, 30]) == 3
+
+
+@pytest.mark.parametrize("levels_days", [(7, 30), (1, 2, 3), (14,), ()])
+def test_level_cutoffs_agree_with_escalation_level(levels_days: tuple[int, ...]) -> None:
+    """The query compares `due_date` with the cutoffs; it must find the levels this rule gives."""
+    for offset in range(-3, 45):
+        due = DUE + datetime.timedelta(days=offset)
+        reached = sum(1 for cutoff in level_cutoffs(DUE, levels_days) if due.isoformat() < cutoff)
+        assert reached == escalation_level(due, DUE, levels_days), due
