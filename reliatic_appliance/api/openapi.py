@@ -326,7 +326,7 @@ def build_document(operations: Iterable[Operation]) -> dict[str, Any]:
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
 
     def ref(model: Any, mode: str) -> dict[str, Any]:
-        return key_map[(model, mode)]  # type: ignore[index]
+        return key_map[(model, mode)]  # type: ignore[index]  # pydantic types the mode as a Literal
 
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:

@@ -141,7 +141,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
             )
         )
 
-    handle.operation = op  # type: ignore[attr-defined]
+    # aiohttp keeps the handler, not our metadata: tag the function (see operation_of).
+    handle.operation = op  # type: ignore[attr-defined]  # an attribute on a function
     return handle
 
 

@@ -22,7 +22,7 @@ from reliatic_appliance.cli.context import CliContext
 from reliatic_appliance.cli.key import all_keys
 from reliatic_appliance.demo.plant import DemoPlant, generate_plant
 from reliatic_appliance.errors import NotFound
-from reliatic_appliance.ports import ControlDb
+from reliatic_appliance.ports import ControlDb, TenantDb
 from reliatic_appliance.schemas.actions import ActionCreate
 from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.schemas.failure_modes import FailureModeCreate
@@ -40,7 +40,6 @@ from reliatic_appliance.services import (
     tenants,
 )
 from reliatic_appliance.storage.layout import initialise
-from reliatic_appliance.storage.sqlite import Database
 from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
 
@@ -86,7 +85,9 @@ _NOUNS = {
 }
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser(
         "demo",
         parents=[common],
@@ -151,7 +152,7 @@ def _validated(plant: DemoPlant) -> _Plant:
 
 
 async def _walk(
-    db: Database, change: StatusChange, kind: str, row: Rec, path: list[str], now: datetime
+    db: TenantDb, change: StatusChange, kind: str, row: Rec, path: list[str], now: datetime
 ) -> None:
     """Move one action or MOC along its path, one real transition (history, event) a step."""
     current = row["status"]
@@ -162,7 +163,7 @@ async def _walk(
         current = target
 
 
-async def _load(db: Database, plant: _Plant, now: datetime) -> None:
+async def _load(db: TenantDb, plant: _Plant, now: datetime) -> None:
     """Write the plant, each record in its own transaction as through the API.
 
     Independent creates are gathered, so group commit puts hundreds in one fsync; only real

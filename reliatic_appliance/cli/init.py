@@ -8,7 +8,9 @@ from reliatic_appliance.cli.context import CliContext
 from reliatic_appliance.storage.layout import initialise
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser(
         "init",
         parents=[common],

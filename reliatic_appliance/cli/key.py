@@ -28,7 +28,9 @@ def _expiry(text: str) -> datetime:
     return moment
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser("key", help="manage API keys")
     commands = parser.add_subparsers(dest="key_command", required=True, metavar="COMMAND")
     create = commands.add_parser(

@@ -25,7 +25,9 @@ log = logging.getLogger("reliatic.serve")
 DRAIN_SECONDS = 20.0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser(
         "serve",
         parents=[common],

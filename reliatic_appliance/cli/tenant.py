@@ -9,7 +9,9 @@ from reliatic_appliance.services import tenants
 from reliatic_appliance.timefmt import utc_now
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser("tenant", help="manage tenants")
     commands = parser.add_subparsers(dest="tenant_command", required=True, metavar="COMMAND")
     create = commands.add_parser(

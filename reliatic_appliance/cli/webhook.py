@@ -34,7 +34,9 @@ Row = dict[str, Any]
 _FLAGS = {"url": "--url", "events": "--event", "secret": "--secret", "description": "--description"}
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser("webhook", help="manage webhook subscriptions")
     commands = parser.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
     add = commands.add_parser(

@@ -25,7 +25,10 @@ def compute(tx: TenantTx, asset_id: str) -> dict[str, Any] | None:
         return None
     inspections = tx.asset_metrics.completed_inspections(asset_id)
     readings = [
-        ThicknessReading(_date(row["inspection_date"]), row["min_measured_thickness_mm"])  # type: ignore[arg-type]
+        # A completed inspection always has its date (the schema requires it).
+        ThicknessReading(
+            datetime.date.fromisoformat(row["inspection_date"]), row["min_measured_thickness_mm"]
+        )
         for row in inspections
         if row["min_measured_thickness_mm"] is not None
     ]

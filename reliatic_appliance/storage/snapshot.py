@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import apsw
 
@@ -83,7 +83,7 @@ def remembered(conn: apsw.Connection, key: tuple[Any, ...], compute: Callable[[]
     if snap is None:
         return compute()
     if key in snap.values:
-        return snap.values[key]  # type: ignore[no-any-return]
+        return cast(T, snap.values[key])  # stored by this function for `key`: a T
     value = compute()
     if len(snap.values) >= MAX_COUNTS:
         snap.values.clear()
