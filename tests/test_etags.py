@@ -213,9 +213,9 @@ def test_etag_is_canonical() -> None:
 
 # -- every single-resource response carries the ETag (SPEC §3) ------------------------------
 
-# Resources created with a POST that answers with the representation a GET gives. (A new
-# webhook's 201 also shows its secret, once: not the representation, so no ETag yet.)
-CREATED = sorted(p for p in CREATE_PATHS if p in RESOURCE_PATHS and p != "webhook_id")
+# Resources created with a POST (a new webhook's 201 also shows its secret, once: its ETag
+# is still the representation's, the one a GET gives).
+CREATED = sorted(p for p in CREATE_PATHS if p in RESOURCE_PATHS)
 
 
 @pytest.mark.parametrize("param", CREATED)
@@ -262,3 +262,13 @@ async def test_a_status_change_answers_with_the_new_etag(
     moved = await api.put(url(param, ids) + "/status", json={"status": target})
     assert moved.status == 200, await moved.text()
     assert moved.headers["ETag"] == (await api.get(url(param, ids))).headers["ETag"]
+
+
+async def test_a_rotated_secret_answers_with_the_subscriptions_new_etag(
+    seeded: tuple[Api, dict[str, str]],
+) -> None:
+    api, ids = seeded
+    rotated = await api.post(url("webhook_id", ids) + "/rotate-secret", json={})
+    assert rotated.status == 200, await rotated.text()
+    assert "secret" in (await rotated.json())["data"]
+    assert rotated.headers["ETag"] == (await api.get(url("webhook_id", ids))).headers["ETag"]

@@ -76,11 +76,14 @@ class Resource:
             **kw,
         )
 
-    def create(self, handler: Handler, *, response: Any = None, **kw: Any) -> Operation:
-        """POST to the collection: 201, `Location`, and (answering with the representation)
-        the new resource's ETag. A `response` of another shape (a secret shown once) has
-        no ETag."""
-        represents = response is None
+    def create(
+        self, handler: Handler, *, response: Any = None, represents: bool | None = None, **kw: Any
+    ) -> Operation:
+        """POST to the collection: 201, `Location`, and the new resource's ETag. With a
+        `response` of another shape (the representation plus a secret shown once), pass
+        `represents=True` if the handler sets the response's `DATA` to the representation."""
+        if represents is None:
+            represents = response is None
         return self._op(
             "POST",
             self.collection,
@@ -112,13 +115,15 @@ class Resource:
         suffix: str = "",
         response: Any = None,
         status: int = 200,
+        represents: bool | None = None,
         **kw: Any,
     ) -> Operation:
         """A write to the resource (`suffix` ""), or to a sub-resource (`/status`): honours
         `If-Match` inside its transaction. Answering with the representation (the default,
         unless `response` or a 204 says otherwise), it carries the new ETag."""
-        represents = response is None and status != 204
-        if represents:
+        if represents is None:
+            represents = response is None and status != 204
+        if response is None and status != 204:
             response = single_of(self.model)
         return self._op(
             method,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
+from reliatic_appliance.api.responses import DATA
 from reliatic_appliance.api.routes import Call, Operation
-from reliatic_appliance.keys import CLOCK, SECRET_BOX, SETTINGS
+from reliatic_appliance.keys import SECRET_BOX, SETTINGS
 from reliatic_appliance.schemas.common import Collection, Single
 from reliatic_appliance.schemas.webhooks import (
     Delivery,
@@ -24,9 +27,11 @@ from reliatic_appliance.services import webhooks as service
 from reliatic_appliance.services.webhooks import target_policy
 
 
-def _no_store(response: web.Response) -> web.Response:
-    # Responses that carry a secret must not be kept by any cache.
+def _shown_once(response: web.Response, representation: dict[str, Any]) -> web.Response:
+    """A response that shows a secret once: no cache may keep it, and its ETag is that of
+    the representation a GET returns (api/etags.py reads `DATA`), not of the secret."""
     response.headers["Cache-Control"] = "no-store"
+    response[DATA] = representation
     return response
 
 
@@ -47,10 +52,9 @@ async def create_webhook(call: Call) -> web.StreamResponse:
         secret=body.secret,
         enabled=body.enabled,
         description=body.description,
-        now=app[CLOCK](),
+        now=call.now,
     )
-    response = call.created({**row, "secret": secret}, WEBHOOKS.collection)
-    return _no_store(response)
+    return _shown_once(call.created({**row, "secret": secret}, WEBHOOKS.collection), row)
 
 
 async def get_webhook(call: Call) -> web.StreamResponse:
@@ -64,7 +68,7 @@ async def update_webhook(call: Call) -> web.StreamResponse:
         target_policy(app[SETTINGS]),
         call.params["webhook_id"],
         fields_sent(call.body),
-        now=app[CLOCK](),
+        now=call.now,
     )
     return call.single(row)
 
@@ -81,9 +85,9 @@ async def rotate_secret(call: Call) -> web.StreamResponse:
         app[SECRET_BOX],
         call.params["webhook_id"],
         secret=call.body.secret,
-        now=app[CLOCK](),
+        now=call.now,
     )
-    return _no_store(call.single({**row, "secret": secret}))
+    return _shown_once(call.single({**row, "secret": secret}), row)
 
 
 async def test_webhook(call: Call) -> web.StreamResponse:
@@ -91,7 +95,7 @@ async def test_webhook(call: Call) -> web.StreamResponse:
         await call.tenant_db(),
         call.params["webhook_id"],
         tenant_slug=call.require_principal().tenant_slug,
-        now=call.request.app[CLOCK](),
+        now=call.now,
     )
     return call.single(delivery, status=202)
 
@@ -106,7 +110,7 @@ async def list_deliveries(call: Call) -> web.StreamResponse:
 
 async def redeliver(call: Call) -> web.StreamResponse:
     delivery = await service.redeliver(
-        await call.tenant_db(), call.params["delivery_id"], now=call.request.app[CLOCK]()
+        await call.tenant_db(), call.params["delivery_id"], now=call.now
     )
     return call.single(delivery, status=202)
 
@@ -135,6 +139,7 @@ OPERATIONS = [
         description="The secret (given, or generated as whsec_ + base64) is returned once.",
         body=WebhookCreate,
         response=Single[WebhookWithSecret],
+        represents=True,  # its ETag is the representation's, without the secret
     ),
     WEBHOOKS.get(
         get_webhook,
@@ -166,6 +171,7 @@ OPERATIONS = [
         body=RotateSecret,
         suffix="/rotate-secret",
         response=Single[WebhookWithSecret],
+        represents=True,  # its ETag is the representation's, without the secret
     ),
     WEBHOOKS.write(
         "POST",
