@@ -58,10 +58,13 @@ from reliatic_appliance.ports.stores import (
     HistoryStore,
     IdempotencyStore,
     InspectionStore,
+    InvitationStore,
     MocStore,
     ReferenceStore,
     RiskAssessmentStore,
+    SessionStore,
     SlaStore,
+    UserStore,
     WebhookStore,
 )
 
@@ -98,17 +101,20 @@ __all__ = [
     "IdempotencyStore",
     "InspectionFilter",
     "InspectionStore",
+    "InvitationStore",
     "MocFilter",
     "MocStore",
     "ReferenceStore",
     "RiskAssessmentFilter",
     "RiskAssessmentStore",
     "Row",
+    "SessionStore",
     "SlaStore",
     "TenantDb",
     "TenantDirectory",
     "TenantTx",
     "UniqueViolation",
+    "UserStore",
     "WebhookStore",
     "Window",
 ]
@@ -169,10 +175,16 @@ class TenantTx(Protocol):
 
 
 class ControlTx(Protocol):
-    """One transaction on the control data: tenants and API keys."""
+    """One transaction on the control data: tenants, API keys, users and their sessions."""
 
     @property
     def control(self) -> ControlStore: ...
+    @property
+    def users(self) -> UserStore: ...
+    @property
+    def sessions(self) -> SessionStore: ...
+    @property
+    def invitations(self) -> InvitationStore: ...
 
 
 class TenantDb(Protocol):
