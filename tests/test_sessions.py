@@ -4,6 +4,8 @@ authentication, the login throttle and registration by invitation."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,11 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB, LOGIN_ACCOUNT_THROTTLE, PASSWORD_HASHER
@@ -562,3 +568,76 @@ async def test_form_registration_redirects_in_or_back_with_the_error(panel: Pane
         allow_redirects=False,
     )
     assert used.headers["Location"] == f"/admin/register?token={token}&error=invitation"
+
+
+async def test_the_access_log_names_the_user_never_the_cookie_or_password(
+    panel: Panel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    session = await panel.session("ann@acme.example")
+    assert (await session.request("GET", "/api/v1/assets")).status == 200
+    await session.request("POST", "/auth/logout")
+    lines = [r.fields for r in caplog.records if r.name == "reliatic.access"]  # type: ignore[attr-defined]
+    by_path = {(line["method"], line["path"]): line for line in lines}
+    read = by_path[("GET", "/api/v1/assets")]
+    assert read["user_id"] == panel.admin["id"] and read["key_id"] is None
+    assert read["tenant"] == "acme"
+    assert by_path[("POST", "/auth/logout")]["user_id"] == panel.admin["id"]
+    text = caplog.text + repr([r.__dict__ for r in caplog.records])
+    assert session.token not in text and session.csrf not in text and PASSWORD not in text
+
+
+def _self_signed(directory: Path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+async def test_over_tls_the_cookie_is_secure(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(data_dir), run_scheduler=False)
+    server = TestServer(app)
+    # Started here, since only start_server takes `ssl`; the client then finds it running.
+    await server.start_server(ssl=_self_signed(tmp_path))
+    client = await aiohttp_client(server)
+    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", now=START)
+    await users.create_user(
+        app[CONTROL_DB],
+        app[PASSWORD_HASHER],
+        tenant_id=tenant["id"],
+        email="a@acme.example",
+        role="admin",
+        password=PASSWORD,
+        created_by="test",
+        now=START,
+    )
+    response = await client.post(
+        "/auth/login", json={"email": "a@acme.example", "password": PASSWORD}, ssl=False
+    )
+    assert response.status == 200
+    assert str(response.url).startswith("https://")
+    morsel = SimpleCookie(response.headers["Set-Cookie"])[COOKIE]
+    assert morsel["secure"] is True and morsel["httponly"] is True
+    assert morsel["samesite"] == "Strict"
