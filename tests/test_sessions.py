@@ -352,7 +352,11 @@ async def test_engineer_session_reads_the_domain_and_nothing_more(panel: Panel) 
     assert (await session.request("GET", "/api/v1/actions")).status == 200
     write = await session.request("POST", "/api/v1/assets", json=ASSET)
     assert write.status == 403
-    assert (await write.json())["error"] == "forbidden"
+    assert await write.json() == {
+        "error": "forbidden",
+        "message": "Your role lacks required permission: assets:write",
+        "details": [],
+    }
     keys = await session.request("GET", "/api/v1/api-keys")
     assert keys.status == 403
     hooks = await session.request("GET", "/api/v1/webhooks")

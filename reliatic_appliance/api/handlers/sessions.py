@@ -7,7 +7,10 @@ and not API operations (no Bearer key, cookies, redirects), so they are plain ro
 in the OpenAPI document.
 
 Login is throttled per account and per client address (SPEC §4): after 10 failures in a
-15-minute window, 429 until the window ends, even for the right password.
+15-minute window, 429 until the window ends, even for the right password. Only failures
+count, in api/ratelimit.py's bounded fixed windows (aligned to the quarter hour), so memory
+stays flat however many emails and addresses are tried; the price of fixed windows is that
+up to 20 guesses can straddle a boundary, still 10 per quarter hour on average.
 """
 
 from __future__ import annotations
