@@ -195,6 +195,7 @@ class ChainReport:
     chain: str
     checked: int
     head_seq: int
+    head_hash: str
     broken: ChainBreak | None
 
 
@@ -232,7 +233,7 @@ async def _walk(
     """Walk one chain up to the head recorded when the walk began (entries appended during
     the walk are newer than the check and are left for the next one)."""
     head = await read_head()
-    head_seq = head[0] if head else 0
+    head_seq, head_hash = head if head else (0, GENESIS)
     walk = ChainWalk()
     while walk.broken is None and walk.last_seq < head_seq:
         batch = await read_batch(walk.last_seq)
@@ -242,7 +243,7 @@ async def _walk(
             if walk.last_seq >= head_seq or not walk.step(_parsed(row)):
                 break
     walk.finish(head)
-    return ChainReport(chain, walk.checked, head_seq, walk.broken)
+    return ChainReport(chain, walk.checked, head_seq, head_hash, walk.broken)
 
 
 async def verify(control: ControlDb, db: TenantDb, tenant_id: str) -> AuditCheck:
