@@ -22,14 +22,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from reliatic_appliance.app import create_app
-from reliatic_appliance.keys import CONTROL_DB, LOGIN_ACCOUNT_THROTTLE, PASSWORD_HASHER
-from reliatic_appliance.services import api_keys, tenants, users
+from reliatic_appliance.keys import (
+    CONTROL_DB,
+    LOGIN_ACCOUNT_THROTTLE,
+    PASSWORD_HASHER,
+    TENANT_DBS,
+)
+from reliatic_appliance.services import api_keys, audit, tenants, users
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.services.paging import PageRequest
 from tests.conftest import ASSET, make_settings
 
 START = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
 COOKIE = "reliatic_session"
+TEST = Who("test")
 
 
 class Clock:
@@ -109,7 +116,7 @@ async def panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: 
     app = create_app(make_settings(data_dir), clock=clock, run_scheduler=False)
     client = await aiohttp_client(app)
     control, hasher = app[CONTROL_DB], app[PASSWORD_HASHER]
-    tenant = await tenants.create_tenant(control, data_dir, slug="acme", now=START)
+    tenant = await tenants.create_tenant(control, data_dir, slug="acme", by=TEST, now=START)
     made = {}
     for email, role in (("ann@acme.example", "admin"), ("eve@acme.example", "engineer")):
         made[role] = await users.create_user(
@@ -119,7 +126,7 @@ async def panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: 
             email=email,
             role=role,
             password=PASSWORD,
-            created_by="test",
+            by=TEST,
             now=START,
         )
     return Panel(client, clock, tenant, made["admin"], made["engineer"])
@@ -195,7 +202,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(panel: Panel) -
 
 
 async def test_a_disabled_user_cannot_log_in(panel: Panel) -> None:
-    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, now=START)
+    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, by=TEST, now=START)
     response = await panel.login("ann@acme.example")
     assert response.status == 401
     assert (await response.json())["message"] == "The email or password is incorrect."
@@ -274,7 +281,7 @@ async def test_absolute_timeout_ends_a_busy_session_after_7_days(panel: Panel) -
 async def test_disabling_a_user_ends_its_sessions(panel: Panel) -> None:
     session = await panel.session("ann@acme.example")
     other = await panel.session("ann@acme.example")
-    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, now=START)
+    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, by=TEST, now=START)
     assert (await session.request("GET", "/api/v1/assets")).status == 401
     assert (await other.request("GET", "/api/v1/assets")).status == 401
     rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
@@ -366,7 +373,12 @@ async def test_engineer_session_reads_the_domain_and_nothing_more(panel: Panel) 
 async def test_a_bearer_header_wins_over_the_cookie(panel: Panel) -> None:
     session = await panel.session("ann@acme.example")
     _, read_only = await api_keys.create_key(
-        panel.control, tenant_id=panel.tenant["id"], name="ro", level="read_only", now=START
+        panel.control,
+        tenant_id=panel.tenant["id"],
+        name="ro",
+        level="read_only",
+        by=TEST,
+        now=START,
     )
     # The admin cookie would allow this write; the read-only key in the header decides.
     response = await session.request(
@@ -381,7 +393,12 @@ async def test_a_bearer_header_wins_over_the_cookie(panel: Panel) -> None:
     assert bad.status == 401 and (await bad.json())["error"] == "invalid_api_key"
     # And a Bearer request needs no CSRF token, cookie or not.
     _, writer = await api_keys.create_key(
-        panel.control, tenant_id=panel.tenant["id"], name="rw", level="read_write", now=START
+        panel.control,
+        tenant_id=panel.tenant["id"],
+        name="rw",
+        level="read_write",
+        by=TEST,
+        now=START,
     )
     made = await session.request(
         "POST",
@@ -399,7 +416,7 @@ async def test_session_requests_are_rate_limited_per_user(
     settings = make_settings(data_dir, {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "3"})
     app = create_app(settings, run_scheduler=False)
     client = await aiohttp_client(app)
-    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", now=START)
+    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", by=TEST, now=START)
     await users.create_user(
         app[CONTROL_DB],
         app[PASSWORD_HASHER],
@@ -407,7 +424,7 @@ async def test_session_requests_are_rate_limited_per_user(
         email="a@acme.example",
         role="admin",
         password=PASSWORD,
-        created_by="test",
+        by=TEST,
         now=START,
     )
     login = await client.post("/auth/login", json={"email": "a@acme.example", "password": PASSWORD})
@@ -474,7 +491,7 @@ async def _invite(panel: Panel, role: str = "engineer", email: str | None = None
         tenant_id=panel.tenant["id"],
         role=role,
         email=email,
-        created_by=panel.admin["id"],
+        by=Who(panel.admin["id"]),
         now=panel.clock(),
     )
     assert invitation.link == f"/admin/register?token={invitation.token}"
@@ -626,7 +643,7 @@ async def test_over_tls_the_cookie_is_secure(
     # Started here, since only start_server takes `ssl`; the client then finds it running.
     await server.start_server(ssl=_self_signed(tmp_path))
     client = await aiohttp_client(server)
-    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", now=START)
+    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", by=TEST, now=START)
     await users.create_user(
         app[CONTROL_DB],
         app[PASSWORD_HASHER],
@@ -634,7 +651,7 @@ async def test_over_tls_the_cookie_is_secure(
         email="a@acme.example",
         role="admin",
         password=PASSWORD,
-        created_by="test",
+        by=TEST,
         now=START,
     )
     response = await client.post(
@@ -645,3 +662,71 @@ async def test_over_tls_the_cookie_is_secure(
     morsel = SimpleCookie(response.headers["Set-Cookie"])[COOKIE]
     assert morsel["secure"] is True and morsel["httponly"] is True
     assert morsel["samesite"] == "Strict"
+
+
+# -- the audit log (SPEC §5) ----------------------------------------------------------------
+
+
+async def test_user_and_session_acts_are_audited_without_a_secret(panel: Panel) -> None:
+    admin_id, engineer_id = panel.admin["id"], panel.engineer["id"]
+    assert (await panel.login("ann@acme.example", "wrong password")).status == 401
+    assert (await panel.login("nobody@acme.example", "wrong password")).status == 401
+    await users.disable_user(panel.control, engineer_id, tenant_id=None, by=TEST, now=START)
+    assert (await panel.login("eve@acme.example")).status == 401  # disabled
+    token = await _invite(panel, role="engineer")
+    registered = await panel.client.post(
+        "/auth/register",
+        json={"token": token, "password": "a long new passphrase", "email": "new@acme.example"},
+    )
+    assert registered.status == 201
+    new_id = (await registered.json())["data"]["user"]["id"]
+    panel.client.session.cookie_jar.clear()
+    session = await panel.session("ann@acme.example")
+    response = await session.request("GET", "/api/v1/audit-log?per_page=100&sort=created_at")
+    assert response.status == 200, await response.text()
+    entries = (await response.json())["data"]
+    await session.request("POST", "/auth/logout")
+
+    def acts(action: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        return [
+            (e["actor"], e["target_id"], e["changes"]) for e in entries if e["action"] == action
+        ]
+
+    assert acts("user.created") == [
+        ("test", admin_id, {"email": "ann@acme.example", "role": "admin"}),
+        ("test", engineer_id, {"email": "eve@acme.example", "role": "engineer"}),
+    ]
+    assert acts("session.login_failed") == [
+        (admin_id, admin_id, {"reason": "wrong password"}),
+        (engineer_id, engineer_id, {"reason": "user disabled"}),
+    ]  # and nothing for the email nobody has
+    assert acts("user.disabled") == [
+        ("test", engineer_id, {"email": "eve@acme.example", "sessions_ended": 0})
+    ]
+    [(actor, target, changes)] = acts("invitation.created")
+    assert actor == admin_id and changes["role"] == "engineer" and changes["email"] is None
+    [(actor, target, changes)] = acts("user.registered")
+    assert actor == target == new_id
+    assert changes["email"] == "new@acme.example" and changes["role"] == "engineer"
+    assert changes["invitation"].startswith("inv_")
+    logins = acts("session.login")
+    assert [(a, t) for a, t, _ in logins] == [(new_id, new_id), (admin_id, admin_id)]
+    assert all(e["address"] == "127.0.0.1" for e in entries if e["action"].startswith("session"))
+    text = repr(entries)
+    assert PASSWORD not in text and "passphrase" not in text and token not in text
+    assert session.token not in text and "argon2" not in text
+    # The logout came after the listing: read the chain and check it whole.
+    check = await audit.verify(
+        panel.control,
+        await panel.client.app[TENANT_DBS].get(panel.tenant["id"]),
+        panel.tenant["id"],
+    )
+    assert check.ok
+    control_entries = [e for e in entries if e["chain"] == "control"]
+    assert check.chains[0].checked == len(control_entries) + 1  # + the logout
+    last = panel.control.read_now(
+        lambda tx: tx.conn.execute(
+            "SELECT actor, action FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    )
+    assert last == {"actor": admin_id, "action": "session.logout"}

@@ -171,6 +171,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             email=email,
             password=body.password,
             policy=session_policy(app[SETTINGS]),
+            address=request.remote,
             previous_token=session_token(request),
             now=app[CLOCK](),
         )
@@ -189,7 +190,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
         if _is_form(request):
             return _redirect(LOGIN_PAGE)
         raise Unauthorized(sessions.SESSION_ENDED)
-    await sessions.logout(request.app[CONTROL_DB], session, now=request.app[CLOCK]())
+    await sessions.logout(
+        request.app[CONTROL_DB], session, address=request.remote, now=request.app[CLOCK]()
+    )
     if _is_form(request):
         response: web.Response = _redirect(LOGIN_PAGE)
     else:
@@ -212,6 +215,7 @@ async def register(request: web.Request) -> web.StreamResponse:
             password=body.password,
             email=body.email,
             policy=session_policy(app[SETTINGS]),
+            address=request.remote,
             now=app[CLOCK](),
         )
     except ApiError as exc:
