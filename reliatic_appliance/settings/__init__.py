@@ -22,6 +22,7 @@ from reliatic_appliance.settings.loader import (
 from reliatic_appliance.settings.table import (
     SECTIONS,
     LoggingSettings,
+    MetricsSettings,
     RateLimitSettings,
     SchedulerSettings,
     ServerSettings,
@@ -43,6 +44,7 @@ __all__ = [
     "SYSTEM_DATA_DIR",
     "SYSTEM_USER",
     "LoggingSettings",
+    "MetricsSettings",
     "RateLimitSettings",
     "SchedulerSettings",
     "ServerSettings",

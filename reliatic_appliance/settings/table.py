@@ -9,6 +9,7 @@ masks it. None exist yet.
 Reading the options from a file, the environment and flags is ``loader.py``'s job.
 """
 
+import ipaddress
 import itertools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -192,6 +194,31 @@ class LoggingSettings(BaseModel):
         return value.lower() if isinstance(value, str) else value
 
 
+def _to_network(value: Any) -> Any:
+    # ipaddress's own reason ("... has host bits set") says more than pydantic's.
+    if isinstance(value, str):
+        return ipaddress.ip_network(value.strip(), strict=True)
+    return value
+
+
+# An address (`192.0.2.7`, a network of one) or a CIDR network (`10.20.0.0/16`, `fd00::/8`).
+Network = Annotated[IPvAnyNetwork, BeforeValidator(_to_network)]
+
+
+class MetricsSettings(BaseModel):
+    model_config = _SECTION_CONFIG
+
+    allow: list[Network] = Field(
+        default_factory=list,
+        max_length=1000,
+        description=(
+            "Addresses or CIDR networks that may scrape /metrics without a key, besides "
+            "loopback; anyone else needs a key with metrics:read (§3). The socket's peer "
+            "address counts, never X-Forwarded-For."
+        ),
+    )
+
+
 class Settings(BaseModel):
     """All settings; every section is optional in the file."""
 
@@ -206,6 +233,7 @@ class Settings(BaseModel):
     sla: SlaSettings = Field(default_factory=SlaSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 def _section_models() -> dict[str, type[BaseModel]]:

@@ -300,3 +300,12 @@ class SqliteWebhooks:
             f" WHERE id IN ({marks}) AND lease_owner = ?",
             (*delivery_ids, owner),
         )
+
+    def pending_backlog(self) -> tuple[int, str | None]:
+        """How many deliveries are pending, and when the oldest of them was created."""
+        row = self._conn.execute(
+            "SELECT count(*) AS pending, min(created_at) AS oldest"
+            " FROM webhook_deliveries WHERE status = 'pending'"
+        ).fetchone()
+        assert row is not None  # an aggregate always returns one row
+        return row["pending"], row["oldest"]

@@ -1,0 +1,198 @@
+"""GET /metrics (SPEC §3): every family after real traffic, parsed with prometheus_client's own
+parser, and who may scrape it (loopback, `[metrics] allow`, or a key with metrics:read)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from reliatic_appliance.app import create_app
+from reliatic_appliance.keys import METRICS
+from tests.conftest import Api, create_asset, make_settings, open_api
+from tests.test_webhooks import ADMIN, FAST, Clock, subscribe, wait_for_status
+from tests.webhook_receiver import Receiver
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse(text: str) -> tuple[set[str], Samples]:
+    """The families (with their HELP) and every sample, keyed by name and sorted labels."""
+    families, samples = set(), {}
+    for family in text_string_to_metric_families(text):
+        assert family.documentation, f"{family.name} has no HELP"
+        families.add(family.name)
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return families, samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def scrape(client: TestClient, **kw: Any) -> tuple[set[str], Samples]:
+    response = await client.get("/metrics", **kw)
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return parse(await response.text())
+
+
+async def test_every_family_after_traffic(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path, receiver: Receiver
+) -> None:
+    clock = Clock()
+    client = await aiohttp_client(create_app(make_settings(data_dir, FAST), clock=clock))
+    api = await open_api(client, ADMIN)
+    asset = await create_asset(api)
+    for _ in range(3):
+        assert (await api.get(f"/api/v1/assets/{asset['id']}")).status == 200
+    assert (await client.get("/no/such/thing/42")).status == 404
+    slow_key, _ = await api.new_key(rate_limit_per_minute=1)
+    assert (await api.get("/api/v1/assets", key=slow_key)).status == 200
+    assert (await api.get("/api/v1/assets", key=slow_key)).status == 429
+    hook = await subscribe(api, receiver.url("/ok"), ["asset.updated"])
+    await api.put(f"/api/v1/assets/{asset['id']}", json={"name": "Renamed"})
+    await wait_for_status(api, hook["id"], "succeeded")
+
+    families, samples = await scrape(client)
+
+    requests = "reliatic_http_requests_total"
+    # Counted under the route template, never the raw path (the id is not a label value).
+    one_asset = {"method": "GET", "route": "/api/v1/assets/{asset_id}", "status": "200"}
+    assert value(samples, requests, **one_asset) == 3
+    assert value(samples, requests, method="GET", route="unmatched", status="404") == 1
+    assert value(samples, requests, method="GET", route="/api/v1/assets", status="429") == 1
+    assert not any(asset["id"] in str(labels) for _, labels in samples)
+    latency = "reliatic_http_request_duration_seconds_count"
+    assert value(samples, latency, route="/api/v1/assets/{asset_id}") >= 3
+    assert value(samples, "reliatic_rate_limited_total", kind="key") == 1
+    assert value(samples, "reliatic_webhook_attempts_total", outcome="delivered") == 1
+    assert value(samples, "reliatic_webhook_attempts_total", outcome="failed") == 0
+    assert value(samples, "reliatic_webhook_outbox_pending", tenant="acme") == 0
+    assert value(samples, "reliatic_db_write_batch_size_count", database="tenant") >= 3
+    assert value(samples, "reliatic_db_write_batch_size_sum", database="tenant") >= 3
+    assert value(samples, "reliatic_db_commit_seconds_count", database="control") >= 1
+    assert value(samples, "reliatic_db_commit_seconds_sum", database="tenant") > 0
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert {"python_info", "python_gc_objects_collected", "process_cpu_seconds"} <= families
+    # No backup is wired in yet: the gauge is left out rather than made up.
+    assert "reliatic_backup_age_seconds" not in families
+
+
+async def test_outbox_depth_and_age_of_a_pending_delivery(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path, receiver: Receiver
+) -> None:
+    clock = Clock()
+    # No scheduler: the delivery stays pending for as long as the test likes.
+    app = create_app(make_settings(data_dir, FAST), clock=clock, run_scheduler=False)
+    api = await open_api(await aiohttp_client(app), ADMIN)
+    await subscribe(api, receiver.url("/later"), ["asset.created"])
+    await create_asset(api)
+    await create_asset(api, tag_number="V-2")
+    clock.advance(seconds=90)
+    _, samples = await scrape(api.client)
+    assert value(samples, "reliatic_webhook_outbox_pending", tenant="acme") == 2
+    age = value(samples, "reliatic_webhook_outbox_oldest_pending_age_seconds", tenant="acme")
+    assert 90 <= age < 120
+
+
+async def test_an_address_rejection_is_counted_by_kind(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    env = {"RELIATIC_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE": "2"}
+    client = await aiohttp_client(create_app(make_settings(data_dir, env), run_scheduler=False))
+    statuses = [(await client.get("/healthz")).status for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    # The scrape is address-limited too now, so read this app's registry directly.
+    _, samples = parse(client.app[METRICS].exposition().decode())
+    assert value(samples, "reliatic_rate_limited_total", kind="address") == 1
+    assert value(samples, "reliatic_rate_limited_total", kind="key") == 0
+    assert (
+        value(samples, "reliatic_http_requests_total", method="GET", route="/healthz", status="429")
+        == 1
+    )
+
+
+async def test_each_app_counts_only_its_own_requests(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], tmp_path: Path
+) -> None:
+    from reliatic_appliance.storage.layout import initialise
+
+    clients = []
+    for name in ("one", "two"):
+        initialise(tmp_path / name)
+        clients.append(await aiohttp_client(create_app(make_settings(tmp_path / name))))
+    for _ in range(4):
+        await clients[0].get("/healthz")
+    _, first = await scrape(clients[0])
+    _, second = await scrape(clients[1])
+    healthz = {"method": "GET", "route": "/healthz", "status": "200"}
+    assert value(first, "reliatic_http_requests_total", **healthz) == 4
+    assert value(second, "reliatic_http_requests_total", **healthz) == 0
+
+
+def non_loopback_address() -> str | None:
+    """An IPv4 address of this machine that is not loopback, if it has one (no packet is
+    sent: connecting a UDP socket only picks the route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.123", 9))
+        except OSError:
+            return None
+        address = str(sock.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@pytest.fixture
+def lan_address() -> str:
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to serve on")
+    return address
+
+
+async def serve_on(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    data_dir: Path,
+    host: str,
+    env: dict[str, str] | None = None,
+) -> Api:
+    app = create_app(make_settings(data_dir, env), run_scheduler=False)
+    return await open_api(await aiohttp_client(TestServer(app, host=host)), [])
+
+
+async def test_a_peer_off_loopback_needs_a_key_with_metrics_read(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path, lan_address: str
+) -> None:
+    api = await serve_on(aiohttp_client, data_dir, lan_address)
+    client = api.client
+    # Neither a forwarded header nor the Host header makes a client local.
+    spoof = {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1", "Forwarded": "for=127.0.0.1"}
+    response = await client.get("/metrics", headers=spoof)
+    assert response.status == 401
+    assert (await response.json())["error"] == "unauthorized"
+    response = await api.get("/metrics")  # a read-write key without metrics:read
+    assert response.status == 403
+    assert await response.json() == {
+        "error": "forbidden",
+        "message": "API key lacks required permission: metrics:read",
+        "details": [],
+    }
+    key, _ = await api.new_key(level="read_only", scopes=["metrics:read"])
+    families, _ = await scrape(client, headers=api.headers(key))
+    assert "reliatic_http_requests" in families
+
+
+async def test_an_allowed_network_scrapes_without_a_key(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path, lan_address: str
+) -> None:
+    env = {"RELIATIC_METRICS_ALLOW": f'["{lan_address}/32", "10.99.0.0/16"]'}
+    api = await serve_on(aiohttp_client, data_dir, lan_address, env)
+    families, _ = await scrape(api.client)
+    assert "reliatic_http_requests" in families
