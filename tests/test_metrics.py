@@ -3,6 +3,8 @@ parser, and who may scrape it (loopback, `[metrics] allow`, or a key with metric
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,9 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import METRICS
+from reliatic_appliance.logs import JsonFormatter
 from tests.conftest import Api, create_asset, make_settings, open_api
-from tests.test_webhooks import ADMIN, FAST, Clock, subscribe, wait_for_status
-from tests.webhook_receiver import Receiver
+from tests.test_webhooks import ADMIN, FAST, Clock, deliveries, subscribe, wait_for_status
+from tests.webhook_receiver import Receiver, wait_for
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -196,3 +199,43 @@ async def test_an_allowed_network_scrapes_without_a_key(
     api = await serve_on(aiohttp_client, data_dir, lan_address, env)
     families, _ = await scrape(api.client)
     assert "reliatic_http_requests" in families
+
+
+async def test_a_delivery_that_finally_fails_logs_one_warning(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    data_dir: Path,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = {**FAST, "RELIATIC_WEBHOOKS_RETRY_SCHEDULE_SECONDS": "[0.05]"}
+    client = await aiohttp_client(create_app(make_settings(data_dir, env)))
+    api = await open_api(client, ADMIN)
+    receiver.status["/down"] = 500
+    # Whatever the URL carries (a token in its query here) must never reach the log line.
+    hook = await subscribe(api, receiver.url("/down?token=hunter2"), ["asset.created"])
+    with caplog.at_level(logging.WARNING, logger="reliatic_appliance.scheduler.send"):
+        await create_asset(api)
+        await wait_for_status(api, hook["id"], "failed")
+        await wait_for(lambda: len(failed_lines(caplog)) >= 1)
+        await asyncio.sleep(0.2)  # a second line would have come by now
+    (record,) = failed_lines(caplog)
+    (delivery,) = await deliveries(api, hook["id"])
+    assert record.levelno == logging.WARNING
+    assert record.fields == {  # type: ignore[attr-defined]
+        "tenant": "acme",
+        "webhook_id": hook["id"],
+        "delivery_id": delivery["id"],
+        "attempts": 2,
+        "http_status": 500,
+    }
+    line = JsonFormatter().format(record)
+    for secret in ("hunter2", hook["secret"], "/down", "V-101"):
+        assert secret not in line
+    _, samples = await scrape(client)
+    assert value(samples, "reliatic_webhook_attempts_total", outcome="retry_scheduled") == 1
+    assert value(samples, "reliatic_webhook_attempts_total", outcome="failed") == 1
+    assert value(samples, "reliatic_webhook_attempt_errors_total", reason="http_status") == 2
+
+
+def failed_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage() == "webhook delivery failed for good"]
