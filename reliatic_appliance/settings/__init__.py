@@ -15,9 +15,12 @@ from pathlib import Path
 from reliatic_appliance.settings.loader import (
     ENV_CONFIG,
     ENV_DATA_DIR,
+    Origin,
     SettingsError,
+    Traced,
     check_environment,
     load_settings,
+    load_settings_traced,
 )
 from reliatic_appliance.settings.table import (
     SECTIONS,
@@ -45,6 +48,7 @@ __all__ = [
     "SYSTEM_USER",
     "LoggingSettings",
     "MetricsSettings",
+    "Origin",
     "RateLimitSettings",
     "SchedulerSettings",
     "ServerSettings",
@@ -52,12 +56,14 @@ __all__ = [
     "SettingsError",
     "SlaSettings",
     "StorageSettings",
+    "Traced",
     "WebhookSettings",
     "check_environment",
     "default_config_file",
     "describe_settings",
     "env_var_name",
     "load_settings",
+    "load_settings_traced",
     "redacted_dump",
     "resolve_data_dir",
 ]
