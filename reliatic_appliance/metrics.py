@@ -11,9 +11,9 @@ and methods outside the HTTP set share `other`. Label children are looked up onc
 (method, route, status) and cached, so a request costs a dict lookup, a counter increment
 and a histogram observation (see docs/operations.md, "Monitoring", for the measured cost).
 
-Outbox figures are not counted on the request path: the scrape handler reads them through a
-service (`services.deliveries.backlog`) and hands them to `OutboxCollector` just before the
-exposition is rendered.
+Figures read at scrape time are not counted on the request path: the scrape handler reads
+the outbox through a service (`services.deliveries.backlog`) and hands it, with the newest
+backup's time, to `ScrapeTimeCollector` just before the exposition is rendered.
 """
 
 from __future__ import annotations
@@ -64,12 +64,13 @@ ATTEMPT_OUTCOMES = ("delivered", "retry_scheduled", "failed")
 ATTEMPT_ERRORS = ("http_status", "timeout", "target_refused", "connection_error")
 
 
-class OutboxCollector:
-    """The outbox per tenant slug, as read at the latest scrape (tenants are few).
+class ScrapeTimeCollector:
+    """Figures the scrape handler reads just before rendering (api/handlers/monitoring.py):
 
-    Also the spot for `reliatic_backup_age_seconds`: `backup_finished_at` is the newest
-    verified backup's time, set by the scrape handler (api/handlers/monitoring.py,
-    `_newest_backup`); while it is None the gauge is left out rather than made up.
+    - the outbox per tenant slug (tenants are few, and a stuck receiver is one tenant's);
+    - `reliatic_backup_age_seconds`: `backup_finished_at` is the newest verified backup's
+      time, from `monitoring._newest_backup`; while it is None the gauge is left out rather
+      than made up.
     """
 
     def __init__(self) -> None:
@@ -167,8 +168,8 @@ class AppMetrics:
             ["database"],
             registry=registry,
         )
-        self.outbox = OutboxCollector()
-        registry.register(self.outbox)
+        self.at_scrape = ScrapeTimeCollector()
+        registry.register(self.at_scrape)
         # (method, route resource, status) -> (requests child, latency child).
         self._children: dict[tuple[str, object, int], tuple[Counter, Histogram]] = {}
 

@@ -112,9 +112,11 @@ async def test_an_address_rejection_is_counted_by_kind(
     client = await aiohttp_client(create_app(make_settings(data_dir, env), run_scheduler=False))
     statuses = [(await client.get("/healthz")).status for _ in range(3)]
     assert statuses == [200, 200, 429]
+    # /metrics without a key is limited per address like /healthz (SPEC §3).
+    assert (await client.get("/metrics")).status == 429
     # The scrape is address-limited too now, so read this app's registry directly.
     _, samples = parse(client.app[METRICS].exposition().decode())
-    assert value(samples, "reliatic_rate_limited_total", kind="address") == 1
+    assert value(samples, "reliatic_rate_limited_total", kind="address") == 2
     assert value(samples, "reliatic_rate_limited_total", kind="key") == 0
     assert (
         value(samples, "reliatic_http_requests_total", method="GET", route="/healthz", status="429")
@@ -239,3 +241,16 @@ async def test_a_delivery_that_finally_fails_logs_one_warning(
 
 def failed_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.getMessage() == "webhook delivery failed for good"]
+
+
+def test_backup_age_once_a_backup_time_is_known() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reliatic_appliance.metrics import AppMetrics
+
+    metrics = AppMetrics()
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    metrics.at_scrape.now = now
+    metrics.at_scrape.backup_finished_at = now - timedelta(hours=1)
+    _, samples = parse(metrics.exposition().decode())
+    assert value(samples, "reliatic_backup_age_seconds") == 3600

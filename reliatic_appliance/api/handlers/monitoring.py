@@ -32,8 +32,10 @@ def trusted_peer(request: web.Request) -> bool:
 async def _newest_backup(call: Call) -> datetime | None:
     """The newest verified backup's finish time, for `reliatic_backup_age_seconds`.
 
-    The backup branch provides it (a service reading the `[backup] dir` manifests); until it
-    is wired in here, there is no backup to report and the gauge is left out."""
+    To be wired to the backup service (branch `backup`: the newest verified `finished_at`
+    from the `[backup] dir` manifests; call it off the loop if it reads files). Until then
+    there is no backup to report, and the gauge is left out (metrics.ScrapeTimeCollector;
+    tests/test_metrics.py checks the gauge from a given time)."""
     return None
 
 
@@ -49,8 +51,8 @@ async def metrics(call: Call) -> web.StreamResponse:
     backup = await _newest_backup(call)
     app_metrics = app[METRICS]
     # Set and rendered with no await between: a concurrent scrape cannot mix its figures in.
-    outbox = app_metrics.outbox
-    outbox.pending, outbox.backup_finished_at, outbox.now = pending, backup, now
+    figures = app_metrics.at_scrape
+    figures.pending, figures.backup_finished_at, figures.now = pending, backup, now
     return web.Response(
         body=app_metrics.exposition(),
         headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
