@@ -78,6 +78,8 @@ async def test_every_family_after_traffic(
     assert value(samples, "reliatic_webhook_attempts_total", outcome="delivered") == 1
     assert value(samples, "reliatic_webhook_attempts_total", outcome="failed") == 0
     assert value(samples, "reliatic_webhook_outbox_pending", tenant="acme") == 0
+    assert ("reliatic_webhook_outbox_oldest_pending_age_seconds", (("tenant", "acme"),)) in samples
+    assert value(samples, "reliatic_webhook_outbox_oldest_pending_age_seconds", tenant="acme") == 0
     assert value(samples, "reliatic_db_write_batch_size_count", database="tenant") >= 3
     assert value(samples, "reliatic_db_write_batch_size_sum", database="tenant") >= 3
     assert value(samples, "reliatic_db_commit_seconds_count", database="control") >= 1
