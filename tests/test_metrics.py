@@ -192,8 +192,12 @@ async def test_a_peer_off_loopback_needs_a_key_with_metrics_read(
         "details": [],
     }
     key, _ = await api.new_key(level="read_only", scopes=["metrics:read"])
-    families, _ = await scrape(client, headers=api.headers(key))
+    await api.new_tenant("other-plant")
+    families, samples = await scrape(client, headers=api.headers(key))
     assert "reliatic_http_requests" in families
+    # The key's own tenant only: another tenant's slug and backlog are not its business.
+    outbox = [labels for name, labels in samples if name == "reliatic_webhook_outbox_pending"]
+    assert outbox == [(("tenant", "acme"),)]
 
 
 async def test_an_allowed_network_scrapes_without_a_key(
@@ -201,8 +205,11 @@ async def test_an_allowed_network_scrapes_without_a_key(
 ) -> None:
     env = {"RELIATIC_METRICS_ALLOW": f'["{lan_address}/32", "10.99.0.0/16"]'}
     api = await serve_on(aiohttp_client, data_dir, lan_address, env)
-    families, _ = await scrape(api.client)
+    await api.new_tenant("other-plant")
+    families, samples = await scrape(api.client)
     assert "reliatic_http_requests" in families
+    outbox = {labels for name, labels in samples if name == "reliatic_webhook_outbox_pending"}
+    assert outbox == {(("tenant", "acme"),), (("tenant", "other-plant"),)}
 
 
 async def test_a_delivery_that_finally_fails_logs_one_warning(

@@ -44,8 +44,14 @@ async def metrics(call: Call) -> web.StreamResponse:
     tenant_dbs = app[TENANT_DBS]
     now = app[CLOCK]()
     pending: dict[str, tuple[int, float]] = {}
+    # A key belongs to one tenant: scraping with it shows that tenant's outbox only, never
+    # the others' slugs or backlogs. (The machine's own scrapers, on loopback or allowed
+    # addresses, see every tenant: they scrape without a principal.)
+    only = call.principal.tenant_id if call.principal is not None else None
     # Read at scrape time, one query per tenant (tenants are few), never per request.
     for tenant in await list_tenants(app[CONTROL_DB]):
+        if only is not None and tenant["id"] != only:
+            continue
         backlog = await deliveries.backlog(await tenant_dbs.get(tenant["id"]), now=now)
         pending[tenant["slug"]] = (backlog.pending, backlog.oldest_age_seconds)
     backup = await _newest_backup(call)
