@@ -263,3 +263,26 @@ def test_backup_age_once_a_backup_time_is_known() -> None:
     metrics.at_scrape.backup_finished_at = now - timedelta(hours=1)
     _, samples = parse(metrics.exposition().decode())
     assert value(samples, "reliatic_backup_age_seconds") == 3600
+
+
+def test_process_metrics_when_only_the_process_own_proc_is_visible(tmp_path: Path) -> None:
+    """systemd's ProcSubset=pid hides /proc/stat (the boot time) but not /proc/self: the
+    process metrics must still be there, with a start time that is the real one."""
+    from prometheus_client import CollectorRegistry
+
+    from reliatic_appliance.metrics import PidOnlyProcessCollector
+
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "self").symlink_to("/proc/self")
+    registry = CollectorRegistry()
+    PidOnlyProcessCollector(proc=str(proc), registry=registry)
+    samples = {s.name: s.value for m in registry.collect() for s in m.samples}
+    assert samples["process_resident_memory_bytes"] > 0
+    assert samples["process_open_fds"] > 0
+    started = samples["process_start_time_seconds"]
+    # The library's own reading, with /proc/stat visible, within a second or so.
+    full = CollectorRegistry()
+    PidOnlyProcessCollector(registry=full)
+    real = {s.name: s.value for m in full.collect() for s in m.samples}
+    assert abs(started - real["process_start_time_seconds"]) < 2
