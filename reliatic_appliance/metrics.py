@@ -6,7 +6,7 @@ each must count only its own requests. Everything here is made in `create_app` a
 storage layer never imports prometheus_client.
 
 Label values are bounded by construction: requests are labelled by route *template*
-(`/api/v1/assets/{id}`, never the raw path), unmatched paths share the label `unmatched`,
+(`/api/v1/assets/{asset_id}`, never the raw path), unmatched paths share the label `unmatched`,
 and methods outside the HTTP set share `other`. Label children are looked up once per
 (method, route, status) and cached, so a request costs a dict lookup, a counter increment
 and a histogram observation (see docs/operations.md, "Monitoring", for the measured cost).
