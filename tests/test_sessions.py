@@ -195,6 +195,15 @@ async def test_disabling_a_user_ends_its_sessions(panel: Panel) -> None:
     assert rows == []
 
 
+async def test_disabling_the_tenant_refuses_its_sessions_and_logins(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    await tenants.disable_tenant(panel.control, "acme", by=TEST, now=START)
+    assert (await session.request("GET", "/api/v1/assets")).status == 401
+    assert (await panel.login("ann@acme.example")).status == 401
+    await tenants.enable_tenant(panel.control, "acme", by=TEST, now=START)
+    assert (await panel.login("ann@acme.example")).status == 200
+
+
 async def test_a_forged_cookie_is_unauthorized(panel: Panel) -> None:
     response = await panel.client.get("/api/v1/assets", headers={"Cookie": f"{COOKIE}=" + "A" * 43})
     assert response.status == 401
