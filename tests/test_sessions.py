@@ -164,6 +164,14 @@ async def test_form_logout_with_the_hidden_field_redirects_to_the_login_page(
     assert (await session.request("GET", "/api/v1/assets")).status == 401
 
 
+async def test_logout_without_a_session(panel: Panel) -> None:
+    response = await panel.client.post("/auth/logout", json={})
+    assert response.status == 401
+    assert (await response.json())["error"] == "unauthorized"
+    form = await panel.client.post("/auth/logout", data={}, allow_redirects=False)
+    assert form.status == 303 and form.headers["Location"] == "/admin/login"
+
+
 async def test_idle_timeout_ends_a_session_after_12_hours_without_requests(
     panel: Panel,
 ) -> None:
