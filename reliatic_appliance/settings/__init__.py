@@ -21,6 +21,7 @@ from reliatic_appliance.settings.loader import (
 )
 from reliatic_appliance.settings.table import (
     SECTIONS,
+    BackupSettings,
     LoggingSettings,
     RateLimitSettings,
     SchedulerSettings,
@@ -42,6 +43,7 @@ __all__ = [
     "SYSTEM_CONFIG_FILE",
     "SYSTEM_DATA_DIR",
     "SYSTEM_USER",
+    "BackupSettings",
     "LoggingSettings",
     "RateLimitSettings",
     "SchedulerSettings",
