@@ -346,3 +346,38 @@ def test_check_of_a_healthy_data_dir(demo_copy: Path) -> None:
     status, lines, machine = check(data_dir=demo_copy)
     assert (status, machine["ok"], machine["problems"]) == (0, True, [])
     assert lines == [f"{demo_copy}: every file passed"]
+
+
+def test_progress_bar_only_on_a_terminal(demo_copy: Path, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from tests.process import CLI
+
+    plain = cli(demo_copy, "backup", "--out", str(tmp_path / "plain"))
+    assert plain.returncode == 0 and plain.stderr == ""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [*CLI, "--data-dir", str(demo_copy), "backup", "--out", str(tmp_path / "tty")],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    text = drawn.decode()
+    assert "\rbackup [" in text and "100%" in text and " pages" in text
