@@ -207,3 +207,18 @@ async def test_a_locked_database_answers_503_and_writes_resume_when_released(
     await create_asset(api, tag_number="RELEASED")
     listing = await (await api.get("/api/v1/assets?per_page=1")).json()
     assert listing["meta"]["total"] == 2
+
+
+def test_a_backup_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    assert cli(data_dir, "init").returncode == 0
+    assert cli(data_dir, "tenant", "create", "acme").returncode == 0
+    fill(small_disk / "filler")
+    out = small_disk / "backup"
+    result = cli(data_dir, "backup", "--out", str(out))
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"reliatic: error: backup failed, nothing kept in {out}: ")
+    assert not out.exists() or list(out.iterdir()) == []

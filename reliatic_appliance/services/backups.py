@@ -26,6 +26,7 @@ from typing import Any
 
 from reliatic_appliance import __version__
 from reliatic_appliance.storage.backup import (
+    CopyFailed,
     Snapshot,
     database_files,
     describe,
@@ -80,11 +81,16 @@ def create_backup(
     out.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     os.chmod(out, PRIVATE_DIR)
     started = clock()
-    copied = _copy_databases(data_dir, out, progress)
-    entries = []
-    for relative in copied:
-        entries.append(_verified_entry(data_dir, out, relative))
-    entries += _copy_secrets(data_dir, out)
+    try:
+        copied = _copy_databases(data_dir, out, progress)
+        entries = [_verified_entry(data_dir, out, relative) for relative in copied]
+        entries += _copy_secrets(data_dir, out)
+    except (CopyFailed, OSError, BackupError) as exc:
+        # Leave `out` empty, as it was: a half-written backup must not look like one.
+        _empty(out)
+        if isinstance(exc, BackupError):
+            raise
+        raise BackupError(f"backup failed, nothing kept in {out}: {_reason(exc)}") from exc
     manifest = {
         "format": FORMAT_VERSION,
         "product": "reliatic-appliance",
@@ -254,12 +260,18 @@ def restore_backup(backup: Path, data_dir: Path) -> dict[str, Any]:
                     f"data dir {data_dir} is not empty ({len(others)} entries, e.g."
                     f" {sorted(others)[0]}); restore only into a missing or empty directory"
                 )
-            for entry in manifest["files"]:
-                relative = Path(entry["path"])
-                (data_dir / relative).parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-                _copy_file(backup / relative, data_dir / relative, int(entry["mode"], 8))
-            os.chmod(data_dir / SECRET_DIR, PRIVATE_DIR)
-            _fsync(data_dir)
+            try:
+                for entry in manifest["files"]:
+                    relative = Path(entry["path"])
+                    parent = (data_dir / relative).parent
+                    parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+                    _copy_file(backup / relative, data_dir / relative, int(entry["mode"], 8))
+                os.chmod(data_dir / SECRET_DIR, PRIVATE_DIR)
+                _fsync(data_dir)
+            except OSError as exc:
+                # Back to empty: a half-restored data dir must never be served.
+                _empty(data_dir, keep=LOCK_FILE)
+                raise BackupError(f"restore failed, {data_dir} left empty: {_reason(exc)}") from exc
             _give_to_owner(data_dir)
     except DataDirBusy:
         raise BackupError(
@@ -271,6 +283,22 @@ def restore_backup(backup: Path, data_dir: Path) -> dict[str, Any]:
         "files": len(manifest["files"]),
         "backup_finished_at": manifest["finished_at"],
     }
+
+
+def _empty(directory: Path, *, keep: str | None = None) -> None:
+    for path in directory.iterdir():
+        if path.name == keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return " ".join(str(exc).split())
 
 
 def _give_to_owner(data_dir: Path) -> None:

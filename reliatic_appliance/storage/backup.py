@@ -39,6 +39,10 @@ _TENANT_FILE = re.compile(r"^ten_[0-9A-Z]{26}\.db$")
 _INTERNAL_TABLE = re.compile(r"^sqlite_")
 
 
+class CopyFailed(Exception):
+    """SQLite could not read a source or write a copy (a full disk, a damaged source…)."""
+
+
 def database_files(data_dir: Path) -> list[Path]:
     """The databases of a data dir, relative to it: control.db first, then each tenant's."""
     found = [Path("control.db")] if (data_dir / "control.db").exists() else []
@@ -69,7 +73,10 @@ class Snapshot:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = connect(path, readonly=True)
+        try:
+            self.conn = connect(path, readonly=True)
+        except apsw.Error as exc:
+            raise CopyFailed(f"cannot open {path.name}: {_reason(exc)}") from exc
 
         def begin() -> int:
             self.conn.execute("BEGIN")
@@ -84,6 +91,9 @@ class Snapshot:
 
         try:
             self.pages: int = _retry_busy(begin)
+        except apsw.Error as exc:
+            self.conn.close()
+            raise CopyFailed(f"cannot read {path.name}: {_reason(exc)}") from exc
         except BaseException:
             self.conn.close()
             raise
@@ -96,7 +106,10 @@ class Snapshot:
         checksum does not change when it is opened to be checked; the server puts a
         restored file back into WAL mode when it opens it.
         """
-        target = apsw.Connection(str(dest))
+        try:
+            target = apsw.Connection(str(dest))
+        except apsw.Error as exc:
+            raise CopyFailed(f"cannot create {dest.name}: {_reason(exc)}") from exc
         try:
             done_before = 0
             with target.backup("main", self.conn, "main") as job:
@@ -106,6 +119,8 @@ class Snapshot:
                     progress(done - done_before)
                     done_before = done
             target.execute("PRAGMA journal_mode=DELETE")
+        except apsw.Error as exc:
+            raise CopyFailed(f"copying {self.path.name} failed: {_reason(exc)}") from exc
         finally:
             target.close()
 
