@@ -16,6 +16,7 @@ from reliatic_appliance.keys import CONTROL_DB, SCHEDULER, SETTINGS, TENANT_DBS
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import backup_schedule, backups
+from reliatic_appliance.settings import SettingsError, load_settings
 from reliatic_appliance.storage.layout import master_key_file
 from tests.conftest import Api, create_asset, events_of, make_settings, open_api
 from tests.process import cli
@@ -125,3 +126,36 @@ async def test_webhook_secrets_still_sign_after_a_restore(
     )
     delivered = next(r for r in receiver.on("/cmms") if r.payload["resource"]["id"] == asset["id"])
     assert verify(delivered, hook["secret"])["type"] == "asset.created"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            {"RELIATIC_BACKUP_KEEP": "0"},
+            "RELIATIC_BACKUP_KEEP: [backup] keep: Input should be greater than or equal to 1",
+            id="keep-zero",
+        ),
+        pytest.param(
+            {"RELIATIC_BACKUP_INTERVAL_MINUTES": "-5"},
+            "RELIATIC_BACKUP_INTERVAL_MINUTES: [backup] interval_minutes: Input should be greater"
+            " than or equal to 0",
+            id="interval-negative",
+        ),
+    ],
+)
+def test_backup_settings_are_validated(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(data_dir=tmp_path, config_file=None, env=env)
+    assert str(info.value) == expected
+
+
+def test_backup_dir_is_relative_to_the_data_dir_unless_absolute(tmp_path: Path) -> None:
+    def root(env: dict[str, str]) -> Path:
+        return backup_schedule.backup_root(
+            load_settings(data_dir=tmp_path, config_file=None, env=env)
+        )
+
+    assert root({}) == tmp_path / "backups"
+    assert root({"RELIATIC_BACKUP_DIR": "nightly"}) == tmp_path / "nightly"
+    assert root({"RELIATIC_BACKUP_DIR": "/srv/backup"}) == Path("/srv/backup")
