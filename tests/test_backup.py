@@ -101,6 +101,9 @@ def test_backup_under_concurrent_writes_restores_a_consistent_snapshot(
     done = cli(restored, "restore", "--from", str(backup))
     assert done.returncode == 0, done.stderr
     assert cli(restored, "check").returncode == 0
+    # The audit chains came along whole (control.db's and the tenant's).
+    verified = cli(restored, "audit", "verify", "--tenant", "acme")
+    assert verified.returncode == 0, verified.stderr
 
     (tenant_file,) = (restored / "tenants").iterdir()
     source = read_only(server.data_dir / "tenants" / tenant_file.name)
