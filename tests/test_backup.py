@@ -384,3 +384,21 @@ def test_progress_bar_only_on_a_terminal(demo_copy: Path, tmp_path: Path) -> Non
     assert done.returncode == 0
     text = drawn.decode()
     assert "\rbackup [" in text and "100%" in text and " pages" in text
+
+
+@pytest.mark.parametrize(
+    "path", ["../escaped.db", "/etc/cron.d/x", "secret/../../x", "tenants/../control.db"]
+)
+def test_restore_refuses_a_manifest_naming_a_path_outside_the_layout(
+    demo_backup: Path, tmp_path: Path, path: str
+) -> None:
+    manifest_file = demo_backup / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["files"][-1]["path"] = path
+    manifest_file.write_text(json.dumps(manifest))
+    target = tmp_path / "restored"
+    result = cli(target, "restore", "--from", str(demo_backup))
+    assert result.returncode == 1
+    assert "lists a file this release would not write" in result.stderr
+    assert not target.exists()
+    assert not (tmp_path / "escaped.db").exists()

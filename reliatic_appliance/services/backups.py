@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable
@@ -42,6 +43,12 @@ SECRET_DIR = Path("secret")
 # A backup holds every tenant's data and the master key: only its owner may read it.
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+
+# What a manifest may name: the data dir's layout (SPEC §8), nothing else.
+_LAYOUT_PATH = re.compile(
+    r"^(control\.db|tenants/ten_[0-9A-Z]{26}\.db|secret/[A-Za-z0-9_-][A-Za-z0-9_.-]*)$"
+)
+_MODE = re.compile(r"^0?[0-7]{3}$")
 
 Clock = Callable[[], datetime]
 # progress(pages_done, pages_total), called as the copy advances.
@@ -85,22 +92,22 @@ def create_backup(
         copied = _copy_databases(data_dir, out, progress)
         entries = [_verified_entry(data_dir, out, relative) for relative in copied]
         entries += _copy_secrets(data_dir, out)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "product": "reliatic-appliance",
+            "product_version": __version__,
+            "started_at": format_ts(started),
+            "finished_at": format_ts(clock()),
+            "verified": True,
+            "files": entries,
+        }
+        _write_atomically(out / MANIFEST, json.dumps(manifest, indent=2).encode() + b"\n")
     except (CopyFailed, OSError, BackupError) as exc:
         # Leave `out` empty, as it was: a half-written backup must not look like one.
         _empty(out)
         if isinstance(exc, BackupError):
             raise
         raise BackupError(f"backup failed, nothing kept in {out}: {_reason(exc)}") from exc
-    manifest = {
-        "format": FORMAT_VERSION,
-        "product": "reliatic-appliance",
-        "product_version": __version__,
-        "started_at": format_ts(started),
-        "finished_at": format_ts(clock()),
-        "verified": True,
-        "files": entries,
-    }
-    _write_atomically(out / MANIFEST, json.dumps(manifest, indent=2).encode() + b"\n")
     return manifest
 
 
@@ -208,7 +215,26 @@ def load_manifest(backup: Path) -> dict[str, Any]:
         raise BackupError(f"{path} cannot be read: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
         raise BackupError(f"{path} is not a manifest this release reads (format {FORMAT_VERSION})")
+    files = manifest.get("files")
+    if not isinstance(files, list) or not all(_well_formed(entry) for entry in files):
+        raise BackupError(f"{path} lists a file this release would not write; not restoring it")
     return manifest
+
+
+def _well_formed(entry: Any) -> bool:
+    """A manifest entry that names a file of the layout and nothing else: a restore must
+    never write outside the data dir (`../`) or set a mode beyond rwx (setuid)."""
+    if not isinstance(entry, dict):
+        return False
+    mode, size, digest = entry.get("mode"), entry.get("size"), entry.get("sha256")
+    return (
+        isinstance(entry.get("path"), str)
+        and _LAYOUT_PATH.match(entry["path"]) is not None
+        and isinstance(size, int)
+        and isinstance(digest, str)
+        and isinstance(mode, str)
+        and _MODE.match(mode) is not None
+    )
 
 
 def check_backup(backup: Path) -> list[Problem]:
