@@ -402,3 +402,11 @@ def test_restore_refuses_a_manifest_naming_a_path_outside_the_layout(
     assert "lists a file this release would not write" in result.stderr
     assert not target.exists()
     assert not (tmp_path / "escaped.db").exists()
+
+
+def test_check_names_a_tenant_whose_file_is_missing(demo_copy: Path) -> None:
+    path = tenant_db(demo_copy)
+    path.rename(demo_copy / "elsewhere.db")
+    status, lines, _ = check(data_dir=demo_copy)
+    assert status == 1
+    assert lines == [f"tenants/{path.name}: missing: control.db lists tenant 'demo'"]

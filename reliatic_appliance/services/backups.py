@@ -27,12 +27,13 @@ from typing import Any
 
 from reliatic_appliance import __version__
 from reliatic_appliance.storage.backup import (
-    CopyFailed,
     Snapshot,
+    SqliteFailed,
     database_files,
     describe,
     problems,
     sha256_of,
+    tenants_listed,
 )
 from reliatic_appliance.storage.layout import LOCK_FILE, DataDirBusy, hold_data_dir
 from reliatic_appliance.timefmt import format_ts
@@ -102,7 +103,7 @@ def create_backup(
             "files": entries,
         }
         _write_atomically(out / MANIFEST, json.dumps(manifest, indent=2).encode() + b"\n")
-    except (CopyFailed, OSError, BackupError) as exc:
+    except (SqliteFailed, OSError, BackupError) as exc:
         # Leave `out` empty, as it was: a half-written backup must not look like one.
         _empty(out)
         if isinstance(exc, BackupError):
@@ -114,17 +115,19 @@ def create_backup(
 def _copy_databases(data_dir: Path, out: Path, progress: Progress | None) -> list[Path]:
     """Snapshot every database, then copy each snapshot; return the relative paths copied.
 
-    control.db is snapshotted first and the tenant files listed after it: every tenant row
-    in the copied control.db then has its file in the backup (a tenant's file is created
-    before its row, services/tenants.py). All snapshots are taken before any copy starts,
-    so the files agree with each other to within the moment it takes to open them.
+    control.db is snapshotted first, and the backup takes exactly the tenant files that
+    snapshot lists: each exists (a tenant's file is created before its row,
+    services/tenants.py), and a file whose tenant is still being created is left out with
+    its row. All snapshots are taken before any copy starts, so the files agree with each
+    other to within the moment it takes to open them.
     """
     snapshots: list[tuple[Path, Snapshot]] = []
     try:
-        snapshots.append((Path("control.db"), Snapshot(data_dir / "control.db")))
-        for relative in database_files(data_dir):
-            if relative != Path("control.db"):
-                snapshots.append((relative, Snapshot(data_dir / relative)))
+        control = Snapshot(data_dir / "control.db")
+        snapshots.append((Path("control.db"), control))
+        for tenant_id in control.tenant_ids():
+            relative = Path("tenants") / f"{tenant_id}.db"
+            snapshots.append((relative, Snapshot(data_dir / relative)))
         total = sum(snap.pages for _, snap in snapshots)
         done = 0
 
@@ -193,14 +196,33 @@ def check_data_dir(data_dir: Path) -> list[Problem]:
     """Integrity and foreign keys of every database of a data dir, and its master key."""
     if not (data_dir / "control.db").exists():
         raise BackupError(f"{data_dir} holds no control.db: not a data dir")
+    files = database_files(data_dir)
     found = [
         Problem(relative.as_posix(), what)
-        for relative in database_files(data_dir)
+        for relative in files
         for what in problems(data_dir / relative)
     ]
     if not (data_dir / SECRET_DIR / "master.key").is_file():
         found.append(Problem("secret/master.key", "missing"))
-    return found
+    return found + _tenant_files_agree(data_dir / "control.db", files, found)
+
+
+def _tenant_files_agree(control: Path, files: list[Path], found: list[Problem]) -> list[Problem]:
+    """Every tenant control.db lists has its file."""
+    if any(p.file == "control.db" for p in found):
+        return []  # a damaged control.db cannot be trusted to list them
+    try:
+        listed = tenants_listed(control)
+    except SqliteFailed as exc:
+        return [Problem("control.db", str(exc))]
+    present = {p.stem for p in files if p.parent == Path("tenants")}
+    # Not the other way round: a file without its row is no damage (a tenant being created
+    # has one for a moment, and a backup leaves such a file out).
+    return [
+        Problem(f"tenants/{tenant_id}.db", f"missing: control.db lists tenant '{slug}'")
+        for tenant_id, slug in sorted(listed.items())
+        if tenant_id not in present
+    ]
 
 
 def load_manifest(backup: Path) -> dict[str, Any]:
@@ -261,6 +283,8 @@ def check_backup(backup: Path) -> list[Problem]:
         relative = path.relative_to(backup).as_posix()
         if path.is_file() and relative != MANIFEST and relative not in listed:
             found.append(Problem(relative, "not in the manifest"))
+    if (backup / "control.db").is_file():
+        found += _tenant_files_agree(backup / "control.db", database_files(backup), found)
     return found
 
 

@@ -39,7 +39,7 @@ _TENANT_FILE = re.compile(r"^ten_[0-9A-Z]{26}\.db$")
 _INTERNAL_TABLE = re.compile(r"^sqlite_")
 
 
-class CopyFailed(Exception):
+class SqliteFailed(Exception):
     """SQLite could not read a source or write a copy (a full disk, a damaged source…)."""
 
 
@@ -76,7 +76,7 @@ class Snapshot:
         try:
             self.conn = connect(path, readonly=True)
         except apsw.Error as exc:
-            raise CopyFailed(f"cannot open {path.name}: {_reason(exc)}") from exc
+            raise SqliteFailed(f"cannot open {path.name}: {_reason(exc)}") from exc
 
         def begin() -> int:
             self.conn.execute("BEGIN")
@@ -93,7 +93,7 @@ class Snapshot:
             self.pages: int = _retry_busy(begin)
         except apsw.Error as exc:
             self.conn.close()
-            raise CopyFailed(f"cannot read {path.name}: {_reason(exc)}") from exc
+            raise SqliteFailed(f"cannot read {path.name}: {_reason(exc)}") from exc
         except BaseException:
             self.conn.close()
             raise
@@ -109,7 +109,7 @@ class Snapshot:
         try:
             target = apsw.Connection(str(dest))
         except apsw.Error as exc:
-            raise CopyFailed(f"cannot create {dest.name}: {_reason(exc)}") from exc
+            raise SqliteFailed(f"cannot create {dest.name}: {_reason(exc)}") from exc
         try:
             done_before = 0
             with target.backup("main", self.conn, "main") as job:
@@ -120,9 +120,13 @@ class Snapshot:
                     done_before = done
             target.execute("PRAGMA journal_mode=DELETE")
         except apsw.Error as exc:
-            raise CopyFailed(f"copying {self.path.name} failed: {_reason(exc)}") from exc
+            raise SqliteFailed(f"copying {self.path.name} failed: {_reason(exc)}") from exc
         finally:
             target.close()
+
+    def tenant_ids(self) -> list[str]:
+        """The tenants this snapshot of control.db lists (read in the snapshot itself)."""
+        return [row["id"] for row in self.conn.execute("SELECT id FROM tenants ORDER BY id")]
 
     def close(self) -> None:
         try:
@@ -197,6 +201,18 @@ def problems(path: Path) -> list[str]:
         return found
     finally:
         conn.close()
+
+
+def tenants_listed(control: Path) -> dict[str, str]:
+    """tenant id -> slug, as control.db lists them (to find a tenant whose file is missing)."""
+    try:
+        conn = connect(control, readonly=True)
+        try:
+            return {row["id"]: row["slug"] for row in conn.execute("SELECT id, slug FROM tenants")}
+        finally:
+            conn.close()
+    except apsw.Error as exc:
+        raise SqliteFailed(f"cannot list its tenants: {_reason(exc)}") from exc
 
 
 def _reason(exc: apsw.Error) -> str:
