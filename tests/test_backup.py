@@ -410,3 +410,21 @@ def test_check_names_a_tenant_whose_file_is_missing(demo_copy: Path) -> None:
     status, lines, _ = check(data_dir=demo_copy)
     assert status == 1
     assert lines == [f"tenants/{path.name}: missing: control.db lists tenant 'demo'"]
+
+
+def test_restore_by_root_gives_the_files_to_the_data_dir_owner(
+    demo_backup: Path, tmp_path: Path
+) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("only root can restore files on another user's behalf")
+    target = tmp_path / "service-owned"
+    target.mkdir()
+    os.chown(target, 65534, 65534)  # as the package's `reliatic` user would own it
+    result = cli(target, "restore", "--from", str(demo_backup))
+    assert result.returncode == 0, result.stderr
+    restored = [target, *target.rglob("*")]
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in restored} == {(65534, 65534)}
+    assert (target / "secret" / "master.key").stat().st_mode & 0o777 == 0o600
+    assert (target / "secret").stat().st_mode & 0o777 == 0o700
