@@ -25,6 +25,7 @@ from reliatic_appliance.services.backups import (
     check_backup,
     create_backup,
     load_manifest,
+    reason_of,
 )
 from reliatic_appliance.services.tenants import list_tenants
 from reliatic_appliance.settings import Settings
@@ -120,7 +121,7 @@ async def run_scheduled_backup(
     try:
         result = await asyncio.to_thread(take_backup, settings, clock=clock)
     except Exception as exc:
-        reason = _reason(exc)
+        reason = f"{type(exc).__name__}: {reason_of(exc)}"
         log.error(
             "scheduled backup failed",
             extra={"fields": {"backup_dir": str(backup_root(settings)), "reason": reason}},
@@ -132,12 +133,6 @@ async def run_scheduled_backup(
         extra={"fields": {k: result[k] for k in ("dir", "files", "bytes", "pruned")}},
     )
     return result
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{type(exc).__name__}: {exc.strerror}: {exc.filename}"
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 async def _alert(

@@ -108,7 +108,7 @@ def create_backup(
         _empty(out)
         if isinstance(exc, BackupError):
             raise
-        raise BackupError(f"backup failed, nothing kept in {out}: {_reason(exc)}") from exc
+        raise BackupError(f"backup failed, nothing kept in {out}: {reason_of(exc)}") from exc
     return manifest
 
 
@@ -321,7 +321,9 @@ def restore_backup(backup: Path, data_dir: Path) -> dict[str, Any]:
             except OSError as exc:
                 # Back to empty: a half-restored data dir must never be served.
                 _empty(data_dir, keep=LOCK_FILE)
-                raise BackupError(f"restore failed, {data_dir} left empty: {_reason(exc)}") from exc
+                raise BackupError(
+                    f"restore failed, {data_dir} left empty: {reason_of(exc)}"
+                ) from exc
             _give_to_owner(data_dir)
     except DataDirBusy:
         raise BackupError(
@@ -345,7 +347,8 @@ def _empty(directory: Path, *, keep: str | None = None) -> None:
             path.unlink(missing_ok=True)
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
+    """One line saying what went wrong: an OSError's text and file, else the message."""
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return " ".join(str(exc).split())
