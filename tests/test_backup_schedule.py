@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -159,3 +160,15 @@ def test_backup_dir_is_relative_to_the_data_dir_unless_absolute(tmp_path: Path) 
     assert root({}) == tmp_path / "backups"
     assert root({"RELIATIC_BACKUP_DIR": "nightly"}) == tmp_path / "nightly"
     assert root({"RELIATIC_BACKUP_DIR": "/srv/backup"}) == Path("/srv/backup")
+
+
+def test_a_stopping_server_ends_a_scheduled_backup_and_leaves_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "backups"
+    settings = make_settings(data_dir, {"RELIATIC_BACKUP_DIR": str(root)})
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(backups.BackupError, match="cancelled: the server is stopping"):
+        backup_schedule.take_backup(settings, clock=Clock(), stop=stop)
+    assert list(root.iterdir()) == []

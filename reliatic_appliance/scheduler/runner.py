@@ -103,8 +103,8 @@ class Scheduler:
                         await asyncio.wait_for(wake.wait(), self._settings.scheduler.tick_seconds)
             finally:
                 if self._backup_task is not None:
-                    # The thread finishes its copy on its own (the interpreter waits for it
-                    # at exit); only the wait for it ends here.
+                    # Its thread stops at its next step and leaves nothing behind; the
+                    # interpreter waits for that at exit, not for a whole copy.
                     self._backup_task.cancel()
                 # Rows not started go back, sends in flight end, records already in are written.
                 await self._dispatcher.close()

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 import shutil
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -82,11 +83,19 @@ def prune(root: Path, keep: int) -> list[str]:
     return removed
 
 
-def take_backup(settings: Settings, *, clock: Clock) -> dict[str, Any]:
+def take_backup(
+    settings: Settings, *, clock: Clock, stop: threading.Event | None = None
+) -> dict[str, Any]:
     """One scheduled backup, verified, then the prune; synchronous (run it in a thread).
 
-    A run that fails leaves nothing behind: its directory is removed.
+    A run that fails leaves nothing behind: its directory is removed. Setting `stop` ends
+    the run at its next step (a server that is stopping does not wait for a long copy).
     """
+
+    def progress(done: int, total: int) -> None:
+        if stop is not None and stop.is_set():
+            raise BackupError("cancelled: the server is stopping")
+
     root = backup_root(settings)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     base = clock().strftime("%Y%m%dT%H%M%SZ")
@@ -95,7 +104,8 @@ def take_backup(settings: Settings, *, clock: Clock) -> dict[str, Any]:
         n += 1
         out = root / f"{base}-{n}"
     try:
-        manifest = create_backup(settings.data_dir, out, clock=clock)
+        manifest = create_backup(settings.data_dir, out, clock=clock, progress=progress)
+        progress(0, 0)
         damaged = check_backup(out)
         if damaged:
             raise BackupError(f"verification failed: {damaged[0].line()}")
@@ -118,8 +128,13 @@ async def run_scheduled_backup(
     """Take a scheduled backup off the event loop; on failure log an ERROR and raise the
     `backup_failed` alert in every enabled tenant. The result, or None when it failed."""
     started = clock()
+    stop = threading.Event()
     try:
-        result = await asyncio.to_thread(take_backup, settings, clock=clock)
+        result = await asyncio.to_thread(take_backup, settings, clock=clock, stop=stop)
+    except asyncio.CancelledError:
+        stop.set()  # the thread cannot be cancelled; it ends itself at its next step
+        log.warning("scheduled backup cancelled: the server is stopping; nothing is kept")
+        raise
     except Exception as exc:
         reason = f"{type(exc).__name__}: {reason_of(exc)}"
         log.error(
