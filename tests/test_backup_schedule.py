@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
-from reliatic_appliance.keys import CONTROL_DB, SCHEDULER, SETTINGS, TENANT_DBS
+from reliatic_appliance.keys import CONTROL_DB, METRICS, SCHEDULER, SETTINGS, TENANT_DBS
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import backup_schedule, backups
@@ -36,6 +36,7 @@ def own_scheduler(client: TestClient, clock: Clock) -> Scheduler:
         tenants=app[TENANT_DBS],
         box=SecretBox.from_file(master_key_file(app[SETTINGS].data_dir)),
         clock=clock,
+        metrics=app[METRICS],
     )
 
 
@@ -172,3 +173,22 @@ def test_a_stopping_server_ends_a_scheduled_backup_and_leaves_nothing(
     with pytest.raises(backups.BackupError, match="cancelled: the server is stopping"):
         backup_schedule.take_backup(settings, clock=Clock(), stop=stop)
     assert list(root.iterdir()) == []
+
+
+async def test_metrics_report_the_age_of_the_newest_verified_backup(
+    aiohttp_client: Factory, data_dir: Path
+) -> None:
+    clock = Clock()
+    client = await aiohttp_client(create_app(make_settings(data_dir), clock=clock))
+
+    async def age_lines() -> list[str]:
+        response = await client.get("/metrics")  # from loopback: no key needed
+        assert response.status == 200
+        text = await response.text()
+        return [line for line in text.splitlines() if line.startswith("reliatic_backup_age")]
+
+    assert await age_lines() == []  # no backup yet: the gauge is left out
+    assert await own_scheduler(client, clock).run_backup() is not None
+    clock.advance(minutes=10)
+    (line,) = await age_lines()
+    assert 600 <= float(line.split()[-1]) < 660
