@@ -3,7 +3,7 @@ caller's transaction (a `TenantTx` or `ControlTx`), synchronously."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
 from reliatic_appliance.ports.lists import (
@@ -71,6 +71,13 @@ class AssetStore(Protocol):
     def update_asset(self, asset_id: str, changes: Row, updated_at: str) -> None: ...
     def tag_exists(self, tag_number: str, except_id: str | None = None) -> bool: ...
     def count_all(self) -> int: ...
+    def existing_tags(self, tags: Sequence[str]) -> list[str]:
+        """Those of `tags` that an asset already has (compared as the unique column is)."""
+        ...
+
+    def each_asset(self) -> Iterator[Row]:
+        """Every asset as `get_asset` gives it, in id order, read within the transaction."""
+        ...
 
 
 class ControlStore(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,13 +101,49 @@ def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None, now: dateti
     return row
 
 
+def prepare_new_asset(values: dict[str, Any]) -> Row:
+    """A create model's values as storage takes them, checked by the rules no field model
+    can express alone; a `ValidationError` otherwise. Before any transaction, so a bad
+    request never takes a place in a group commit, nor a bad CSV row the import's lock."""
+    asset = to_storage(values)
+    _check_thicknesses(asset)
+    return asset
+
+
 async def create_asset(
     db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime
 ) -> Row:
-    asset = to_storage(values)
-    # Checked before queuing too, so a bad request never takes a place in a group commit.
-    _check_thicknesses(asset)
+    asset = prepare_new_asset(values)
     return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor, now=now))
+
+
+class BulkConflict(Conflict):
+    """`insert_new_assets` met a tag that exists: `index` is its place in the batch."""
+
+    def __init__(self, index: int, tag_number: str) -> None:
+        conflict = _tag_conflict(tag_number)
+        super().__init__(conflict.message, conflict.details)
+        self.index = index
+
+
+def insert_new_assets(
+    tx: TenantTx,
+    assets: Sequence[Row],
+    *,
+    actor: str | None,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """`insert_new_asset` for many (storage values from `prepare_new_asset`), inside the
+    caller's one write transaction: all of them or, on a `BulkConflict`, none."""
+    for index, asset in enumerate(assets):
+        try:
+            insert_new_asset(tx, asset, actor=actor, now=now)
+        except Conflict:
+            raise BulkConflict(index, asset["tag_number"]) from None
+        if progress is not None:
+            progress(index + 1)
+    return len(assets)
 
 
 async def update_asset(

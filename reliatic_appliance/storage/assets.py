@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
+
 import apsw
 
 from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, Row, UniqueViolation, Window
@@ -179,3 +182,16 @@ class SqliteAssets:
 
     def count_all(self) -> int:
         return int(scalar(self._conn, "SELECT COUNT(*) FROM assets"))
+
+    def existing_tags(self, tags: Sequence[str]) -> list[str]:
+        # One statement for any number of tags (a bulk import checks 100k at once): the join
+        # compares with the column's NOCASE collation and seeks its unique index.
+        rows = self._conn.execute(
+            "SELECT j.value AS tag FROM json_each(?) AS j"
+            " JOIN assets AS a ON a.tag_number = j.value",
+            (json.dumps(list(tags)),),
+        )
+        return [row["tag"] for row in rows]
+
+    def each_asset(self) -> Iterator[Row]:
+        yield from self._conn.execute(_SELECT + " ORDER BY id")
