@@ -37,13 +37,9 @@ import pydantic
 import pydantic_core
 
 from reliatic_appliance.errors import ApiError
-from reliatic_appliance.ports import TenantDb, TenantTx
+from reliatic_appliance.ports import TenantDb, TenantTx, UniqueViolation
 from reliatic_appliance.schemas.assets import Asset, AssetCreate
-from reliatic_appliance.services.assets import (
-    BulkConflict,
-    insert_new_assets,
-    prepare_new_asset,
-)
+from reliatic_appliance.services.assets import insert_new_assets, prepare_new_asset
 from reliatic_appliance.services.field_errors import field_errors
 
 Row = dict[str, Any]
@@ -131,7 +127,8 @@ def neutralise(text: str) -> str:
 
 def restore(text: str) -> str:
     """Import: undo `neutralise` (see the module's docstring for why this is exact)."""
-    return text[1:] if _QUOTED.match(text) else text
+    # The first test is cheap and nearly always false: this runs for every cell.
+    return text[1:] if text[:1] == "'" and _QUOTED.match(text) else text
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -282,29 +279,37 @@ async def import_assets(
 ) -> int:
     """Write every asset of `parsed` in one transaction, or none: `ImportRefused` lists
     the file's problems and the tags that exist already. Returns how many were written."""
-    tags = [tag for _, tag in parsed.tags]
-    taken = await db.read(lambda tx: tx.assets.existing_tags(tags))
-    problems = list(parsed.problems)
-    if taken:
-        folded = {tag.translate(_ASCII_LOWER) for tag in taken}
-        problems += [
-            Problem(number, "tag_number", "already exists in this tenant")
-            for number, tag in parsed.tags
-            if tag.translate(_ASCII_LOWER) in folded
-        ]
+    problems = parsed.problems + await _taken(db, parsed, "already exists in this tenant")
     if problems:
         raise ImportRefused(problems, parsed.rows)
 
     def write(tx: TenantTx) -> int:
-        return insert_new_assets(tx, parsed.assets, actor=actor, now=now, progress=progress)
+        return len(insert_new_assets(tx, parsed.assets, actor=actor, now=now))
 
+    if progress is not None:
+        progress(0)
     try:
-        return await db.write(write)
-    except BulkConflict as exc:
-        # Another writer (the server) added the tag since the check above.
-        number = parsed.row_numbers[exc.index]
-        problem = Problem(number, "tag_number", "already exists in this tenant (added meanwhile)")
-        raise ImportRefused([problem], parsed.rows) from None
+        written = await db.write(write)
+    except UniqueViolation:
+        # Another writer (the server) added one of the tags since the check above; the
+        # transaction wrote nothing. Say which.
+        problems = await _taken(db, parsed, "already exists in this tenant (added meanwhile)")
+        raise ImportRefused(problems, parsed.rows) from None
+    if progress is not None:
+        progress(written)
+    return written
+
+
+async def _taken(db: TenantDb, parsed: ParsedAssets, message: str) -> list[Problem]:
+    """A problem for each row whose tag an asset of the tenant has already."""
+    tags = [tag for _, tag in parsed.tags]
+    taken = await db.read(lambda tx: tx.assets.existing_tags(tags))
+    folded = {tag.translate(_ASCII_LOWER) for tag in taken}
+    return [
+        Problem(number, "tag_number", message)
+        for number, tag in parsed.tags
+        if tag.translate(_ASCII_LOWER) in folded
+    ]
 
 
 # -- exporting --------------------------------------------------------------------------

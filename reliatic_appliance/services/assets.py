@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from reliatic_appliance.ports import (
     UniqueViolation,
 )
 from reliatic_appliance.services import asset_metrics
-from reliatic_appliance.services.events import emit
+from reliatic_appliance.services.events import emit, emit_many
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.timefmt import format_ts
@@ -75,7 +75,8 @@ async def get_asset(db: TenantDb, asset_id: str) -> Row:
 
 def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None, now: datetime) -> Row:
     """Write one new asset (storage values) and its `asset.created` event, inside the
-    caller's write transaction. The one place an asset is created (API, demo, benchmark)."""
+    caller's write transaction. The one place an asset is created (API, demo, benchmark);
+    `insert_new_assets` is the same for many at once (CSV import)."""
     _check_thicknesses(asset)
     if tx.assets.tag_exists(asset["tag_number"]):
         raise _tag_conflict(asset["tag_number"])
@@ -117,33 +118,33 @@ async def create_asset(
     return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor, now=now))
 
 
-class BulkConflict(Conflict):
-    """`insert_new_assets` met a tag that exists: `index` is its place in the batch."""
-
-    def __init__(self, index: int, tag_number: str) -> None:
-        conflict = _tag_conflict(tag_number)
-        super().__init__(conflict.message, conflict.details)
-        self.index = index
-
-
 def insert_new_assets(
-    tx: TenantTx,
-    assets: Sequence[Row],
-    *,
-    actor: str | None,
-    now: datetime,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """`insert_new_asset` for many (storage values from `prepare_new_asset`), inside the
-    caller's one write transaction: all of them or, on a `BulkConflict`, none."""
-    for index, asset in enumerate(assets):
-        try:
-            insert_new_asset(tx, asset, actor=actor, now=now)
-        except Conflict:
-            raise BulkConflict(index, asset["tag_number"]) from None
-        if progress is not None:
-            progress(index + 1)
-    return len(assets)
+    tx: TenantTx, assets: Sequence[Row], *, actor: str | None, now: datetime
+) -> list[Row]:
+    """`insert_new_asset` for many (storage values from `prepare_new_asset`, tags distinct),
+    inside the caller's one write transaction: the same rows and `asset.created` events,
+    written a table at a time (one asset at a time: 2,400 rows/s; this way: see
+    `SqliteAssets.insert_assets`). A tag that exists raises `UniqueViolation`, and the
+    caller's transaction then writes nothing."""
+    at = format_ts(now)
+    # Sorted, so that the list's default order (by id) is the order the assets were given
+    # in (a register's): ids made in the same millisecond would otherwise shuffle them.
+    ids = sorted(new_id("ast") for _ in assets)
+    rows = tx.assets.insert_assets(
+        [
+            {**asset, "id": asset_id, "created_at": at, "updated_at": at}
+            for asset_id, asset in zip(ids, assets, strict=True)
+        ]
+    )
+    emit_many(
+        tx,
+        event_type="asset.created",
+        resource_type="asset",
+        changes=[(row["id"], None, row) for row in rows],
+        actor=actor,
+        at=at,
+    )
+    return rows
 
 
 async def update_asset(
