@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from reliatic_appliance.cli.main import main
+from reliatic_appliance.cli.progress import ProgressBar
 from reliatic_appliance.services.asset_csv import EXPORT_COLUMNS, neutralise, restore
 from reliatic_appliance.storage.sqlite import connect
 from reliatic_appliance.storage.transactions import SqliteTenantTx
@@ -519,3 +520,23 @@ def test_neutralise_then_restore_is_the_identity(text: str) -> None:
 )
 def test_import_removes_one_quote_before_a_formula_character(cell: str, read: str) -> None:
     assert restore(cell) == read
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_only_on_a_terminal() -> None:
+    terminal = _Terminal()
+    bar = ProgressBar("writing", total=200, stream=terminal)
+    bar(0)
+    bar(200)
+    bar.close()
+    text = terminal.getvalue()
+    assert text.startswith("\rwriting [") and text.endswith("100% 200/200\n")
+    piped = io.StringIO()
+    bar = ProgressBar("writing", total=200, stream=piped)
+    bar(200)
+    bar.close()
+    assert piped.getvalue() == ""
