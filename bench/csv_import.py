@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reliatic_appliance.demo.equipment import build_assets
 from reliatic_appliance.services.asset_csv import CREATE_FIELDS
+from reliatic_appliance.storage.sqlite import connect
 
 CLI = [sys.executable, "-m", "reliatic_appliance"]
 LAST_CPU = [0.0]  # CPU seconds of the last command run
@@ -72,6 +74,34 @@ def write_register(path: Path, count: int) -> None:
             writer.writerow(["" if asset.get(c) is None else asset[c] for c in columns])
 
 
+class LockProbe:
+    """Another writer on the tenant's file, as the server's is: it takes the write lock every
+    20 ms and keeps the longest it had to wait, i.e. how long the import held the lock."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path, busy_timeout_ms=600_000)
+        self._stop = threading.Event()
+        self.longest = 0.0
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("COMMIT")
+            self.longest = max(self.longest, time.perf_counter() - started)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> LockProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+
 def measure(size: int, tmp: Path) -> dict[str, Any]:
     data_dir = tmp / f"data-{size}"
     reliatic(data_dir, "init")
@@ -91,7 +121,10 @@ def measure(size: int, tmp: Path) -> dict[str, Any]:
     register = tmp / f"register-{size}.csv"
     write_register(register, size)
     load = os.getloadavg()[0]
-    wall, imported = reliatic(data_dir, "import", "assets", "--tenant", "bench", str(register))
+    _, tenants = reliatic(data_dir, "tenant", "list")
+    bench_id = next(t["id"] for t in tenants if t["slug"] == "bench")
+    with LockProbe(data_dir / "tenants" / f"{bench_id}.db") as probe:
+        wall, imported = reliatic(data_dir, "import", "assets", "--tenant", "bench", str(register))
     import_cpu = LAST_CPU[0]
     assert imported["imported"] == size, imported
     exported_path = tmp / f"export-{size}.csv"
@@ -115,6 +148,7 @@ def measure(size: int, tmp: Path) -> dict[str, Any]:
         "import_cpu_rate": size / import_cpu,
         "export_cpu_rate": size / export_cpu,
         "load": load,
+        "locked_s": probe.longest,
     }
 
 
@@ -129,16 +163,16 @@ def main() -> int:
     print(
         "| assets | file MB | import s (check + write) | import rows/s | with start-up"
         " | per CPU-second | export rows/s | per CPU-second | export imported again rows/s"
-        " | load average |"
+        " | write lock held s | load average |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['size']:,} | {r['file_mb']:.1f} | {r['import_s']:.2f}"
             f" ({r['check_s']:.2f} + {r['write_s']:.2f}) | {r['import_rate']:,.0f}"
             f" | {r['import_wall_rate']:,.0f} | {r['import_cpu_rate']:,.0f}"
             f" | {r['export_wall_rate']:,.0f} | {r['export_cpu_rate']:,.0f}"
-            f" | {r['reimport_rate']:,.0f} | {r['load']:.1f} |"
+            f" | {r['reimport_rate']:,.0f} | {r['locked_s']:.2f} | {r['load']:.1f} |"
         )
     return 0
 

@@ -18,6 +18,7 @@ from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.services.assets import (
     insert_new_asset,
     insert_new_assets,
+    new_assets,
     prepare_new_asset,
 )
 from reliatic_appliance.storage.sqlite import Connection, connect, transaction
@@ -96,7 +97,7 @@ def test_bulk_insert_writes_what_one_insert_per_row_writes(
         for asset in assets:
             insert_new_asset(tx, asset, actor="cli", now=NOW)
     with transaction(bulk):
-        rows = insert_new_assets(SqliteTenantTx(bulk), assets, actor="cli", now=NOW)
+        rows = insert_new_assets(SqliteTenantTx(bulk), new_assets(assets, now=NOW), actor="cli")
     assert _state(bulk) == _state(per_row)
     assert _state(bulk)["search_rows_match"]["n"] == 600
     # Each event carries the asset as GET returns it, and the rows returned are those.
@@ -116,7 +117,7 @@ def test_rows_written_one_at_a_time_afterwards_are_still_counted_and_indexed(
     _, bulk = files
     assets = _assets(20)
     with transaction(bulk):
-        insert_new_assets(SqliteTenantTx(bulk), assets[:10], actor="cli", now=NOW)
+        insert_new_assets(SqliteTenantTx(bulk), new_assets(assets[:10], now=NOW), actor="cli")
     with transaction(bulk):
         tx = SqliteTenantTx(bulk)
         for asset in assets[10:]:
@@ -131,10 +132,10 @@ def test_a_tag_that_exists_rolls_the_whole_batch_back_triggers_included(
     _, bulk = files
     assets = _assets(30)
     with transaction(bulk):
-        insert_new_assets(SqliteTenantTx(bulk), assets[:5], actor="cli", now=NOW)
+        insert_new_assets(SqliteTenantTx(bulk), new_assets(assets[:5], now=NOW), actor="cli")
     before = _state(bulk)
     clash = [*assets[5:], {**assets[0], "tag_number": assets[0]["tag_number"].lower()}]
     with pytest.raises(UniqueViolation), transaction(bulk):
-        insert_new_assets(SqliteTenantTx(bulk), clash, actor="cli", now=NOW)
+        insert_new_assets(SqliteTenantTx(bulk), new_assets(clash, now=NOW), actor="cli")
     assert _state(bulk) == before
     assert len(before["triggers"]) >= 2  # both bulk-maintained triggers are back

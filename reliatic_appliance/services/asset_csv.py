@@ -39,7 +39,7 @@ import pydantic_core
 from reliatic_appliance.errors import ApiError
 from reliatic_appliance.ports import TenantDb, TenantTx, UniqueViolation
 from reliatic_appliance.schemas.assets import Asset, AssetCreate
-from reliatic_appliance.services.assets import insert_new_assets, prepare_new_asset
+from reliatic_appliance.services.assets import insert_new_assets, new_assets, prepare_new_asset
 from reliatic_appliance.services.field_errors import field_errors
 
 Row = dict[str, Any]
@@ -283,8 +283,10 @@ async def import_assets(
     if problems:
         raise ImportRefused(problems, parsed.rows)
 
+    assets = new_assets(parsed.assets, now=now)
+
     def write(tx: TenantTx) -> int:
-        return len(insert_new_assets(tx, parsed.assets, actor=actor, now=now))
+        return len(insert_new_assets(tx, assets, actor=actor))
 
     if progress is not None:
         progress(0)

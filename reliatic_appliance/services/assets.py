@@ -118,32 +118,36 @@ async def create_asset(
     return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor, now=now))
 
 
-def insert_new_assets(
-    tx: TenantTx, assets: Sequence[Row], *, actor: str | None, now: datetime
-) -> list[Row]:
-    """`insert_new_asset` for many (storage values from `prepare_new_asset`, tags distinct),
-    inside the caller's one write transaction: the same rows and `asset.created` events,
-    written a table at a time (one asset at a time: 2,400 rows/s; this way: see
-    `SqliteAssets.insert_assets`). A tag that exists raises `UniqueViolation`, and the
-    caller's transaction then writes nothing."""
+def new_assets(assets: Sequence[Row], *, now: datetime) -> list[Row]:
+    """Ids and timestamps for assets (storage values from `prepare_new_asset`) that
+    `insert_new_assets` will create together: made before the write transaction begins,
+    which keeps it shorter (0.6 s of CPU for 100k assets, bench/csv_import.py)."""
     at = format_ts(now)
     # Sorted, so that the list's default order (by id) is the order the assets were given
     # in (a register's): ids made in the same millisecond would otherwise shuffle them.
     ids = sorted(new_id("ast") for _ in assets)
-    rows = tx.assets.insert_assets(
-        [
-            {**asset, "id": asset_id, "created_at": at, "updated_at": at}
-            for asset_id, asset in zip(ids, assets, strict=True)
-        ]
-    )
-    emit_many(
-        tx,
-        event_type="asset.created",
-        resource_type="asset",
-        changes=[(row["id"], None, row) for row in rows],
-        actor=actor,
-        at=at,
-    )
+    return [
+        {**asset, "id": asset_id, "created_at": at, "updated_at": at}
+        for asset_id, asset in zip(ids, assets, strict=True)
+    ]
+
+
+def insert_new_assets(tx: TenantTx, assets: Sequence[Row], *, actor: str | None) -> list[Row]:
+    """`insert_new_asset` for many (from `new_assets`, tags distinct), inside the caller's
+    one write transaction: the same rows and `asset.created` events, written a table at a
+    time (one asset at a time: 2,400 rows/s; this way: see `SqliteAssets.insert_assets`).
+    A tag that exists raises `UniqueViolation`, and the caller's transaction then writes
+    nothing. Returns the assets as GET shows them."""
+    rows = tx.assets.insert_assets(assets)
+    if rows:
+        emit_many(
+            tx,
+            event_type="asset.created",
+            resource_type="asset",
+            changes=[(row["id"], None, row) for row in rows],
+            actor=actor,
+            at=rows[0]["created_at"],
+        )
     return rows
 
 
