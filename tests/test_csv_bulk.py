@@ -13,16 +13,24 @@ from typing import Any
 import pytest
 
 from reliatic_appliance.demo.equipment import build_assets
+from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import AssetFilter, UniqueViolation
 from reliatic_appliance.schemas.assets import AssetCreate
+from reliatic_appliance.services.asset_csv import (
+    ImportRefused,
+    Problem,
+    import_assets,
+    parse_assets,
+)
 from reliatic_appliance.services.assets import (
+    create_asset,
     insert_new_asset,
     insert_new_assets,
     new_assets,
     prepare_new_asset,
 )
 from reliatic_appliance.storage.sqlite import Connection, connect, transaction
-from reliatic_appliance.storage.tenancy import migrate_file
+from reliatic_appliance.storage.tenancy import TenantDatabases, migrate_file
 from reliatic_appliance.storage.transactions import SqliteTenantTx
 from reliatic_appliance.timefmt import utc_now
 
@@ -139,3 +147,41 @@ def test_a_tag_that_exists_rolls_the_whole_batch_back_triggers_included(
         insert_new_assets(SqliteTenantTx(bulk), new_assets(clash, now=NOW), actor="cli")
     assert _state(bulk) == before
     assert len(before["triggers"]) >= 2  # both bulk-maintained triggers are back
+
+
+class _TagTakenBeforeTheWrite:
+    """The real tenant database, with a create through the API's service between the
+    import's check of the tags and its write: the race with a running server."""
+
+    def __init__(self, db: Any, tag: str) -> None:
+        self._db = db
+        self._tag = tag
+
+    def read(self, fn: Any, *, snapshot: bool = True) -> Any:
+        return self._db.read(fn, snapshot=snapshot)
+
+    async def write(self, fn: Any, *, linger: float = 0.0) -> Any:
+        body = {"tag_number": self._tag, "name": "API", "asset_type": "tank", "status": "active"}
+        await create_asset(self._db, body, actor="key", now=utc_now())
+        return await self._db.write(fn)
+
+
+async def test_a_tag_taken_between_the_check_and_the_write_refuses_the_file(
+    tmp_path: Path,
+) -> None:
+    databases = TenantDatabases(tmp_path)
+    try:
+        db = await databases.get(new_id("ten"))
+        data = b"tag_number,name,asset_type\nA-1,One,tank\nB-2,Two,tank\n"
+        parsed = parse_assets(data)
+        with pytest.raises(ImportRefused) as refused:
+            await import_assets(
+                _TagTakenBeforeTheWrite(db, "b-2"), parsed, actor="cli", now=utc_now()
+            )
+        assert refused.value.problems == [
+            Problem(3, "tag_number", "already exists in this tenant (added meanwhile)")
+        ]
+        tags = await db.read(lambda tx: [a["tag_number"] for a in tx.assets.each_asset()])
+        assert tags == ["b-2"]  # only the API's asset: the file wrote nothing
+    finally:
+        databases.close()

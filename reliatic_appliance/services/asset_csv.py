@@ -108,7 +108,6 @@ class ParsedAssets:
 
     delimiter: str
     assets: list[Row] = field(default_factory=list)
-    row_numbers: list[int] = field(default_factory=list)  # of each asset, as a spreadsheet
     problems: list[Problem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     # (row, tag) of every row that gives a tag, valid or not: checked against the tenant's
@@ -263,7 +262,6 @@ def _check_rows(
                 parsed.problems.append(Problem(number, detail.get("field"), detail["message"]))
             continue
         parsed.assets.append(asset)
-        parsed.row_numbers.append(number)
 
 
 # -- importing --------------------------------------------------------------------------
@@ -296,7 +294,10 @@ async def import_assets(
         # Another writer (the server) added one of the tags since the check above; the
         # transaction wrote nothing. Say which.
         problems = await _taken(db, parsed, "already exists in this tenant (added meanwhile)")
-        raise ImportRefused(problems, parsed.rows) from None
+        raise ImportRefused(
+            problems or [Problem(1, "tag_number", "a tag was taken meanwhile; run it again")],
+            parsed.rows,
+        ) from None
     if progress is not None:
         progress(written)
     return written
