@@ -200,7 +200,7 @@ def test_blank_rows_are_skipped_and_row_numbers_stay_the_spreadsheets(
     path = csv_file(tmp_path, HEADER, GOOD[0], ",,,,,", "", "X-1,,tank,,,")
     result = cli("import", "assets", "--tenant", "acme", str(path), "--json")
     assert result.status == 1
-    # Row 5 is empty in the spreadsheet too; the bad row is its row 6... (blank line = row 5)
+    # The empty line is row 4 in a spreadsheet too: the bad row is row 5 there as here.
     assert result.json()["problems"] == [{"row": 5, "field": "name", "message": "is required"}]
 
 
