@@ -175,7 +175,7 @@ def test_each_imported_asset_has_its_event_and_outbox_row(
     }  # fmt: skip
     events = acme.events()
     assert [e["type"] for e in events] == ["asset.created"] * 3
-    assert all(e["actor"] == "cli" for e in events)
+    assert all(e["actor"].startswith("cli:") for e in events)
     # The event carries the asset exactly as GET returns it.
     for event, asset in zip(events, acme.assets(), strict=True):
         assert event["resource_id"] == asset["id"]

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from reliatic_appliance.cli.context import CliContext, CliError
+from reliatic_appliance.cli.context import CliContext, CliError, cli_who
 from reliatic_appliance.cli.progress import ProgressBar
 from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services import tenants
@@ -31,9 +31,6 @@ from reliatic_appliance.services.asset_csv import (
 )
 from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
-
-# `actor` of the events an import emits, where a request's would be its key id.
-ACTOR = "cli"
 
 
 def register(
@@ -120,7 +117,11 @@ async def run_import(ctx: CliContext, args: argparse.Namespace) -> int:
         checked = time.monotonic()
         bar = ProgressBar("writing ", total=len(parsed.assets))
         try:
-            imported = await import_assets(db, parsed, actor=ACTOR, now=utc_now(), progress=bar)
+            # The events' actor, where a request's is its key id: the operator (`cli:<login>`),
+            # as the audit log names them.
+            imported = await import_assets(
+                db, parsed, actor=cli_who().actor, now=utc_now(), progress=bar
+            )
         except ImportRefused as refused:
             bar.close()
             return _refused(ctx, args, refused)
