@@ -164,6 +164,24 @@ def test_a_good_file_imports_every_row(
     assert assets["T-3"]["risk_ranking"] is None and assets["T-3"]["next_inspection_due"] is None
 
 
+def test_a_semicolon_file_may_use_a_decimal_comma(cli: Cli, acme: Tenant, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "tag_number;name;asset_type;design_pressure_kpa;nominal_thickness_mm",
+        "V-1;Drum;vessel;-50,5;25,4",
+        "V-2;Drum;vessel;1.234,5;",  # a thousands separator: not a number here
+    )
+    result = cli("import", "assets", "--tenant", "acme", str(path), "--json")
+    assert result.json()["problems"] == [
+        {"row": 3, "field": "design_pressure_kpa", "message": "Input should be a valid number"}
+    ]
+    path = csv_file(
+        tmp_path, "tag_number;name;asset_type;design_pressure_kpa", "V-1;Drum;vessel;-50,5"
+    )
+    assert cli("import", "assets", "--tenant", "acme", str(path)).status == 0
+    assert acme.assets()[0]["design_pressure_kpa"] == -50.5
+
+
 def test_each_imported_asset_has_its_event_and_outbox_row(
     cli: Cli, acme: Tenant, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ rows, maintained counts and search index included).
 The file format, for people with a spreadsheet:
 - the first row names the columns with the API's field names, in any order; `,` or `;`
   separates cells (whichever the header row holds more of); UTF-8, with or without a BOM;
+- numbers have a decimal point (`25.4`), or in a `;` file a decimal comma (`25,4`);
 - an empty cell is a field not given: null, or the API's default (`status`: active);
 - the read-only fields an export writes (`id`, the computed fields, the timestamps) are
   accepted as columns and ignored, so an export can be imported again;
@@ -68,6 +69,9 @@ NUMERIC: frozenset[str] = frozenset(
 # A decimal number, as spreadsheets write them (not `nan`, `inf`, `1_000` or `0x1F`, which
 # float() would also take).
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+# `25,4`: a spreadsheet set to a decimal comma writes numbers so, and separates cells with
+# `;`; in such a file a comma between digits can only be the decimal point.
+_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
 # Formula injection (OWASP): a text starting with = + - @ tab or CR may be run as a formula.
 _NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
 _QUOTED = re.compile(r"^'+[=+\-@\t\r]")
@@ -173,21 +177,23 @@ def _header_problems(header: list[str]) -> list[Problem]:
     return problems
 
 
-def _body(header: list[str], cells: list[str]) -> Row:
+def _body(header: list[str], cells: list[str], *, decimal_comma: bool) -> Row:
     """A row as the JSON body a client would send: empty cells left out, numbers as numbers."""
     body: Row = {}
     for name, cell in zip(header, cells, strict=True):
         if cell == "" or name in READ_ONLY:
             continue
         cell = restore(cell)
-        body[name] = _number(cell) if name in NUMERIC else cell
+        body[name] = _number(cell, decimal_comma=decimal_comma) if name in NUMERIC else cell
     return body
 
 
-def _number(cell: str) -> int | float | str:
+def _number(cell: str, *, decimal_comma: bool) -> int | float | str:
     """A numeric cell as a JSON number; anything else stays text, so that the model refuses
     it with the API's own message ("Input should be a valid number")."""
     text = cell.strip()
+    if decimal_comma and _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
     if not _NUMBER.match(text):
         return cell
     if text.lstrip("+-").isdigit():
@@ -231,6 +237,7 @@ def _check_rows(
 ) -> None:
     first_row_of: dict[str, int] = {}
     tag_at = header.index("tag_number")
+    decimal_comma = parsed.delimiter == ";"
     # Row 1 is the header: the first data row is row 2, as a spreadsheet numbers it.
     for number, cells in enumerate(reader, start=2):
         if progress is not None:
@@ -252,7 +259,7 @@ def _check_rows(
                 first_row_of[key] = number
                 parsed.tags.append((number, tag))
         try:
-            asset = _validate(_body(header, cells))
+            asset = _validate(_body(header, cells, decimal_comma=decimal_comma))
         except pydantic.ValidationError as exc:
             for detail in field_errors(exc, unknown="is not a known field"):
                 parsed.problems.append(Problem(number, detail["field"], detail["message"]))
