@@ -558,3 +558,26 @@ def test_the_progress_bar_draws_only_on_a_terminal() -> None:
     bar(200)
     bar.close()
     assert piped.getvalue() == ""
+
+
+def test_an_import_that_cannot_get_the_write_lock_writes_nothing(
+    cli: Cli, acme: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer (the server, a backup) holds the lock past the busy timeout: one line,
+    status 1, and the file can be imported once the lock is free."""
+    monkeypatch.setenv("RELIATIC_STORAGE_BUSY_TIMEOUT_MS", "200")
+    path = str(csv_file(tmp_path, HEADER, *GOOD))
+    acme.conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = cli("import", "assets", "--tenant", "acme", path)
+    finally:
+        acme.conn.execute("ROLLBACK")
+    # (stdout holds the storage's warning log line, as every command's logs go there)
+    assert result.status == 1 and "imported" not in result.out
+    assert result.err == (
+        "reliatic: error: The service is temporarily unavailable (storage busy or full);"
+        " retry later.\n"
+    )
+    assert acme.counts()["assets"] == 0
+    assert cli("import", "assets", "--tenant", "acme", path).status == 0
+    assert acme.counts()["assets"] == 3
