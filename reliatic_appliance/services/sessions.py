@@ -27,7 +27,7 @@ from reliatic_appliance.services import users
 from reliatic_appliance.services.api_keys import Principal
 from reliatic_appliance.services.audit import Who, record_control
 from reliatic_appliance.services.passwords import PasswordHasher
-from reliatic_appliance.services.users import normalise_email, public_view
+from reliatic_appliance.services.users import hash_token, normalise_email, public_view
 from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
@@ -68,10 +68,6 @@ class Login:
     user: Row
     token: str
     csrf_token: str
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
 
 
 def csrf_token(session_token: str) -> str:

@@ -187,6 +187,7 @@ class Invitation:
 
 
 def hash_token(token: str) -> bytes:
+    """How a one-time token (an invitation's, a session's) is stored: its SHA-256 only."""
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
