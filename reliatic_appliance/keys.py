@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import jinja2
 from aiohttp import web
 
+from reliatic_appliance.admin.once import OneTimeSecrets
 from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
@@ -35,6 +37,9 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 IDEMPOTENCY_INFLIGHT = web.AppKey("idempotency_inflight", InFlight)
 # Every "now" of the app comes from here, so tests can move time instead of sleeping.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# The admin panel (SPEC §10): its templates, and secrets waiting to be shown once.
+ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
+ADMIN_SECRETS = web.AppKey("admin_secrets", OneTimeSecrets)
 
 # Per-request values: set by the middlewares, read by handlers and the access log.
 REQUEST_ID = web.RequestKey("request_id", str)

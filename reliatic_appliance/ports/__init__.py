@@ -59,6 +59,7 @@ from reliatic_appliance.ports.stores import (
     IdempotencyStore,
     InspectionStore,
     MocStore,
+    OverviewStore,
     ReferenceStore,
     RiskAssessmentStore,
     SlaStore,
@@ -100,6 +101,7 @@ __all__ = [
     "InspectionStore",
     "MocFilter",
     "MocStore",
+    "OverviewStore",
     "ReferenceStore",
     "RiskAssessmentFilter",
     "RiskAssessmentStore",
@@ -155,6 +157,8 @@ class TenantTx(Protocol):
     def inspections(self) -> InspectionStore: ...
     @property
     def mocs(self) -> MocStore: ...
+    @property
+    def overview(self) -> OverviewStore: ...
     @property
     def references(self) -> ReferenceStore: ...
     @property
