@@ -26,6 +26,7 @@ from reliatic_appliance.api.handlers import (
     meta,
     mocs,
     risk_assessments,
+    sessions,
     webhooks,
 )
 from reliatic_appliance.api.inflight import InFlight
@@ -40,7 +41,10 @@ from reliatic_appliance.keys import (
     CONTROL_DB,
     IDEMPOTENCY_INFLIGHT,
     KEY_LIMITER,
+    LOGIN_ACCOUNT_THROTTLE,
+    LOGIN_ADDRESS_THROTTLE,
     OPENAPI_DOCUMENT,
+    PASSWORD_HASHER,
     REQUEST_IDS,
     SCHEDULER,
     SECRET_BOX,
@@ -50,6 +54,7 @@ from reliatic_appliance.keys import (
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import tenants as tenant_service
+from reliatic_appliance.services.passwords import PasswordHasher
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.storage.layout import master_key_file
 from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
@@ -128,8 +133,12 @@ def create_app(
     app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
     app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
     app[IDEMPOTENCY_INFLIGHT] = InFlight()
+    app[PASSWORD_HASHER] = PasswordHasher(settings.sessions.hash_concurrency)
+    app[LOGIN_ACCOUNT_THROTTLE] = sessions.login_throttle(settings.rate_limit.max_tracked, clock)
+    app[LOGIN_ADDRESS_THROTTLE] = sessions.login_throttle(settings.rate_limit.max_tracked, clock)
     app[OPENAPI_DOCUMENT] = openapi.render(OPERATIONS)
     routes.install(app, OPERATIONS)
+    sessions.install(app)
     static = Path(str(resources.files("reliatic_appliance.api") / "static"))
     app.router.add_static("/api/static/", static, name="static")
     app[ADMIN_TEMPLATES] = admin_render.environment()

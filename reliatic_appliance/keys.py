@@ -21,6 +21,8 @@ from reliatic_appliance.ports import ControlDb, TenantDirectory
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services.api_keys import Principal
+from reliatic_appliance.services.passwords import PasswordHasher
+from reliatic_appliance.services.sessions import Session
 from reliatic_appliance.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -37,6 +39,11 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 IDEMPOTENCY_INFLIGHT = web.AppKey("idempotency_inflight", InFlight)
 # Every "now" of the app comes from here, so tests can move time instead of sleeping.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# Password hashing with its bound on concurrent hashes (services/passwords.py, SPEC §4).
+PASSWORD_HASHER = web.AppKey("password_hasher", PasswordHasher)
+# Failed logins per account (email) and per client address, 15-minute windows (SPEC §4).
+LOGIN_ACCOUNT_THROTTLE = web.AppKey("login_account_throttle", FixedWindowLimiter)
+LOGIN_ADDRESS_THROTTLE = web.AppKey("login_address_throttle", FixedWindowLimiter)
 # The admin panel (SPEC §10): its templates, and secrets waiting to be shown once.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 ADMIN_SECRETS = web.AppKey("admin_secrets", OneTimeSecrets)
@@ -45,3 +52,5 @@ ADMIN_SECRETS = web.AppKey("admin_secrets", OneTimeSecrets)
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
 RATE_DECISION = web.RequestKey("rate_decision", RateDecision)
+# The admin session a request came with (set only for a live session cookie).
+SESSION = web.RequestKey("session", Session)

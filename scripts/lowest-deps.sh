@@ -74,11 +74,14 @@ names = [m.name for m in pkgutil.walk_packages(reliatic_appliance.__path__, "rel
 for name in names:
     if not name.endswith(".__main__"):  # __main__ runs the CLI when imported
         importlib.import_module(name)
-# cryptography's floor is the first release with Argon2id in its wheels (LIBRARIES.md:
-# password hashing); a source build on an older OpenSSL would lack it too.
+# cryptography's floor is the first release with Argon2id's PHC string in its wheels
+# (LIBRARIES.md: password hashing); a source build on an older OpenSSL would lack it too.
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-Argon2id(salt=b"0" * 16, length=32, iterations=1, lanes=1, memory_cost=64).derive(b"x")
+phc = Argon2id(salt=b"0" * 16, length=32, iterations=1, lanes=1, memory_cost=64).derive_phc_encoded(
+    b"x"
+)
+Argon2id.verify_phc_encoded(b"x", phc)
 print(f"lowest-deps: {len(names)} modules import; Argon2id works")
 EOF
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
-from reliatic_appliance.api.auth import bearer_principal
+from reliatic_appliance.api.auth import authenticate, check_csrf, session_principal, session_token
 from reliatic_appliance.api.ratelimit import RateDecision
 from reliatic_appliance.api.responses import json_response
 from reliatic_appliance.api.routes import operation_of
@@ -40,8 +40,6 @@ from reliatic_appliance.errors import (
 from reliatic_appliance.keys import (
     ACCESS_LOG,
     ADDRESS_LIMITER,
-    CLOCK,
-    CONTROL_DB,
     KEY_LIMITER,
     PRINCIPAL,
     RATE_DECISION,
@@ -50,6 +48,7 @@ from reliatic_appliance.keys import (
     SETTINGS,
 )
 from reliatic_appliance.logs import key_id_var, request_id_var, tenant_var
+from reliatic_appliance.services.api_keys import Principal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -95,6 +94,8 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             {
                 "tenant": principal.tenant_slug if principal else None,
                 "key_id": principal.key_id if principal else None,
+                # A session's user (never its cookie): key_id is null for those.
+                "user_id": principal.user_id if principal else None,
                 "method": request.method,
                 "path": request.path,
                 "status": status,
@@ -253,9 +254,16 @@ async def guard(request: web.Request) -> None:
         if not decision.allowed:
             raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
         _check_utf8(request)
+        # Public routes (the panel's pages, /auth/*) see the session if there is a live one,
+        # and a state-changing request made with it needs its CSRF token like any other.
+        if session_token(request) is not None:
+            session = await session_principal(request)
+            if session is not None:
+                _authenticated(request, session)
+                await check_csrf(request)
         return
     try:
-        principal = await bearer_principal(request, app[CONTROL_DB], app[CLOCK]())
+        principal = await authenticate(request)
     except ApiError:
         # Failed authentication counts against the client address, more strictly.
         decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
@@ -263,12 +271,18 @@ async def guard(request: web.Request) -> None:
         if not decision.allowed:
             raise RateLimited(headers={"Retry-After": str(decision.retry_after)}) from None
         raise
-    request[PRINCIPAL] = principal
-    tenant_var.set(principal.tenant_slug)
-    key_id_var.set(principal.key_id)
+    _authenticated(request, principal)
     limit = principal.rate_limit_per_minute or settings.rate_limit.default_per_minute
-    decision = app[KEY_LIMITER].hit(principal.key_id, limit)
+    # Per key, or per user for a session (ids of the two never collide: key_… and usr_…).
+    decision = app[KEY_LIMITER].hit(principal.actor, limit)
     request[RATE_DECISION] = decision
     if not decision.allowed:
         raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
     _check_utf8(request)
+    await check_csrf(request)
+
+
+def _authenticated(request: web.Request, principal: Principal) -> None:
+    request[PRINCIPAL] = principal
+    tenant_var.set(principal.tenant_slug)
+    key_id_var.set(principal.key_id)

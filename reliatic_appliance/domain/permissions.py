@@ -128,3 +128,24 @@ def covers(held: Iterable[str], wanted: Iterable[str]) -> list[str]:
     """The permissions of `wanted` that `held` does not grant (empty: all covered)."""
     held_set = set(held)
     return [p for p in wanted if not grants(held_set, p)]
+
+
+class UserRole(StrEnum):
+    """An admin-panel user's role (SPEC §10): `admin` has every page, `engineer` reads."""
+
+    ADMIN = "admin"
+    ENGINEER = "engineer"
+
+
+ROLES: tuple[UserRole, ...] = tuple(UserRole)
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """What a session of a user with `role` may do (SPEC §4): an admin session writes the
+    whole domain and holds every administration permission; an engineer session reads the
+    domain and administers nothing."""
+    if role == UserRole.ADMIN:
+        return frozenset(effective_permissions(KeyLevel.READ_WRITE)) | frozenset(ADMIN_PERMISSIONS)
+    if role == UserRole.ENGINEER:
+        return frozenset(effective_permissions(KeyLevel.READ_ONLY))
+    raise ValueError(f"role must be one of {', '.join(ROLES)}")

@@ -58,11 +58,14 @@ from reliatic_appliance.ports.stores import (
     HistoryStore,
     IdempotencyStore,
     InspectionStore,
+    InvitationStore,
     MocStore,
     OverviewStore,
     ReferenceStore,
     RiskAssessmentStore,
+    SessionStore,
     SlaStore,
+    UserStore,
     WebhookStore,
 )
 
@@ -99,6 +102,7 @@ __all__ = [
     "IdempotencyStore",
     "InspectionFilter",
     "InspectionStore",
+    "InvitationStore",
     "MocFilter",
     "MocStore",
     "OverviewStore",
@@ -106,11 +110,13 @@ __all__ = [
     "RiskAssessmentFilter",
     "RiskAssessmentStore",
     "Row",
+    "SessionStore",
     "SlaStore",
     "TenantDb",
     "TenantDirectory",
     "TenantTx",
     "UniqueViolation",
+    "UserStore",
     "WebhookStore",
     "Window",
 ]
@@ -173,10 +179,16 @@ class TenantTx(Protocol):
 
 
 class ControlTx(Protocol):
-    """One transaction on the control data: tenants and API keys."""
+    """One transaction on the control data: tenants, API keys, users and their sessions."""
 
     @property
     def control(self) -> ControlStore: ...
+    @property
+    def users(self) -> UserStore: ...
+    @property
+    def sessions(self) -> SessionStore: ...
+    @property
+    def invitations(self) -> InvitationStore: ...
 
 
 class TenantDb(Protocol):

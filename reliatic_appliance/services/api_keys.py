@@ -34,17 +34,22 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: resolved from a key (or, later, an admin session)."""
+    """Who is calling: resolved from a key, or from an admin session (`user_id` set,
+    `key_id` None; services/sessions.py)."""
 
     tenant_id: str
     tenant_slug: str
-    key_id: str
+    key_id: str | None
     permissions: frozenset[str]
     rate_limit_per_minute: int | None
+    user_id: str | None = None
 
     @property
     def actor(self) -> str:
-        return self.key_id
+        """The key id or the user id (`usr_…`): who did it, for histories and audit."""
+        actor = self.key_id or self.user_id
+        assert actor is not None, "a principal is a key or a user"
+        return actor
 
 
 def hash_key(key: str) -> bytes:

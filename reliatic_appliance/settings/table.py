@@ -192,6 +192,32 @@ class LoggingSettings(BaseModel):
         return value.lower() if isinstance(value, str) else value
 
 
+class SessionSettings(BaseModel):
+    model_config = _SECTION_CONFIG
+
+    idle_minutes: int = Field(
+        default=12 * 60,
+        ge=1,
+        le=30 * 24 * 60,
+        description="An admin-panel session ends after this many minutes without a request (§4).",
+    )
+    absolute_hours: int = Field(
+        default=7 * 24,
+        ge=1,
+        le=365 * 24,
+        description="An admin-panel session ends this many hours after login, however used (§4).",
+    )
+    hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description=(
+            "Password hashes computed at once (each takes 19 MiB and a core for ~50 ms); "
+            "more logins wait their turn (§4)."
+        ),
+    )
+
+
 class Settings(BaseModel):
     """All settings; every section is optional in the file."""
 
@@ -206,6 +232,7 @@ class Settings(BaseModel):
     sla: SlaSettings = Field(default_factory=SlaSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
 
 
 def _section_models() -> dict[str, type[BaseModel]]:

@@ -27,6 +27,7 @@ from reliatic_appliance.storage.overview import SqliteOverview
 from reliatic_appliance.storage.references import SqliteReferences
 from reliatic_appliance.storage.risk_assessments import SqliteRiskAssessments
 from reliatic_appliance.storage.sla import SqliteSla
+from reliatic_appliance.storage.users import SqliteInvitations, SqliteSessions, SqliteUsers
 from reliatic_appliance.storage.webhooks import SqliteWebhooks
 
 
@@ -111,3 +112,15 @@ class SqliteControlTx:
     @cached_property
     def control(self) -> SqliteControl:
         return SqliteControl(self.conn)
+
+    @cached_property
+    def users(self) -> SqliteUsers:
+        return SqliteUsers(self.conn)
+
+    @cached_property
+    def sessions(self) -> SqliteSessions:
+        return SqliteSessions(self.conn)
+
+    @cached_property
+    def invitations(self) -> SqliteInvitations:
+        return SqliteInvitations(self.conn)

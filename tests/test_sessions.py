@@ -1,0 +1,564 @@
+"""Admin sessions (SPEC §4) against the real server: login, cookies, CSRF, timeouts, dual
+authentication, the login throttle and registration by invitation."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+
+from reliatic_appliance.app import create_app
+from reliatic_appliance.keys import CONTROL_DB, LOGIN_ACCOUNT_THROTTLE, PASSWORD_HASHER
+from reliatic_appliance.services import api_keys, tenants, users
+from reliatic_appliance.services.paging import PageRequest
+from tests.conftest import ASSET, make_settings
+
+START = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
+COOKIE = "reliatic_session"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.moment = START
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@dataclass
+class Panel:
+    """A server with tenant `acme`, its admin ann@ and engineer eve@, and a movable clock."""
+
+    client: TestClient
+    clock: Clock
+    tenant: dict[str, Any]
+    admin: dict[str, Any]
+    engineer: dict[str, Any]
+
+    @property
+    def control(self) -> Any:
+        return self.client.app[CONTROL_DB]
+
+    async def login(self, email: str, password: str = PASSWORD, **kw: Any) -> ClientResponse:
+        response = await self.client.post(
+            "/auth/login", json={"email": email, "password": password}, **kw
+        )
+        # Each test says which cookie it sends: nothing rides along in the client's jar.
+        self.client.session.cookie_jar.clear()
+        return response
+
+    async def session(self, email: str) -> Session:
+        response = await self.login(email)
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        return Session(self, cookie_of(response), body["data"]["csrf_token"])
+
+
+@dataclass
+class Session:
+    panel: Panel
+    token: str
+    csrf: str
+
+    def headers(self, csrf: bool = True, **extra: str) -> dict[str, str]:
+        out = {"Cookie": f"{COOKIE}={self.token}", **extra}
+        if csrf:
+            out["X-CSRF-Token"] = self.csrf
+        return out
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        csrf: bool = True,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> ClientResponse:
+        return await self.panel.client.request(
+            method, path, headers={**self.headers(csrf), **(headers or {})}, **kw
+        )
+
+
+def cookie_of(response: ClientResponse) -> str:
+    morsel = SimpleCookie(response.headers["Set-Cookie"])[COOKIE]
+    return morsel.value
+
+
+@pytest.fixture
+async def panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path) -> Panel:
+    clock = Clock()
+    app = create_app(make_settings(data_dir), clock=clock, run_scheduler=False)
+    client = await aiohttp_client(app)
+    control, hasher = app[CONTROL_DB], app[PASSWORD_HASHER]
+    tenant = await tenants.create_tenant(control, data_dir, slug="acme", now=START)
+    made = {}
+    for email, role in (("ann@acme.example", "admin"), ("eve@acme.example", "engineer")):
+        made[role] = await users.create_user(
+            control,
+            hasher,
+            tenant_id=tenant["id"],
+            email=email,
+            role=role,
+            password=PASSWORD,
+            created_by="test",
+            now=START,
+        )
+    return Panel(client, clock, tenant, made["admin"], made["engineer"])
+
+
+# -- login ----------------------------------------------------------------------------------
+
+
+async def test_json_login_answers_the_user_a_csrf_token_and_a_strict_cookie(panel: Panel) -> None:
+    response = await panel.login("Ann@Acme.example")
+    assert response.status == 200
+    body = await response.json()
+    assert set(body) == {"data", "meta"}
+    assert body["data"]["user"]["id"] == panel.admin["id"]
+    assert body["data"]["user"]["role"] == "admin"
+    assert "password_hash" not in body["data"]["user"]
+    assert len(body["data"]["csrf_token"]) >= 32
+    assert response.headers["Cache-Control"] == "no-store"
+    header = response.headers["Set-Cookie"]
+    morsel = SimpleCookie(header)[COOKIE]
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Strict"
+    assert morsel["path"] == "/"
+    assert not morsel["secure"]  # plain HTTP here; `Secure` comes with TLS
+    token = morsel.value
+    assert len(token) >= 22  # >= 128 bits of URL-safe base64 (it is 256)
+    # Stored only as its SHA-256.
+    rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
+    assert [r["token_hash"] for r in rows] == [hashlib.sha256(token.encode()).digest()]
+    assert token not in repr(rows)
+
+
+async def test_form_login_redirects_into_the_panel(panel: Panel) -> None:
+    response = await panel.client.post(
+        "/auth/login",
+        data={"email": "ann@acme.example", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == "/admin/"
+    assert SimpleCookie(response.headers["Set-Cookie"])[COOKIE]["httponly"] is True
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"email": "ann@acme.example", "password": "wrong password!"}, id="wrong"),
+        pytest.param({"email": "nobody@acme.example", "password": PASSWORD}, id="unknown"),
+        pytest.param({"email": "ann@acme.example"}, id="no-password"),
+    ],
+)
+async def test_failed_form_login_goes_back_to_the_login_page(
+    panel: Panel, fields: dict[str, str]
+) -> None:
+    response = await panel.client.post("/auth/login", data=fields, allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/admin/login?error=credentials"
+    assert "Set-Cookie" not in response.headers
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_401(panel: Panel) -> None:
+    wrong = await panel.login("ann@acme.example", "not the password")
+    unknown = await panel.login("nobody@acme.example", PASSWORD)
+    assert wrong.status == unknown.status == 401
+    body = await wrong.json()
+    assert body == await unknown.json()
+    assert body == {
+        "error": "unauthorized",
+        "message": "The email or password is incorrect.",
+        "details": [],
+    }
+    assert "Set-Cookie" not in wrong.headers and "Set-Cookie" not in unknown.headers
+
+
+async def test_a_disabled_user_cannot_log_in(panel: Panel) -> None:
+    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, now=START)
+    response = await panel.login("ann@acme.example")
+    assert response.status == 401
+    assert (await response.json())["message"] == "The email or password is incorrect."
+
+
+async def test_every_login_makes_a_new_session_and_ends_the_one_it_came_with(
+    panel: Panel,
+) -> None:
+    first = await panel.session("ann@acme.example")
+    second = await panel.login("ann@acme.example", headers={"Cookie": f"{COOKIE}={first.token}"})
+    assert second.status == 200
+    new_token = cookie_of(second)
+    assert new_token != first.token
+    assert (await first.request("GET", "/api/v1/assets")).status == 401
+    renewed = Session(panel, new_token, (await second.json())["data"]["csrf_token"])
+    assert renewed.csrf != first.csrf
+    assert (await renewed.request("GET", "/api/v1/assets")).status == 200
+
+
+# -- logout and the end of a session ---------------------------------------------------------
+
+
+async def test_logout_needs_csrf_and_ends_the_session_on_the_server(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    refused = await session.request("POST", "/auth/logout", csrf=False)
+    assert refused.status == 403
+    assert (await refused.json())["error"] == "forbidden"
+    assert (await session.request("GET", "/api/v1/assets")).status == 200
+    done = await session.request("POST", "/auth/logout")
+    assert done.status == 204
+    cleared = SimpleCookie(done.headers["Set-Cookie"])[COOKIE]
+    assert cleared.value == "" and cleared["max-age"] == "0"
+    after = await session.request("GET", "/api/v1/assets")
+    assert after.status == 401
+    assert (await after.json())["error"] == "unauthorized"
+    rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
+    assert rows == []
+
+
+async def test_form_logout_with_the_hidden_field_redirects_to_the_login_page(
+    panel: Panel,
+) -> None:
+    session = await panel.session("ann@acme.example")
+    response = await session.request(
+        "POST",
+        "/auth/logout",
+        csrf=False,
+        data={"csrf_token": session.csrf},
+        allow_redirects=False,
+    )
+    assert response.status == 303 and response.headers["Location"] == "/admin/login"
+    assert (await session.request("GET", "/api/v1/assets")).status == 401
+
+
+async def test_idle_timeout_ends_a_session_after_12_hours_without_requests(
+    panel: Panel,
+) -> None:
+    session = await panel.session("ann@acme.example")
+    panel.clock.advance(hours=11, minutes=59)
+    assert (await session.request("GET", "/api/v1/assets")).status == 200  # seen again
+    panel.clock.advance(hours=11, minutes=59)
+    assert (await session.request("GET", "/api/v1/assets")).status == 200
+    panel.clock.advance(hours=12, seconds=1)
+    assert (await session.request("GET", "/api/v1/assets")).status == 401
+
+
+async def test_absolute_timeout_ends_a_busy_session_after_7_days(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    for _ in range(15):  # a request every 11 h keeps it from going idle...
+        panel.clock.advance(hours=11)
+        assert (await session.request("GET", "/api/v1/assets")).status == 200
+    panel.clock.advance(hours=3)  # ...but 7 days after login it ends (165 h + 3 h)
+    assert (await session.request("GET", "/api/v1/assets")).status == 401
+
+
+async def test_disabling_a_user_ends_its_sessions(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    other = await panel.session("ann@acme.example")
+    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, now=START)
+    assert (await session.request("GET", "/api/v1/assets")).status == 401
+    assert (await other.request("GET", "/api/v1/assets")).status == 401
+    rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
+    assert rows == []
+
+
+async def test_a_forged_cookie_is_unauthorized(panel: Panel) -> None:
+    response = await panel.client.get("/api/v1/assets", headers={"Cookie": f"{COOKIE}=" + "A" * 43})
+    assert response.status == 401
+    assert (await response.json())["error"] == "unauthorized"
+
+
+# -- CSRF and permissions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"X-CSRF-Token": "not-the-token"}, id="wrong"),
+        pytest.param({"X-CSRF-Token": ""}, id="empty"),
+    ],
+)
+async def test_a_cookie_write_without_the_right_csrf_token_is_forbidden(
+    panel: Panel, headers: dict[str, str]
+) -> None:
+    session = await panel.session("ann@acme.example")
+    response = await session.request(
+        "POST", "/api/v1/assets", csrf=False, headers=headers, json=ASSET
+    )
+    assert response.status == 403
+    body = await response.json()
+    assert body["error"] == "forbidden" and "CSRF" in body["message"]
+    listed = await session.request("GET", "/api/v1/assets")
+    assert (await listed.json())["meta"]["total"] == 0  # nothing written
+
+
+async def test_another_sessions_csrf_token_is_wrong(panel: Panel) -> None:
+    mine = await panel.session("ann@acme.example")
+    theirs = await panel.session("eve@acme.example")
+    response = await mine.request(
+        "POST", "/api/v1/assets", csrf=False, headers={"X-CSRF-Token": theirs.csrf}, json=ASSET
+    )
+    assert response.status == 403
+
+
+async def test_admin_session_writes_the_domain_with_its_csrf_token(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    response = await session.request("POST", "/api/v1/assets", json=ASSET)
+    assert response.status == 201, await response.text()
+    asset = (await response.json())["data"]
+    moved = await session.request("PUT", f"/api/v1/assets/{asset['id']}", json={"name": "Renamed"})
+    assert moved.status == 200
+
+
+async def test_admin_session_can_create_a_key_that_then_works(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    response = await session.request(
+        "POST", "/api/v1/api-keys", json={"name": "CMMS", "level": "read_only"}
+    )
+    assert response.status == 201, await response.text()
+    key = (await response.json())["data"]["key"]
+    stored = panel.control.read_now(
+        lambda tx: tx.conn.execute("SELECT created_by FROM api_keys").fetchone()
+    )
+    assert stored["created_by"] == panel.admin["id"]
+    used = await panel.client.get("/api/v1/assets", headers={"Authorization": f"Bearer {key}"})
+    assert used.status == 200
+    assert (await session.request("GET", "/api/v1/api-keys")).status == 200
+
+
+async def test_engineer_session_reads_the_domain_and_nothing_more(panel: Panel) -> None:
+    session = await panel.session("eve@acme.example")
+    assert (await session.request("GET", "/api/v1/assets")).status == 200
+    assert (await session.request("GET", "/api/v1/actions")).status == 200
+    write = await session.request("POST", "/api/v1/assets", json=ASSET)
+    assert write.status == 403
+    assert (await write.json())["error"] == "forbidden"
+    keys = await session.request("GET", "/api/v1/api-keys")
+    assert keys.status == 403
+    hooks = await session.request("GET", "/api/v1/webhooks")
+    assert hooks.status == 403
+
+
+async def test_a_bearer_header_wins_over_the_cookie(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    _, read_only = await api_keys.create_key(
+        panel.control, tenant_id=panel.tenant["id"], name="ro", level="read_only", now=START
+    )
+    # The admin cookie would allow this write; the read-only key in the header decides.
+    response = await session.request(
+        "POST", "/api/v1/assets", json=ASSET, headers={"Authorization": f"Bearer {read_only}"}
+    )
+    assert response.status == 403
+    assert (await response.json())["message"] == "API key lacks required permission: assets:write"
+    # A bad key is refused even with a good cookie beside it.
+    bad = await session.request(
+        "GET", "/api/v1/assets", headers={"Authorization": "Bearer rl_live_" + "A" * 43}
+    )
+    assert bad.status == 401 and (await bad.json())["error"] == "invalid_api_key"
+    # And a Bearer request needs no CSRF token, cookie or not.
+    _, writer = await api_keys.create_key(
+        panel.control, tenant_id=panel.tenant["id"], name="rw", level="read_write", now=START
+    )
+    made = await session.request(
+        "POST",
+        "/api/v1/assets",
+        csrf=False,
+        json=ASSET,
+        headers={"Authorization": f"Bearer {writer}"},
+    )
+    assert made.status == 201
+
+
+async def test_session_requests_are_rate_limited_per_user(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    settings = make_settings(data_dir, {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "3"})
+    app = create_app(settings, run_scheduler=False)
+    client = await aiohttp_client(app)
+    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", now=START)
+    await users.create_user(
+        app[CONTROL_DB],
+        app[PASSWORD_HASHER],
+        tenant_id=tenant["id"],
+        email="a@acme.example",
+        role="admin",
+        password=PASSWORD,
+        created_by="test",
+        now=START,
+    )
+    login = await client.post("/auth/login", json={"email": "a@acme.example", "password": PASSWORD})
+    token = cookie_of(login)
+    client.session.cookie_jar.clear()
+    statuses = [
+        (await client.get("/api/v1/assets", headers={"Cookie": f"{COOKIE}={token}"})).status
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+
+
+# -- the login throttle -----------------------------------------------------------------
+
+
+async def test_ten_failures_from_an_address_throttle_even_the_right_password(
+    panel: Panel,
+) -> None:
+    for n in range(10):  # ten different accounts, one address
+        failed = await panel.login(f"guess{n}@acme.example", "wrong password")
+        assert failed.status == 401
+    throttled = await panel.login("ann@acme.example", PASSWORD)
+    assert throttled.status == 429
+    body = await throttled.json()
+    assert body["error"] == "rate_limited"
+    wait = int(throttled.headers["Retry-After"])
+    assert 1 <= wait <= 15 * 60
+    assert "Set-Cookie" not in throttled.headers
+    form = await panel.client.post(
+        "/auth/login",
+        data={"email": "ann@acme.example", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert form.status == 303 and form.headers["Location"] == "/admin/login?error=throttled"
+    panel.clock.advance(seconds=wait)
+    assert (await panel.login("ann@acme.example", PASSWORD)).status == 200
+
+
+async def test_ten_failures_for_an_account_throttle_it_from_any_address(panel: Panel) -> None:
+    # Nine failures made elsewhere (the test client has one address, so they are counted
+    # straight into the account's window), then the tenth from here.
+    throttle = panel.client.app[LOGIN_ACCOUNT_THROTTLE]
+    for _ in range(9):
+        throttle.hit("ann@acme.example", 10)
+    assert (await panel.login("ANN@acme.example", "wrong password")).status == 401
+    throttled = await panel.login("ann@acme.example", PASSWORD)
+    assert throttled.status == 429 and "Retry-After" in throttled.headers
+    # Another account from the same address (one failure so far) is not held back.
+    assert (await panel.login("eve@acme.example", PASSWORD)).status == 200
+
+
+async def test_nine_failures_do_not_throttle(panel: Panel) -> None:
+    for _ in range(9):
+        assert (await panel.login("ann@acme.example", "wrong password")).status == 401
+    assert (await panel.login("ann@acme.example", PASSWORD)).status == 200
+
+
+# -- registration by invitation ---------------------------------------------------------
+
+
+async def _invite(panel: Panel, role: str = "engineer", email: str | None = None) -> str:
+    invitation = await users.invite(
+        panel.control,
+        tenant_id=panel.tenant["id"],
+        role=role,
+        email=email,
+        created_by=panel.admin["id"],
+        now=panel.clock(),
+    )
+    assert invitation.link == f"/admin/register?token={invitation.token}"
+    return invitation.token
+
+
+async def test_registration_with_an_invitation_creates_the_user_and_logs_in(
+    panel: Panel,
+) -> None:
+    token = await _invite(panel, role="engineer")
+    response = await panel.client.post(
+        "/auth/register",
+        json={"token": token, "password": "a long new passphrase", "email": "New@acme.example"},
+    )
+    assert response.status == 201, await response.text()
+    user = (await response.json())["data"]["user"]
+    assert user["email"] == "new@acme.example" and user["role"] == "engineer"
+    assert user["tenant_id"] == panel.tenant["id"]
+    cookie = cookie_of(response)
+    panel.client.session.cookie_jar.clear()
+    listed = await panel.client.get("/api/v1/assets", headers={"Cookie": f"{COOKIE}={cookie}"})
+    assert listed.status == 200
+    assert (await panel.login("new@acme.example", "a long new passphrase")).status == 200
+    again = await panel.client.post(
+        "/auth/register",
+        json={"token": token, "password": "another passphrase", "email": "x@acme.example"},
+    )
+    assert again.status == 400
+    detail = (await again.json())["details"][0]
+    assert detail["field"] == "token" and "already been used" in detail["message"]
+
+
+async def test_an_expired_or_unknown_invitation_is_refused(panel: Panel) -> None:
+    token = await _invite(panel)
+    panel.clock.advance(days=7, seconds=1)
+    body = {"token": token, "password": "a long new passphrase", "email": "late@acme.example"}
+    expired = await panel.client.post("/auth/register", json=body)
+    assert expired.status == 400
+    assert "expired" in (await expired.json())["details"][0]["message"]
+    unknown = await panel.client.post("/auth/register", json={**body, "token": "nope"})
+    assert unknown.status == 400
+    assert "not a valid invitation" in (await unknown.json())["details"][0]["message"]
+    listed = await users.list_users(panel.control, panel.tenant["id"], PageRequest())
+    assert "late@acme.example" not in [u["email"] for u in listed.items]
+
+
+async def test_an_invitation_for_an_address_takes_only_that_address(panel: Panel) -> None:
+    token = await _invite(panel, role="admin", email="boss@acme.example")
+    wrong = await panel.client.post(
+        "/auth/register",
+        json={"token": token, "password": "a long new passphrase", "email": "me@acme.example"},
+    )
+    assert wrong.status == 400 and (await wrong.json())["details"][0]["field"] == "email"
+    right = await panel.client.post(
+        "/auth/register", json={"token": token, "password": "a long new passphrase"}
+    )
+    assert right.status == 201
+    assert (await right.json())["data"]["user"]["role"] == "admin"
+
+
+async def test_a_short_password_is_refused_at_registration(panel: Panel) -> None:
+    token = await _invite(panel)
+    response = await panel.client.post(
+        "/auth/register", json={"token": token, "password": "short", "email": "s@acme.example"}
+    )
+    assert response.status == 400
+    assert (await response.json())["details"][0]["field"] == "password"
+    # The invitation was not spent on a refused attempt.
+    ok = await panel.client.post(
+        "/auth/register",
+        json={"token": token, "password": "long enough now", "email": "s@acme.example"},
+    )
+    assert ok.status == 201
+
+
+async def test_form_registration_redirects_in_or_back_with_the_error(panel: Panel) -> None:
+    token = await _invite(panel)
+    bad = await panel.client.post(
+        "/auth/register",
+        data={"token": token, "password": "short", "email": "f@acme.example"},
+        allow_redirects=False,
+    )
+    assert bad.status == 303
+    assert bad.headers["Location"] == f"/admin/register?token={token}&error=password"
+    good = await panel.client.post(
+        "/auth/register",
+        data={"token": token, "password": "long enough now", "email": "f@acme.example"},
+        allow_redirects=False,
+    )
+    assert good.status == 303 and good.headers["Location"] == "/admin/"
+    assert COOKIE in SimpleCookie(good.headers["Set-Cookie"])
+    used = await panel.client.post(
+        "/auth/register",
+        data={"token": token, "password": "long enough now", "email": "g@acme.example"},
+        allow_redirects=False,
+    )
+    assert used.headers["Location"] == f"/admin/register?token={token}&error=invitation"
