@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from reliatic_appliance.admin.views import api_keys, plant, public, webhooks
+from reliatic_appliance.admin.views import api_keys, plant, public, users, webhooks
 
 STATIC = "/admin/static/"
 
@@ -33,5 +33,9 @@ def install(app: web.Application) -> None:
     add("POST", hooks + "/{webhook_id}/enabled", webhooks.set_enabled)
     add("POST", hooks + "/{webhook_id}/test", webhooks.send_test)
     add("POST", hooks + "/{webhook_id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver)
+    add("GET", users.BASE, users.list_users)
+    add("POST", users.BASE, users.invite)
+    add("GET", f"{users.BASE}/invited", users.invited)
+    add("POST", users.BASE + "/{user_id}/disable", users.disable)
     static = Path(str(resources.files("reliatic_appliance.admin") / "static"))
     app.router.add_static(STATIC, static, name="admin_static")

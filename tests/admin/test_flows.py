@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
+
 from reliatic_appliance.admin.render import CSP
-from tests.admin.conftest import Panel
+from tests.admin.conftest import PASSWORD, Panel
 from tests.admin.test_pages import make_asset
 
 SECRET_FIELD = re.compile(r'class="secret-value" type="text" readonly value="([^"]+)"')
@@ -185,3 +187,38 @@ async def test_the_asset_page_plots_its_completed_readings(panel: Panel) -> None
     assert '<line class="required"' in text and '<line class="rate"' in text
     assert f"{fresh['remaining_life_years']:,.1f} years" in text
     assert "2024-01-01: 16 mm" in text
+
+
+async def test_an_invitation_link_is_shown_once_and_registers_the_invitee(panel: Panel) -> None:
+    response = await panel.form(
+        "/admin/users", {"email": "new.hire@plant.example", "role": "engineer"}
+    )
+    assert response.status == 303
+    shown_at = response.headers["Location"]
+    match = SECRET_FIELD.search(await (await panel.client.get(shown_at)).text())
+    assert match
+    link = match[1]
+    assert link.startswith(panel.url("/admin/register?token="))
+    assert link not in await (await panel.client.get(shown_at)).text()
+    token = link.split("token=", 1)[1]
+    page = await panel.client.get(f"/admin/register?token={token}")
+    assert "Create account" in await page.text()
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as invitee:
+        response = await invitee.post(
+            panel.url("/auth/register"),
+            data={"token": token, "email": "new.hire@plant.example", "password": PASSWORD},
+            allow_redirects=False,
+        )
+        assert response.status == 303, await response.text()
+        overview = await invitee.get(panel.url("/admin/"))
+        assert overview.status == 200 and "new.hire@plant.example" in await overview.text()
+
+        listed = await (await panel.client.get("/admin/users")).text()
+        user_id = re.search(r'data-user-id="([^"]+)"[^>]*>\s*<td>new.hire', listed)
+        assert user_id, "the new user is not listed"
+        response = await panel.form(f"/admin/users/{user_id[1]}/disable", {})
+        assert response.headers["Location"] == "/admin/users?done=disabled"
+        # Disabled: the session ends at once (SPEC §4).
+        gone = await invitee.get(panel.url("/admin/"), allow_redirects=False)
+        assert gone.status == 303 and gone.headers["Location"] == "/admin/login"

@@ -21,7 +21,7 @@ ASSET = {
     "required_thickness_mm": 12.0,
 }
 LINKED = re.compile(r'(?:href|src)="(/admin/static/[^"]+)"')
-ADMIN_ONLY = ["/admin/settings/api-keys", "/admin/settings/webhooks"]
+ADMIN_ONLY = ["/admin/settings/api-keys", "/admin/settings/webhooks", "/admin/users"]
 
 
 async def make_asset(panel: Panel, **changes: Any) -> dict[str, Any]:
@@ -69,6 +69,7 @@ async def panel_pages(panel: Panel) -> list[str]:
         f"/admin/settings/api-keys/{panel.api.key_id}/revoke",
         "/admin/settings/webhooks",
         f"/admin/settings/webhooks/{hook_id}",
+        "/admin/users",
     ]
 
 
@@ -129,6 +130,7 @@ async def test_every_form_needs_the_csrf_token(panel: Panel, token: str | None) 
         ("/admin/settings/webhooks", {"url": "https://10.1.1.1/h", "events": "asset.updated"}),
         (f"/admin/settings/webhooks/{hook_id}/enabled", {"enabled": "false"}),
         (f"/admin/settings/webhooks/{hook_id}/test", {}),
+        ("/admin/users", {"role": "engineer"}),
     ]
     for path, data in forms:
         fields = dict(data)
