@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from reliatic_appliance.domain.corrosion import DAYS_PER_YEAR, ThicknessReading
 
-WIDTH = 640
+WIDTH = 800
 HEIGHT = 300
 # Room for the axis labels: left, right, top, bottom.
 MARGIN = (56, 16, 16, 36)

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import jinja2
@@ -57,7 +59,8 @@ def _words(value: str | None) -> str:
     if not value:
         return "—"
     text = value.replace("_", " ")
-    text = text.replace("medium high", "medium-high")
+    for pair in ("medium high", "read only", "read write"):
+        text = text.replace(pair, pair.replace(" ", "-"))
     for short in ("ut ", "rbi ", "psv ", "moc "):
         if text.startswith(short):
             return short.upper() + text[len(short) :]
@@ -70,6 +73,30 @@ def _number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+STATIC = "/admin/static/"
+
+
+def static_urls() -> dict[str, str]:
+    """Each vendored file's URL with a digest of its content (`?v=`): browsers may keep it for
+    a year (`cache_static`), and a new release's file has a new URL. Without that, every page
+    view would fetch the CSS and scripts again, each one counted against the client
+    address's rate limit (SPEC §4)."""
+    root = resources.files("reliatic_appliance.admin") / "static"
+    urls = {}
+    for name in ("panel.css", "panel.js", "favicon.svg", "htmx/htmx.min.js"):
+        digest = hashlib.sha256(root.joinpath(name).read_bytes()).hexdigest()[:12]
+        urls[name] = f"{STATIC}{name}?v={digest}"
+    return urls
+
+
+async def cache_static(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: a versioned static file is immutable; every one is nosniff."""
+    if request.path.startswith(STATIC):
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.status == 200 and "v" in request.query:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reliatic_appliance.admin", "templates"),
@@ -79,6 +106,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(date=_date, datetime=_datetime, words=_words, number=_number)
+    env.globals["static"] = static_urls()
     return env
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from reliatic_appliance.admin.render import STATIC, cache_static
 from reliatic_appliance.admin.views import api_keys, plant, public, users, webhooks
-
-STATIC = "/admin/static/"
 
 
 def install(app: web.Application) -> None:
@@ -39,3 +38,4 @@ def install(app: web.Application) -> None:
     add("POST", users.BASE + "/{user_id}/disable", users.disable)
     static = Path(str(resources.files("reliatic_appliance.admin") / "static"))
     app.router.add_static(STATIC, static, name="admin_static")
+    app.on_response_prepare.append(cache_static)

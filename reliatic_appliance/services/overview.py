@@ -18,7 +18,7 @@ Row = dict[str, Any]
 # How far ahead "inspections due" looks (SPEC §10: the next 90 days).
 DUE_WINDOW_DAYS = 90
 # Rows a section of the Overview lists before it says "and N more".
-SECTION_ROWS = 50
+SECTION_ROWS = 25
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ async def overdue_by_level(
         db,
         ActionFilter(overdue=True),
         "due_date",
-        PageRequest(page=1, per_page=SECTION_ROWS * 4),
+        PageRequest(page=1, per_page=SECTION_ROWS),
         now=now,
     )
     today = now.date()

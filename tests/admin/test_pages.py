@@ -151,3 +151,35 @@ async def test_unknown_things_are_404_pages(panel: Panel) -> None:
         response = await panel.client.get(path)
         assert response.status == 404, path
         assert response.content_type == "text/html"
+
+
+async def test_a_full_overview_stays_under_the_weight_limit(panel: Panel) -> None:
+    """More overdue actions and due inspections than the Overview lists, with long names."""
+    for n in range(30):
+        asset = await make_asset(
+            panel,
+            tag_number=f"P-{n:04d}-HC-LONG-TAG",
+            name="12 inch hydrocarbon transfer line from crude unit to storage " + "x" * 40,
+            install_date="2000-01-01",
+        )
+        inspection = {
+            "asset_id": asset["id"],
+            "inspection_type": "ut_scanning",
+            "inspection_date": "2012-01-01",
+            "inspector_name": "J. Okafor",
+            "coverage_percent": 60,
+            "min_measured_thickness_mm": 16.0,
+        }
+        assert (await panel.api.post("/api/v1/inspections", json=inspection)).status == 201
+        action = {
+            "title": "Replace the corroded nozzle and re-inspect the weld " + "y" * 60,
+            "priority": "high",
+            "asset_id": asset["id"],
+            "due_date": "2026-01-01",
+        }
+        response = await panel.api.post("/api/v1/actions", json=action)
+        assert response.status == 201, await response.text()
+    weight, text = await page_weight(panel, "/admin/")
+    assert "Showing the 25 oldest of 30" in text
+    assert "Showing the 25 soonest of 30" in text
+    assert weight < WEIGHT_LIMIT, weight

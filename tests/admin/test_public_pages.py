@@ -3,6 +3,8 @@ every other page to it (SPEC §10)."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.admin.render import CSP
@@ -57,3 +59,17 @@ async def test_static_files_are_served_from_the_package(client: TestClient) -> N
         assert response.status == 200, path
     htmx = await (await client.get("/admin/static/htmx/htmx.min.js")).text()
     assert 'version:"2.0.11"' in htmx.replace(" ", "")
+
+
+async def test_linked_static_files_are_versioned_and_kept_by_the_browser(
+    client: TestClient,
+) -> None:
+    text = await (await client.get("/admin/login")).text()
+    linked = re.findall(r'(?:href|src)="(/admin/static/[^"]+)"', text)
+    assert len(linked) == 4
+    for url in linked:
+        assert "?v=" in url, url
+        response = await client.get(url)
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

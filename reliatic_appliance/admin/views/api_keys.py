@@ -8,7 +8,12 @@ import datetime
 from aiohttp import web
 
 from reliatic_appliance.admin.render import PageCall, page, redirect
-from reliatic_appliance.domain.permissions import ADMIN_PERMISSIONS, DOMAIN_PERMISSIONS, LEVELS
+from reliatic_appliance.domain.permissions import (
+    ADMIN_PERMISSIONS,
+    DOMAIN_PERMISSIONS,
+    LEVELS,
+    effective_permissions,
+)
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.keys import ADMIN_SECRETS, CONTROL_DB
 from reliatic_appliance.services import api_keys as service
@@ -18,6 +23,15 @@ BASE = "/admin/settings/api-keys"
 # A tenant has tens of keys, not thousands: one page holds them all.
 LIST_SIZE = 200
 NOTICES = {"revoked": "The key is revoked. Requests with it are refused from now on."}
+
+
+def scope_summary(level: str, permissions: list[str]) -> tuple[bool, list[str]]:
+    """(every domain resource at the key's level?, the permissions worth listing): a key
+    of the whole level reads "All resources" and then only its administration rights."""
+    whole = set(effective_permissions(level, []))
+    if whole <= set(permissions):
+        return True, [p for p in permissions if p not in whole]
+    return False, permissions
 
 
 async def _list(call: PageCall, *, status: int = 200, error: str | None = None) -> web.Response:
@@ -30,7 +44,7 @@ async def _list(call: PageCall, *, status: int = 200, error: str | None = None) 
         "api_keys.html",
         status=status,
         title="API keys",
-        keys=keys.items,
+        keys=[{**k, "scope": scope_summary(k["level"], k["permissions"])} for k in keys.items],
         total=keys.total,
         levels=LEVELS,
         domain_permissions=DOMAIN_PERMISSIONS,

@@ -39,9 +39,23 @@ async def overview_page(call: PageCall) -> web.StreamResponse:
         overdue=overdue,
         overdue_total=overdue_total,
         overdue_shown=sum(len(g) for g in overdue.values()),
+        level_text=level_texts(levels),
         due=due,
         today=call.now.date(),
     )
+
+
+def level_texts(levels_days: list[int]) -> dict[int, str]:
+    """Each SLA escalation level in words (domain/sla.py: level 1 from a day past due, then
+    one more at each of `levels_days`)."""
+    starts = [1, *levels_days]
+    texts = {}
+    for level, start in enumerate(starts, 1):
+        if level < len(starts):
+            texts[level] = f"{start} to {starts[level] - 1} days past due"
+        else:
+            texts[level] = f"{start} day{'s' if start != 1 else ''} or more past due"
+    return texts
 
 
 def _int_in(text: str, low: int, high: int) -> int | None:

@@ -17,7 +17,7 @@ from reliatic_appliance.services.paging import PageRequest
 
 BASE = "/admin/settings/webhooks"
 LIST_SIZE = 200
-DELIVERIES_PER_PAGE = 25
+DELIVERIES_PER_PAGE = 20
 NOTICES = {
     "enabled": "The subscription is enabled.",
     "disabled": "The subscription is disabled: nothing is sent to it until it is enabled.",
