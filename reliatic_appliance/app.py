@@ -20,6 +20,7 @@ from reliatic_appliance.api.handlers import (
     actions,
     api_keys,
     assets,
+    audit,
     events,
     failure_modes,
     inspections,
@@ -71,6 +72,7 @@ OPERATIONS: list[routes.Operation] = [
     *events.OPERATIONS,
     *webhooks.OPERATIONS,
     *api_keys.OPERATIONS,
+    *audit.OPERATIONS,
 ]
 
 

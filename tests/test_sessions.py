@@ -4,6 +4,8 @@ authentication, the login throttle and registration by invitation."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,17 +15,28 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from reliatic_appliance.app import create_app
-from reliatic_appliance.keys import CONTROL_DB, LOGIN_ACCOUNT_THROTTLE, PASSWORD_HASHER
-from reliatic_appliance.services import api_keys, tenants, users
+from reliatic_appliance.keys import (
+    CONTROL_DB,
+    LOGIN_ACCOUNT_THROTTLE,
+    PASSWORD_HASHER,
+    TENANT_DBS,
+)
+from reliatic_appliance.services import api_keys, audit, tenants, users
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.services.paging import PageRequest
 from tests.conftest import ASSET, make_settings
 
 START = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
 COOKIE = "reliatic_session"
+TEST = Who("test")
 
 
 class Clock:
@@ -103,7 +116,7 @@ async def panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: 
     app = create_app(make_settings(data_dir), clock=clock, run_scheduler=False)
     client = await aiohttp_client(app)
     control, hasher = app[CONTROL_DB], app[PASSWORD_HASHER]
-    tenant = await tenants.create_tenant(control, data_dir, slug="acme", now=START)
+    tenant = await tenants.create_tenant(control, data_dir, slug="acme", by=TEST, now=START)
     made = {}
     for email, role in (("ann@acme.example", "admin"), ("eve@acme.example", "engineer")):
         made[role] = await users.create_user(
@@ -113,7 +126,7 @@ async def panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: 
             email=email,
             role=role,
             password=PASSWORD,
-            created_by="test",
+            by=TEST,
             now=START,
         )
     return Panel(client, clock, tenant, made["admin"], made["engineer"])
@@ -189,7 +202,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(panel: Panel) -
 
 
 async def test_a_disabled_user_cannot_log_in(panel: Panel) -> None:
-    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, now=START)
+    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, by=TEST, now=START)
     response = await panel.login("ann@acme.example")
     assert response.status == 401
     assert (await response.json())["message"] == "The email or password is incorrect."
@@ -268,7 +281,7 @@ async def test_absolute_timeout_ends_a_busy_session_after_7_days(panel: Panel) -
 async def test_disabling_a_user_ends_its_sessions(panel: Panel) -> None:
     session = await panel.session("ann@acme.example")
     other = await panel.session("ann@acme.example")
-    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, now=START)
+    await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, by=TEST, now=START)
     assert (await session.request("GET", "/api/v1/assets")).status == 401
     assert (await other.request("GET", "/api/v1/assets")).status == 401
     rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
@@ -346,7 +359,11 @@ async def test_engineer_session_reads_the_domain_and_nothing_more(panel: Panel) 
     assert (await session.request("GET", "/api/v1/actions")).status == 200
     write = await session.request("POST", "/api/v1/assets", json=ASSET)
     assert write.status == 403
-    assert (await write.json())["error"] == "forbidden"
+    assert await write.json() == {
+        "error": "forbidden",
+        "message": "Your role lacks required permission: assets:write",
+        "details": [],
+    }
     keys = await session.request("GET", "/api/v1/api-keys")
     assert keys.status == 403
     hooks = await session.request("GET", "/api/v1/webhooks")
@@ -356,7 +373,12 @@ async def test_engineer_session_reads_the_domain_and_nothing_more(panel: Panel) 
 async def test_a_bearer_header_wins_over_the_cookie(panel: Panel) -> None:
     session = await panel.session("ann@acme.example")
     _, read_only = await api_keys.create_key(
-        panel.control, tenant_id=panel.tenant["id"], name="ro", level="read_only", now=START
+        panel.control,
+        tenant_id=panel.tenant["id"],
+        name="ro",
+        level="read_only",
+        by=TEST,
+        now=START,
     )
     # The admin cookie would allow this write; the read-only key in the header decides.
     response = await session.request(
@@ -371,7 +393,12 @@ async def test_a_bearer_header_wins_over_the_cookie(panel: Panel) -> None:
     assert bad.status == 401 and (await bad.json())["error"] == "invalid_api_key"
     # And a Bearer request needs no CSRF token, cookie or not.
     _, writer = await api_keys.create_key(
-        panel.control, tenant_id=panel.tenant["id"], name="rw", level="read_write", now=START
+        panel.control,
+        tenant_id=panel.tenant["id"],
+        name="rw",
+        level="read_write",
+        by=TEST,
+        now=START,
     )
     made = await session.request(
         "POST",
@@ -389,7 +416,7 @@ async def test_session_requests_are_rate_limited_per_user(
     settings = make_settings(data_dir, {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "3"})
     app = create_app(settings, run_scheduler=False)
     client = await aiohttp_client(app)
-    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", now=START)
+    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", by=TEST, now=START)
     await users.create_user(
         app[CONTROL_DB],
         app[PASSWORD_HASHER],
@@ -397,7 +424,7 @@ async def test_session_requests_are_rate_limited_per_user(
         email="a@acme.example",
         role="admin",
         password=PASSWORD,
-        created_by="test",
+        by=TEST,
         now=START,
     )
     login = await client.post("/auth/login", json={"email": "a@acme.example", "password": PASSWORD})
@@ -464,7 +491,7 @@ async def _invite(panel: Panel, role: str = "engineer", email: str | None = None
         tenant_id=panel.tenant["id"],
         role=role,
         email=email,
-        created_by=panel.admin["id"],
+        by=Who(panel.admin["id"]),
         now=panel.clock(),
     )
     assert invitation.link == f"/admin/register?token={invitation.token}"
@@ -562,3 +589,144 @@ async def test_form_registration_redirects_in_or_back_with_the_error(panel: Pane
         allow_redirects=False,
     )
     assert used.headers["Location"] == f"/admin/register?token={token}&error=invitation"
+
+
+async def test_the_access_log_names_the_user_never_the_cookie_or_password(
+    panel: Panel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    session = await panel.session("ann@acme.example")
+    assert (await session.request("GET", "/api/v1/assets")).status == 200
+    await session.request("POST", "/auth/logout")
+    lines = [r.fields for r in caplog.records if r.name == "reliatic.access"]  # type: ignore[attr-defined]
+    by_path = {(line["method"], line["path"]): line for line in lines}
+    read = by_path[("GET", "/api/v1/assets")]
+    assert read["user_id"] == panel.admin["id"] and read["key_id"] is None
+    assert read["tenant"] == "acme"
+    assert by_path[("POST", "/auth/logout")]["user_id"] == panel.admin["id"]
+    text = caplog.text + repr([r.__dict__ for r in caplog.records])
+    assert session.token not in text and session.csrf not in text and PASSWORD not in text
+
+
+def _self_signed(directory: Path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+async def test_over_tls_the_cookie_is_secure(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(data_dir), run_scheduler=False)
+    server = TestServer(app)
+    # Started here, since only start_server takes `ssl`; the client then finds it running.
+    await server.start_server(ssl=_self_signed(tmp_path))
+    client = await aiohttp_client(server)
+    tenant = await tenants.create_tenant(app[CONTROL_DB], data_dir, slug="acme", by=TEST, now=START)
+    await users.create_user(
+        app[CONTROL_DB],
+        app[PASSWORD_HASHER],
+        tenant_id=tenant["id"],
+        email="a@acme.example",
+        role="admin",
+        password=PASSWORD,
+        by=TEST,
+        now=START,
+    )
+    response = await client.post(
+        "/auth/login", json={"email": "a@acme.example", "password": PASSWORD}, ssl=False
+    )
+    assert response.status == 200
+    assert str(response.url).startswith("https://")
+    morsel = SimpleCookie(response.headers["Set-Cookie"])[COOKIE]
+    assert morsel["secure"] is True and morsel["httponly"] is True
+    assert morsel["samesite"] == "Strict"
+
+
+# -- the audit log (SPEC §5) ----------------------------------------------------------------
+
+
+async def test_user_and_session_acts_are_audited_without_a_secret(panel: Panel) -> None:
+    admin_id, engineer_id = panel.admin["id"], panel.engineer["id"]
+    assert (await panel.login("ann@acme.example", "wrong password")).status == 401
+    assert (await panel.login("nobody@acme.example", "wrong password")).status == 401
+    await users.disable_user(panel.control, engineer_id, tenant_id=None, by=TEST, now=START)
+    assert (await panel.login("eve@acme.example")).status == 401  # disabled
+    token = await _invite(panel, role="engineer")
+    registered = await panel.client.post(
+        "/auth/register",
+        json={"token": token, "password": "a long new passphrase", "email": "new@acme.example"},
+    )
+    assert registered.status == 201
+    new_id = (await registered.json())["data"]["user"]["id"]
+    panel.client.session.cookie_jar.clear()
+    session = await panel.session("ann@acme.example")
+    response = await session.request("GET", "/api/v1/audit-log?per_page=100&sort=created_at")
+    assert response.status == 200, await response.text()
+    entries = (await response.json())["data"]
+    await session.request("POST", "/auth/logout")
+
+    def acts(action: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        return [
+            (e["actor"], e["target_id"], e["changes"]) for e in entries if e["action"] == action
+        ]
+
+    assert acts("user.created") == [
+        ("test", admin_id, {"email": "ann@acme.example", "role": "admin"}),
+        ("test", engineer_id, {"email": "eve@acme.example", "role": "engineer"}),
+    ]
+    assert acts("session.login_failed") == [
+        (admin_id, admin_id, {"reason": "wrong password"}),
+        (engineer_id, engineer_id, {"reason": "user disabled"}),
+    ]  # and nothing for the email nobody has
+    assert acts("user.disabled") == [
+        ("test", engineer_id, {"email": "eve@acme.example", "sessions_ended": 0})
+    ]
+    [(actor, target, changes)] = acts("invitation.created")
+    assert actor == admin_id and changes["role"] == "engineer" and changes["email"] is None
+    [(actor, target, changes)] = acts("user.registered")
+    assert actor == target == new_id
+    assert changes["email"] == "new@acme.example" and changes["role"] == "engineer"
+    assert changes["invitation"].startswith("inv_")
+    logins = acts("session.login")
+    assert [(a, t) for a, t, _ in logins] == [(new_id, new_id), (admin_id, admin_id)]
+    assert all(e["address"] == "127.0.0.1" for e in entries if e["action"].startswith("session"))
+    text = repr(entries)
+    assert PASSWORD not in text and "passphrase" not in text and token not in text
+    assert session.token not in text and "argon2" not in text
+    # The logout came after the listing: read the chain and check it whole.
+    check = await audit.verify(
+        panel.control,
+        await panel.client.app[TENANT_DBS].get(panel.tenant["id"]),
+        panel.tenant["id"],
+    )
+    assert check.ok
+    control_entries = [e for e in entries if e["chain"] == "control"]
+    assert check.chains[0].checked == len(control_entries) + 1  # + the logout
+    last = panel.control.read_now(
+        lambda tx: tx.conn.execute(
+            "SELECT actor, action FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    )
+    assert last == {"actor": admin_id, "action": "session.logout"}

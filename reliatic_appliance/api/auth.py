@@ -78,7 +78,9 @@ def require_permission(principal: Principal | None, permission: str) -> Principa
     if principal is None:
         raise Unauthorized()
     if not grants(principal.permissions, permission):
-        raise Forbidden(f"API key lacks required permission: {permission}")
+        # SPEC §4's wording for a key; a session's permissions come from the user's role.
+        holder = "API key" if principal.key_id is not None else "Your role"
+        raise Forbidden(f"{holder} lacks required permission: {permission}")
     return principal
 
 

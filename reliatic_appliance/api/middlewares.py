@@ -257,9 +257,9 @@ async def guard(request: web.Request) -> None:
         # Public routes (the panel's pages, /auth/*) see the session if there is a live one,
         # and a state-changing request made with it needs its CSRF token like any other.
         if session_token(request) is not None:
-            session = await session_principal(request)
-            if session is not None:
-                _authenticated(request, session)
+            principal = await session_principal(request)
+            if principal is not None:
+                _authenticated(request, principal)
                 await check_csrf(request)
         return
     try:

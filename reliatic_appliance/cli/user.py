@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import Any
 
-from reliatic_appliance.cli.context import CliContext, CliError, table
+from reliatic_appliance.cli.context import CliContext, CliError, cli_who, table
 from reliatic_appliance.domain.permissions import ROLES, UserRole
 from reliatic_appliance.errors import ValidationError
 from reliatic_appliance.ports import ControlDb
@@ -15,9 +15,6 @@ from reliatic_appliance.services import tenants, users
 from reliatic_appliance.services.paging import PageRequest
 from reliatic_appliance.services.passwords import PasswordHasher, check_policy
 from reliatic_appliance.timefmt import utc_now
-
-# The CLI acts as the operator with a root shell; the audit log names it so.
-CLI_ACTOR = "cli"
 
 
 def register(
@@ -108,7 +105,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
             email=args.email,
             role=args.role,
             password=password,
-            created_by=CLI_ACTOR,
+            by=cli_who(),
             now=utc_now(),
         )
     ctx.emit(
@@ -155,7 +152,9 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_disable(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        record = await users.disable_user(control, args.user_id, tenant_id=None, now=utc_now())
+        record = await users.disable_user(
+            control, args.user_id, tenant_id=None, by=cli_who(), now=utc_now()
+        )
     ctx.emit(record, f"disabled user {record['id']} ({record['email']}); its sessions ended")
     return 0
 
@@ -168,7 +167,7 @@ async def run_invite(ctx: CliContext, args: argparse.Namespace) -> int:
             tenant_id=tenant["id"],
             role=args.role,
             email=args.email,
-            created_by=CLI_ACTOR,
+            by=cli_who(),
             now=utc_now(),
         )
     record = invitation.record

@@ -15,7 +15,7 @@ from typing import Any
 
 import pydantic
 
-from reliatic_appliance.cli.context import CliContext, CliError, table
+from reliatic_appliance.cli.context import CliContext, CliError, cli_who, table
 from reliatic_appliance.domain.event_types import EVENT_TYPES
 from reliatic_appliance.domain.target_policy import TargetRefused, check_url
 from reliatic_appliance.errors import NotFound, ValidationError
@@ -158,6 +158,7 @@ async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
                 secret=body.secret,
                 enabled=body.enabled,
                 description=body.description,
+                by=cli_who(),
                 now=utc_now(),
             )
         except ValidationError as exc:
@@ -211,7 +212,7 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 async def run_remove(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control, _tenant_files(ctx) as databases:
         tenant, db, row = await _find(control, databases, args.webhook_id)
-        await service.delete_webhook(db, args.webhook_id)
+        await service.delete_webhook(db, args.webhook_id, by=cli_who(), now=utc_now())
     ctx.emit(
         {**row, "tenant": tenant["slug"], "removed": True},
         f"removed webhook {row['id']} ({row['url']}) from tenant {tenant['slug']}",

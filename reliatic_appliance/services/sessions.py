@@ -25,6 +25,7 @@ from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.services import users
 from reliatic_appliance.services.api_keys import Principal
+from reliatic_appliance.services.audit import Who, record_control
 from reliatic_appliance.services.passwords import PasswordHasher
 from reliatic_appliance.services.users import normalise_email, public_view
 from reliatic_appliance.timefmt import format_ts
@@ -85,17 +86,27 @@ def csrf_matches(session_token: str, sent: str | None) -> bool:
     return hmac.compare_digest(sent.encode("utf-8"), csrf_token(session_token).encode("ascii"))
 
 
-def open_session(tx: ControlTx, user_id: str, policy: SessionPolicy, *, now: datetime) -> str:
-    """A new session for `user_id` inside the caller's transaction; returns its token.
+def open_session(
+    tx: ControlTx,
+    user_id: str,
+    policy: SessionPolicy,
+    *,
+    who: Who,
+    tenant_id: str,
+    now: datetime,
+) -> str:
+    """A new session for `user_id` inside the caller's transaction, audited as
+    `session.login`; returns its token.
 
     Sessions past either timeout are purged here: a login is rare enough to pay for it, and
     the table then only holds sessions that may still be used.
     """
     tx.sessions.purge_sessions(now=format_ts(now), idle_before=format_ts(now - policy.idle))
     token = secrets.token_urlsafe(32)
+    session_id = new_id("ses")
     tx.sessions.insert_session(
         {
-            "id": new_id("ses"),
+            "id": session_id,
             "user_id": user_id,
             "created_at": format_ts(now),
             "last_seen_at": format_ts(now),
@@ -103,6 +114,8 @@ def open_session(tx: ControlTx, user_id: str, policy: SessionPolicy, *, now: dat
         },
         hash_token(token),
     )
+    act = who.act("session.login", "user", user_id, {"session": session_id})
+    record_control(tx, tenant_id, act, now=now)
     return token
 
 
@@ -113,6 +126,7 @@ async def login(
     email: str,
     password: str,
     policy: SessionPolicy,
+    address: str | None,
     previous_token: str | None = None,
     now: datetime,
 ) -> Login:
@@ -120,17 +134,27 @@ async def login(
 
     Unknown email, wrong password, disabled user or disabled tenant: one error, one message,
     one password hash spent each (no timing oracle). The session the browser held before,
-    if any, ends here: a login always rotates the session.
+    if any, ends here: a login always rotates the session. A failure for an email that
+    exists is in its tenant's audit log (SPEC §5), with why; nobody else's is.
     """
-    address = normalise_email(email, strict=False)
-    user = await control.read(lambda tx: tx.users.user_by_email(address))
+    login_name = normalise_email(email, strict=False)
+    user = await control.read(lambda tx: tx.users.user_by_email(login_name))
     matches = await hasher.verify(password, user["password_hash"] if user else None)
-    if (
-        user is None
-        or not matches
-        or user["disabled_at"] is not None
-        or user["tenant_disabled_at"] is not None
-    ):
+    if user is None:
+        raise Unauthorized(LOGIN_FAILED)
+    who = Who(user["id"], address)
+    refusal = (
+        "wrong password"
+        if not matches
+        else "user disabled"
+        if user["disabled_at"] is not None
+        else "tenant disabled"
+        if user["tenant_disabled_at"] is not None
+        else None
+    )
+    if refusal is not None:
+        act = who.act("session.login_failed", "user", user["id"], {"reason": refusal})
+        await control.write(lambda tx: record_control(tx, user["tenant_id"], act, now=now))
         raise Unauthorized(LOGIN_FAILED)
 
     def write(tx: ControlTx) -> str:
@@ -138,7 +162,7 @@ async def login(
             old = tx.sessions.session_for_auth(hash_token(previous_token))
             if old is not None:
                 tx.sessions.delete_session(old["id"])
-        return open_session(tx, user["id"], policy, now=now)
+        return open_session(tx, user["id"], policy, who=who, tenant_id=user["tenant_id"], now=now)
 
     token = await control.write(write)
     return Login(public_view(user), token, csrf_token(token))
@@ -188,11 +212,18 @@ async def authenticate(
     return principal, session
 
 
-async def logout(control: ControlDb, session: Session, *, now: datetime) -> None:
+async def logout(
+    control: ControlDb, session: Session, *, address: str | None, now: datetime
+) -> None:
     """End the session on the server: its cookie is refused from the next request on."""
 
     def write(tx: ControlTx) -> None:
-        tx.sessions.delete_session(session.session_id)
+        if tx.sessions.delete_session(session.session_id):
+            shown = {"session": session.session_id}
+            act = Who(session.user_id, address).act(
+                "session.logout", "user", session.user_id, shown
+            )
+            record_control(tx, session.tenant_id, act, now=now)
 
     await control.write(write)
 
@@ -211,17 +242,26 @@ async def register(
     password: str,
     email: str | None,
     policy: SessionPolicy,
+    address: str | None,
     now: datetime,
 ) -> Login:
     """Register with an invitation and log in, in one transaction (SPEC §4)."""
+
+    def opened(tx: ControlTx, user_id: str) -> str:
+        user = tx.users.user_by_id(user_id)
+        assert user is not None
+        who = Who(user_id, address)
+        return open_session(tx, user_id, policy, who=who, tenant_id=user["tenant_id"], now=now)
+
     user, session_token = await users.register(
         control,
         hasher,
         token=token,
         password=password,
         email=email,
+        address=address,
         now=now,
-        opened=lambda tx, user_id: open_session(tx, user_id, policy, now=now),
+        opened=opened,
     )
     assert session_token is not None
     return Login(user, session_token, csrf_token(session_token))

@@ -19,6 +19,7 @@ from reliatic_appliance.domain.permissions import ROLES
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx, UniqueViolation
+from reliatic_appliance.services.audit import Who, record_control
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.services.passwords import PasswordHasher, check_policy
 from reliatic_appliance.timefmt import format_ts
@@ -103,7 +104,7 @@ async def create_user(
     email: str,
     role: str,
     password: str,
-    created_by: str | None,
+    by: Who,
     now: datetime,
 ) -> Row:
     """A new user of `tenant_id` (`reliatic user create`); 409 if the email is taken."""
@@ -115,10 +116,16 @@ async def create_user(
         email=address,
         role=role,
         password_hash=await hasher.hash(password),
-        created_by=created_by,
+        created_by=by.actor,
         now=format_ts(now),
     )
-    await control.write(lambda tx: _insert_user(tx, record))
+
+    def write(tx: ControlTx) -> None:
+        _insert_user(tx, record)
+        shown = {"email": address, "role": role}
+        record_control(tx, tenant_id, by.act("user.created", "user", record["id"], shown), now=now)
+
+    await control.write(write)
     return public_view(record)
 
 
@@ -142,7 +149,7 @@ async def list_users(control: ControlDb, tenant_id: str, page: PageRequest) -> P
 
 
 async def disable_user(
-    control: ControlDb, user_id: str, *, tenant_id: str | None, now: datetime
+    control: ControlDb, user_id: str, *, tenant_id: str | None, by: Who, now: datetime
 ) -> Row:
     """Disable (idempotent) and end every session of the user in the same transaction, so
     no request is served on its authority after this returns. `tenant_id` None: the CLI."""
@@ -151,8 +158,11 @@ async def disable_user(
         row = tx.users.user_by_id(user_id, tenant_id)
         if row is None:
             raise NotFound(f"User {user_id} not found.")
-        tx.users.disable_user(user_id, format_ts(now))
-        tx.sessions.delete_user_sessions(user_id)
+        if tx.users.disable_user(user_id, format_ts(now)):
+            ended = tx.sessions.delete_user_sessions(user_id)
+            shown = {"email": row["email"], "sessions_ended": ended}
+            act = by.act("user.disabled", "user", user_id, shown)
+            record_control(tx, row["tenant_id"], act, now=now)
         updated = tx.users.user_by_id(user_id)
         assert updated is not None
         return public_view(updated)
@@ -186,7 +196,7 @@ async def invite(
     tenant_id: str,
     role: str,
     email: str | None = None,
-    created_by: str,
+    by: Who,
     now: datetime,
 ) -> Invitation:
     """A one-time registration invitation, valid for 7 days (SPEC §10)."""
@@ -198,7 +208,7 @@ async def invite(
         "tenant_id": tenant_id,
         "email": address,
         "role": role,
-        "created_by": created_by,
+        "created_by": by.actor,
         "created_at": format_ts(now),
         "expires_at": format_ts(now + INVITATION_LIFETIME),
         "used_at": None,
@@ -212,6 +222,9 @@ async def invite(
         if tenant["disabled_at"] is not None:
             raise Conflict(f"Tenant '{tenant['slug']}' is disabled; enable it before inviting.")
         tx.invitations.insert_invitation(record, hash_token(token))
+        shown = {"role": role, "email": address, "expires_at": record["expires_at"]}
+        act = by.act("invitation.created", "invitation", record["id"], shown)
+        record_control(tx, tenant_id, act, now=now)
 
     await control.write(write)
     return Invitation(record, token)
@@ -252,6 +265,7 @@ async def register(
     token: str,
     password: str,
     email: str | None,
+    address: str | None,
     now: datetime,
     opened: Callable[[ControlTx, str], str] | None = None,
 ) -> tuple[Row, str | None]:
@@ -263,8 +277,8 @@ async def register(
     fixed = invitation["email"]
     if fixed is None and not email:
         raise ValidationError.field("email", "is required")
-    address = normalise_email(email) if email else fixed
-    if fixed is not None and address != fixed:
+    login = normalise_email(email) if email else fixed
+    if fixed is not None and login != fixed:
         raise ValidationError.field("email", "must be the address the invitation was made for")
     password_hash = await hasher.hash(password)
 
@@ -273,7 +287,7 @@ async def register(
         current = _usable_invitation(tx, token, now)
         record = _new_user(
             tenant_id=current["tenant_id"],
-            email=address,
+            email=login,
             role=current["role"],
             password_hash=password_hash,
             created_by=current["created_by"],
@@ -282,6 +296,9 @@ async def register(
         _insert_user(tx, record)
         if not tx.invitations.use_invitation(current["id"], format_ts(now), record["id"]):
             raise Conflict("This invitation has just been used.")
+        shown = {"email": login, "role": current["role"], "invitation": current["id"]}
+        act = Who(record["id"], address).act("user.registered", "user", record["id"], shown)
+        record_control(tx, current["tenant_id"], act, now=now)
         extra = opened(tx, record["id"]) if opened is not None else None
         return public_view(record), extra
 
