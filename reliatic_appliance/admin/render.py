@@ -19,6 +19,7 @@ from reliatic_appliance.admin.session import Viewer, csrf_matches, viewer_of
 from reliatic_appliance.errors import ApiError, NotFound
 from reliatic_appliance.keys import ADMIN_TEMPLATES, CLOCK, TENANT_DBS
 from reliatic_appliance.ports import TenantDb
+from reliatic_appliance.services.audit import Who
 
 LOGIN = "/admin/login"
 # SPEC §10: nothing but the panel's own files; no inline script or style, no framing.
@@ -135,6 +136,11 @@ class PageCall:
     viewer: Viewer
     form: MultiDictProxy[str | bytes | Any]
     now: datetime.datetime
+
+    @property
+    def who(self) -> Who:
+        """The signed-in user and their address, as the audit log records acts (SPEC §5)."""
+        return Who(self.viewer.principal.actor, self.request.remote)
 
     async def tenant_db(self) -> TenantDb:
         return await self.request.app[TENANT_DBS].get(self.viewer.principal.tenant_id)

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER
 from reliatic_appliance.services import users
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.timefmt import utc_now
 from tests.conftest import Api, open_api
 
@@ -68,7 +69,7 @@ async def panel(client: TestClient) -> AsyncIterator[Panel]:
             email=email,
             role=role,
             password=PASSWORD,
-            created_by=None,
+            by=Who("cli:test"),
             now=utc_now(),
         )
     base = str(client.make_url("")).rstrip("/")

@@ -88,7 +88,7 @@ async def create_key(call: PageCall) -> web.StreamResponse:
             level=call.field("level"),
             scopes=scopes,
             expires_at=_expiry(call.field("expires")),
-            created_by=call.viewer.principal.actor,
+            by=call.who,
             now=call.now,
         )
     except ValidationError as exc:
@@ -131,6 +131,7 @@ async def revoke_key(call: PageCall) -> web.StreamResponse:
         call.request.app[CONTROL_DB],
         call.request.match_info["key_id"],
         tenant_id=call.viewer.principal.tenant_id,
+        by=call.who,
         now=call.now,
     )
     raise redirect(f"{BASE}?done=revoked")

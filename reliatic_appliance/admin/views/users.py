@@ -51,7 +51,7 @@ async def invite(call: PageCall) -> web.StreamResponse:
             tenant_id=call.viewer.principal.tenant_id,
             role=call.field("role"),
             email=call.field("email") or None,
-            created_by=call.viewer.principal.actor,
+            by=call.who,
             now=call.now,
         )
     except ValidationError as exc:
@@ -81,6 +81,7 @@ async def disable(call: PageCall) -> web.StreamResponse:
         call.request.app[CONTROL_DB],
         user_id,
         tenant_id=call.viewer.principal.tenant_id,
+        by=call.who,
         now=call.now,
     )
     raise redirect(f"{BASE}?done=disabled")

@@ -69,6 +69,7 @@ async def create_webhook(call: PageCall) -> web.StreamResponse:
             secret=None,
             enabled=True,
             description=body.description,
+            by=call.who,
             now=call.now,
         )
     except ValidationError as exc:
@@ -118,6 +119,7 @@ async def set_enabled(call: PageCall) -> web.StreamResponse:
         service.target_policy(call.request.app[SETTINGS]),
         call.request.match_info["webhook_id"],
         {"enabled": enabled},
+        by=call.who,
         now=call.now,
     )
     raise redirect(f"{BASE}?done={'enabled' if enabled else 'disabled'}")
@@ -139,7 +141,9 @@ async def send_test(call: PageCall) -> web.StreamResponse:
 async def redeliver(call: PageCall) -> web.StreamResponse:
     webhook_id = call.request.match_info["webhook_id"]
     db = await call.tenant_db()
-    delivery = await service.redeliver(db, call.request.match_info["delivery_id"], now=call.now)
+    delivery = await service.redeliver(
+        db, call.request.match_info["delivery_id"], by=call.who, now=call.now
+    )
     if delivery["webhook_id"] != webhook_id:
         raise redirect(f"{BASE}/{delivery['webhook_id']}?done=redeliver")
     raise redirect(f"{BASE}/{webhook_id}?done=redeliver")
