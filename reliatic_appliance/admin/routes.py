@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from reliatic_appliance.admin.render import STATIC, cache_static
-from reliatic_appliance.admin.views import api_keys, plant, public, users, webhooks
+from reliatic_appliance.admin.views import api_keys, audit, plant, public, users, webhooks
 
 
 def install(app: web.Application) -> None:
@@ -36,6 +36,7 @@ def install(app: web.Application) -> None:
     add("POST", users.BASE, users.invite)
     add("GET", f"{users.BASE}/invited", users.invited)
     add("POST", users.BASE + "/{user_id}/disable", users.disable)
+    add("GET", "/admin/audit", audit.audit_page)
     static = Path(str(resources.files("reliatic_appliance.admin") / "static"))
     app.router.add_static(STATIC, static, name="admin_static")
     app.on_response_prepare.append(cache_static)

@@ -136,7 +136,12 @@ async def test_an_engineer_is_refused_the_settings(panel: Panel, browser: Any) -
     page = await open_page(browser, panel.client)
     await sign_in(page, ENGINEER)
     assert await page.locator("nav >> text=API keys").count() == 0
-    for path in ("/admin/settings/api-keys", "/admin/settings/webhooks", "/admin/users"):
+    for path in (
+        "/admin/settings/api-keys",
+        "/admin/settings/webhooks",
+        "/admin/users",
+        "/admin/audit",
+    ):
         response = await page.goto(path)
         assert response.status == 403, path
         assert "for tenant administrators" in await page.content()

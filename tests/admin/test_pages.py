@@ -21,7 +21,12 @@ ASSET = {
     "required_thickness_mm": 12.0,
 }
 LINKED = re.compile(r'(?:href|src)="(/admin/static/[^"]+)"')
-ADMIN_ONLY = ["/admin/settings/api-keys", "/admin/settings/webhooks", "/admin/users"]
+ADMIN_ONLY = [
+    "/admin/settings/api-keys",
+    "/admin/settings/webhooks",
+    "/admin/users",
+    "/admin/audit",
+]
 
 
 async def make_asset(panel: Panel, **changes: Any) -> dict[str, Any]:
@@ -70,6 +75,7 @@ async def panel_pages(panel: Panel) -> list[str]:
         "/admin/settings/webhooks",
         f"/admin/settings/webhooks/{hook_id}",
         "/admin/users",
+        "/admin/audit",
     ]
 
 
