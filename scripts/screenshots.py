@@ -109,6 +109,8 @@ async def shoot(base: str, key: str, out: Path) -> None:
                     print(f"{name}: {path} not there (404)")
                     continue
                 await page.screenshot(path=out / f"{name}-{width}.png", full_page=True)
+                if width < 600:  # the first screenful, at its real size, to read closely
+                    await page.screenshot(path=out / f"{name}-{width}-top.png")
                 if width == WIDTHS[0]:
                     weight = await page.evaluate(
                         "performance.getEntriesByType('resource')"

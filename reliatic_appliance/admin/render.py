@@ -62,10 +62,23 @@ def _words(value: str | None) -> str:
     text = value.replace("_", " ")
     for pair in ("medium high", "read only", "read write"):
         text = text.replace(pair, pair.replace(" ", "-"))
-    for short in ("ut ", "rbi ", "psv ", "moc "):
+    for short in ("ut ", "rbi ", "psv ", "moc ", "api "):
         if text.startswith(short):
             return short.upper() + text[len(short) :]
     return text[:1].upper() + text[1:]
+
+
+def _plain(value: Any) -> str:
+    """A recorded value as a person reads it: lists joined, nothing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -106,7 +119,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(date=_date, datetime=_datetime, words=_words, number=_number)
+    env.filters.update(date=_date, datetime=_datetime, words=_words, number=_number, plain=_plain)
     env.globals["static"] = static_urls()
     return env
 

@@ -30,6 +30,14 @@ async def _names(call: PageCall) -> dict[str, str]:
     return names
 
 
+def actor_name(actor: str, names: dict[str, str]) -> str:
+    if actor in names:
+        return names[actor]
+    if actor.startswith("cli:"):
+        return f"Command line ({actor[4:]})"
+    return actor
+
+
 @page(admin=True)
 async def audit_page(call: PageCall) -> web.StreamResponse:
     control = call.request.app[CONTROL_DB]
@@ -58,6 +66,7 @@ async def audit_page(call: PageCall) -> web.StreamResponse:
         entries=entries,
         check=check,
         names=await _names(call),
+        actor_name=actor_name,
         filters=kept,
         query=query,
     )
