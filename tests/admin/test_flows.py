@@ -11,7 +11,7 @@ from reliatic_appliance.admin.render import CSP
 from tests.admin.conftest import PASSWORD, Panel
 from tests.admin.test_pages import make_asset
 
-SECRET_FIELD = re.compile(r'class="secret-value" type="text" readonly value="([^"]+)"')
+SECRET_FIELD = re.compile(r'class="secret-value" readonly[^>]*>([^<]+)</textarea>')
 
 
 async def test_a_key_made_in_the_panel_is_shown_once_works_and_can_be_revoked(
