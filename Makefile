@@ -53,8 +53,8 @@ test-deps: $(BIN)/python
 	elif [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -qq chromium >/dev/null 2>&1 \
 	  || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-	  || echo "test-deps: COULD NOT INSTALL chromium with apt-get: the browser tests will skip"; \
-	else echo "test-deps: chromium is missing and this is not root: the browser tests will skip"; fi
+	  || echo "test-deps: COULD NOT INSTALL chromium with apt-get: the browser tests will skip (fail under RELIATIC_REQUIRE_BROWSER=1)"; \
+	else echo "test-deps: chromium is missing and this is not root: the browser tests will skip (fail under RELIATIC_REQUIRE_BROWSER=1)"; fi
 
 # Build a 100k-asset dataset, load the real server and two baselines from the other core,
 # print the table and write bench/results/latest.md (issue 7; about 6 minutes). wrk comes
