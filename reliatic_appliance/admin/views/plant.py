@@ -107,6 +107,7 @@ async def assets_page(call: PageCall) -> web.StreamResponse:
         query=query,
         cell=cell,
         statuses=list(AssetStatus),
+        today=call.now.date().isoformat(),
         types=list(AssetType),
     )
 
