@@ -111,6 +111,54 @@ async def cache_static(request: web.Request, response: web.StreamResponse) -> No
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
 
 
+# What a person is told when the front door answers a panel request with an error before any
+# page ran (the session's CSRF check, the rate limit, an unknown address): status -> words.
+_FRONT_DOOR_ERRORS = {
+    403: ("This form has expired", "Reload the page and submit the form again."),
+    404: ("Not found", "There is nothing at this address."),
+    405: ("Not found", "There is nothing at this address."),
+    429: ("Too many requests", "Wait a minute, then try again."),
+}
+
+
+async def html_errors(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: under /admin/, an error the API's error path rendered as JSON
+    (the middleware answers before any panel view runs) becomes a page, with the panel's
+    headers: a person should never meet a JSON body in the browser."""
+    if (
+        not request.path.startswith("/admin/")
+        or request.path.startswith(STATIC)
+        or response.status < 400
+        or not isinstance(response, web.Response)
+        or response.content_type != "application/json"
+    ):
+        return
+    title, message = _FRONT_DOOR_ERRORS.get(
+        response.status, ("Something went wrong", "Try again in a moment.")
+    )
+    if response.status >= 500:
+        message += f" If it happens again, quote request id {response.headers.get('X-Request-Id')}."
+    text = (
+        request.app[ADMIN_TEMPLATES]
+        .get_template("error.html")
+        .render(
+            {
+                "path": request.path,
+                "notice": None,
+                "viewer": None,
+                "title": title,
+                "message": message,
+            }
+        )
+    )
+    body = text.encode()
+    # The headers are made but not sent yet: the body and what describes it change together.
+    response.body = body
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Content-Length"] = str(len(body))
+    response.headers.update(SECURITY_HEADERS)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reliatic_appliance.admin", "templates"),

@@ -8,7 +8,7 @@ import re
 import aiohttp
 
 from reliatic_appliance.admin.render import CSP
-from tests.admin.conftest import PASSWORD, Panel
+from tests.admin.conftest import ADMIN, PASSWORD, Panel
 from tests.admin.test_pages import make_asset
 
 SECRET_FIELD = re.compile(r'class="secret-value" readonly[^>]*>([^<]+)</textarea>')
@@ -222,3 +222,38 @@ async def test_an_invitation_link_is_shown_once_and_registers_the_invitee(panel:
         # Disabled: the session ends at once (SPEC §4).
         gone = await invitee.get(panel.url("/admin/"), allow_redirects=False)
         assert gone.status == 303 and gone.headers["Location"] == "/admin/login"
+
+
+async def test_a_stale_form_or_an_unknown_address_answers_with_a_page(panel: Panel) -> None:
+    """The front door refuses these before any panel view runs; the person gets a page."""
+    stale = await panel.client.post(
+        "/admin/settings/api-keys",
+        data={"name": "x", "level": "read_only", "csrf_token": "from-an-old-session"},
+        allow_redirects=False,
+    )
+    assert stale.status == 403
+    assert stale.content_type == "text/html"
+    assert stale.headers["Content-Security-Policy"] == CSP
+    assert "This form has expired" in await stale.text()
+    missing = await panel.client.get("/admin/no/such/page")
+    assert missing.status == 404 and missing.content_type == "text/html"
+    # The API keeps its JSON.
+    api = await panel.client.get("/api/v1/no-such-thing")
+    assert api.content_type == "application/json"
+
+
+async def test_the_login_page_tells_wrong_password_from_throttled(panel: Panel) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as stranger:
+        seen = []
+        for _ in range(11):
+            response = await stranger.post(
+                panel.url("/auth/login"),
+                data={"email": ADMIN, "password": "not the password"},
+                allow_redirects=False,
+            )
+            seen.append(response.headers["Location"])
+        assert seen[0] == "/admin/login?error=credentials"
+        assert seen[-1] == "/admin/login?error=throttled"
+        for code, words in (("credentials", "is not right"), ("throttled", "Too many failed")):
+            page = await stranger.get(panel.url(f"/admin/login?error={code}"))
+            assert words in await page.text()
