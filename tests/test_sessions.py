@@ -1,5 +1,5 @@
-"""Admin sessions (SPEC §4) against the real server: login, cookies, CSRF, timeouts, dual
-authentication, the login throttle and registration by invitation."""
+"""Admin sessions (SPEC §4) against the real server: login, cookies, CSRF, timeouts and
+dual authentication."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ import hashlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,114 +19,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from reliatic_appliance.app import create_app
-from reliatic_appliance.keys import (
-    CONTROL_DB,
-    LOGIN_ACCOUNT_THROTTLE,
-    PASSWORD_HASHER,
-    TENANT_DBS,
-)
-from reliatic_appliance.services import api_keys, audit, tenants, users
-from reliatic_appliance.services.audit import Who
-from reliatic_appliance.services.paging import PageRequest
+from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER
+from reliatic_appliance.services import api_keys, tenants, users
 from tests.conftest import ASSET, make_settings
-
-START = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery staple"
-COOKIE = "reliatic_session"
-TEST = Who("test")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.moment = START
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
-
-@dataclass
-class Panel:
-    """A server with tenant `acme`, its admin ann@ and engineer eve@, and a movable clock."""
-
-    client: TestClient
-    clock: Clock
-    tenant: dict[str, Any]
-    admin: dict[str, Any]
-    engineer: dict[str, Any]
-
-    @property
-    def control(self) -> Any:
-        return self.client.app[CONTROL_DB]
-
-    async def login(self, email: str, password: str = PASSWORD, **kw: Any) -> ClientResponse:
-        response = await self.client.post(
-            "/auth/login", json={"email": email, "password": password}, **kw
-        )
-        # Each test says which cookie it sends: nothing rides along in the client's jar.
-        self.client.session.cookie_jar.clear()
-        return response
-
-    async def session(self, email: str) -> Session:
-        response = await self.login(email)
-        assert response.status == 200, await response.text()
-        body = await response.json()
-        return Session(self, cookie_of(response), body["data"]["csrf_token"])
-
-
-@dataclass
-class Session:
-    panel: Panel
-    token: str
-    csrf: str
-
-    def headers(self, csrf: bool = True, **extra: str) -> dict[str, str]:
-        out = {"Cookie": f"{COOKIE}={self.token}", **extra}
-        if csrf:
-            out["X-CSRF-Token"] = self.csrf
-        return out
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        csrf: bool = True,
-        headers: dict[str, str] | None = None,
-        **kw: Any,
-    ) -> ClientResponse:
-        return await self.panel.client.request(
-            method, path, headers={**self.headers(csrf), **(headers or {})}, **kw
-        )
-
-
-def cookie_of(response: ClientResponse) -> str:
-    morsel = SimpleCookie(response.headers["Set-Cookie"])[COOKIE]
-    return morsel.value
+from tests.sessions_support import (
+    COOKIE,
+    PASSWORD,
+    START,
+    TEST,
+    Panel,
+    Session,
+    cookie_of,
+    open_panel,
+)
 
 
 @pytest.fixture
 async def panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path) -> Panel:
-    clock = Clock()
-    app = create_app(make_settings(data_dir), clock=clock, run_scheduler=False)
-    client = await aiohttp_client(app)
-    control, hasher = app[CONTROL_DB], app[PASSWORD_HASHER]
-    tenant = await tenants.create_tenant(control, data_dir, slug="acme", by=TEST, now=START)
-    made = {}
-    for email, role in (("ann@acme.example", "admin"), ("eve@acme.example", "engineer")):
-        made[role] = await users.create_user(
-            control,
-            hasher,
-            tenant_id=tenant["id"],
-            email=email,
-            role=role,
-            password=PASSWORD,
-            by=TEST,
-            now=START,
-        )
-    return Panel(client, clock, tenant, made["admin"], made["engineer"])
+    return await open_panel(aiohttp_client, data_dir)
 
 
 # -- login ----------------------------------------------------------------------------------
@@ -257,6 +164,14 @@ async def test_form_logout_with_the_hidden_field_redirects_to_the_login_page(
     assert (await session.request("GET", "/api/v1/assets")).status == 401
 
 
+async def test_logout_without_a_session(panel: Panel) -> None:
+    response = await panel.client.post("/auth/logout", json={})
+    assert response.status == 401
+    assert (await response.json())["error"] == "unauthorized"
+    form = await panel.client.post("/auth/logout", data={}, allow_redirects=False)
+    assert form.status == 303 and form.headers["Location"] == "/admin/login"
+
+
 async def test_idle_timeout_ends_a_session_after_12_hours_without_requests(
     panel: Panel,
 ) -> None:
@@ -286,6 +201,15 @@ async def test_disabling_a_user_ends_its_sessions(panel: Panel) -> None:
     assert (await other.request("GET", "/api/v1/assets")).status == 401
     rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
     assert rows == []
+
+
+async def test_disabling_the_tenant_refuses_its_sessions_and_logins(panel: Panel) -> None:
+    session = await panel.session("ann@acme.example")
+    await tenants.disable_tenant(panel.control, "acme", by=TEST, now=START)
+    assert (await session.request("GET", "/api/v1/assets")).status == 401
+    assert (await panel.login("ann@acme.example")).status == 401
+    await tenants.enable_tenant(panel.control, "acme", by=TEST, now=START)
+    assert (await panel.login("ann@acme.example")).status == 200
 
 
 async def test_a_forged_cookie_is_unauthorized(panel: Panel) -> None:
@@ -437,160 +361,6 @@ async def test_session_requests_are_rate_limited_per_user(
     assert statuses == [200, 200, 200, 429]
 
 
-# -- the login throttle -----------------------------------------------------------------
-
-
-async def test_ten_failures_from_an_address_throttle_even_the_right_password(
-    panel: Panel,
-) -> None:
-    for n in range(10):  # ten different accounts, one address
-        failed = await panel.login(f"guess{n}@acme.example", "wrong password")
-        assert failed.status == 401
-    throttled = await panel.login("ann@acme.example", PASSWORD)
-    assert throttled.status == 429
-    body = await throttled.json()
-    assert body["error"] == "rate_limited"
-    wait = int(throttled.headers["Retry-After"])
-    assert 1 <= wait <= 15 * 60
-    assert "Set-Cookie" not in throttled.headers
-    form = await panel.client.post(
-        "/auth/login",
-        data={"email": "ann@acme.example", "password": PASSWORD},
-        allow_redirects=False,
-    )
-    assert form.status == 303 and form.headers["Location"] == "/admin/login?error=throttled"
-    panel.clock.advance(seconds=wait)
-    assert (await panel.login("ann@acme.example", PASSWORD)).status == 200
-
-
-async def test_ten_failures_for_an_account_throttle_it_from_any_address(panel: Panel) -> None:
-    # Nine failures made elsewhere (the test client has one address, so they are counted
-    # straight into the account's window), then the tenth from here.
-    throttle = panel.client.app[LOGIN_ACCOUNT_THROTTLE]
-    for _ in range(9):
-        throttle.hit("ann@acme.example", 10)
-    assert (await panel.login("ANN@acme.example", "wrong password")).status == 401
-    throttled = await panel.login("ann@acme.example", PASSWORD)
-    assert throttled.status == 429 and "Retry-After" in throttled.headers
-    # Another account from the same address (one failure so far) is not held back.
-    assert (await panel.login("eve@acme.example", PASSWORD)).status == 200
-
-
-async def test_nine_failures_do_not_throttle(panel: Panel) -> None:
-    for _ in range(9):
-        assert (await panel.login("ann@acme.example", "wrong password")).status == 401
-    assert (await panel.login("ann@acme.example", PASSWORD)).status == 200
-
-
-# -- registration by invitation ---------------------------------------------------------
-
-
-async def _invite(panel: Panel, role: str = "engineer", email: str | None = None) -> str:
-    invitation = await users.invite(
-        panel.control,
-        tenant_id=panel.tenant["id"],
-        role=role,
-        email=email,
-        by=Who(panel.admin["id"]),
-        now=panel.clock(),
-    )
-    assert invitation.link == f"/admin/register?token={invitation.token}"
-    return invitation.token
-
-
-async def test_registration_with_an_invitation_creates_the_user_and_logs_in(
-    panel: Panel,
-) -> None:
-    token = await _invite(panel, role="engineer")
-    response = await panel.client.post(
-        "/auth/register",
-        json={"token": token, "password": "a long new passphrase", "email": "New@acme.example"},
-    )
-    assert response.status == 201, await response.text()
-    user = (await response.json())["data"]["user"]
-    assert user["email"] == "new@acme.example" and user["role"] == "engineer"
-    assert user["tenant_id"] == panel.tenant["id"]
-    cookie = cookie_of(response)
-    panel.client.session.cookie_jar.clear()
-    listed = await panel.client.get("/api/v1/assets", headers={"Cookie": f"{COOKIE}={cookie}"})
-    assert listed.status == 200
-    assert (await panel.login("new@acme.example", "a long new passphrase")).status == 200
-    again = await panel.client.post(
-        "/auth/register",
-        json={"token": token, "password": "another passphrase", "email": "x@acme.example"},
-    )
-    assert again.status == 400
-    detail = (await again.json())["details"][0]
-    assert detail["field"] == "token" and "already been used" in detail["message"]
-
-
-async def test_an_expired_or_unknown_invitation_is_refused(panel: Panel) -> None:
-    token = await _invite(panel)
-    panel.clock.advance(days=7, seconds=1)
-    body = {"token": token, "password": "a long new passphrase", "email": "late@acme.example"}
-    expired = await panel.client.post("/auth/register", json=body)
-    assert expired.status == 400
-    assert "expired" in (await expired.json())["details"][0]["message"]
-    unknown = await panel.client.post("/auth/register", json={**body, "token": "nope"})
-    assert unknown.status == 400
-    assert "not a valid invitation" in (await unknown.json())["details"][0]["message"]
-    listed = await users.list_users(panel.control, panel.tenant["id"], PageRequest())
-    assert "late@acme.example" not in [u["email"] for u in listed.items]
-
-
-async def test_an_invitation_for_an_address_takes_only_that_address(panel: Panel) -> None:
-    token = await _invite(panel, role="admin", email="boss@acme.example")
-    wrong = await panel.client.post(
-        "/auth/register",
-        json={"token": token, "password": "a long new passphrase", "email": "me@acme.example"},
-    )
-    assert wrong.status == 400 and (await wrong.json())["details"][0]["field"] == "email"
-    right = await panel.client.post(
-        "/auth/register", json={"token": token, "password": "a long new passphrase"}
-    )
-    assert right.status == 201
-    assert (await right.json())["data"]["user"]["role"] == "admin"
-
-
-async def test_a_short_password_is_refused_at_registration(panel: Panel) -> None:
-    token = await _invite(panel)
-    response = await panel.client.post(
-        "/auth/register", json={"token": token, "password": "short", "email": "s@acme.example"}
-    )
-    assert response.status == 400
-    assert (await response.json())["details"][0]["field"] == "password"
-    # The invitation was not spent on a refused attempt.
-    ok = await panel.client.post(
-        "/auth/register",
-        json={"token": token, "password": "long enough now", "email": "s@acme.example"},
-    )
-    assert ok.status == 201
-
-
-async def test_form_registration_redirects_in_or_back_with_the_error(panel: Panel) -> None:
-    token = await _invite(panel)
-    bad = await panel.client.post(
-        "/auth/register",
-        data={"token": token, "password": "short", "email": "f@acme.example"},
-        allow_redirects=False,
-    )
-    assert bad.status == 303
-    assert bad.headers["Location"] == f"/admin/register?token={token}&error=password"
-    good = await panel.client.post(
-        "/auth/register",
-        data={"token": token, "password": "long enough now", "email": "f@acme.example"},
-        allow_redirects=False,
-    )
-    assert good.status == 303 and good.headers["Location"] == "/admin/"
-    assert COOKIE in SimpleCookie(good.headers["Set-Cookie"])
-    used = await panel.client.post(
-        "/auth/register",
-        data={"token": token, "password": "long enough now", "email": "g@acme.example"},
-        allow_redirects=False,
-    )
-    assert used.headers["Location"] == f"/admin/register?token={token}&error=invitation"
-
-
 async def test_the_access_log_names_the_user_never_the_cookie_or_password(
     panel: Panel, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -662,71 +432,3 @@ async def test_over_tls_the_cookie_is_secure(
     morsel = SimpleCookie(response.headers["Set-Cookie"])[COOKIE]
     assert morsel["secure"] is True and morsel["httponly"] is True
     assert morsel["samesite"] == "Strict"
-
-
-# -- the audit log (SPEC §5) ----------------------------------------------------------------
-
-
-async def test_user_and_session_acts_are_audited_without_a_secret(panel: Panel) -> None:
-    admin_id, engineer_id = panel.admin["id"], panel.engineer["id"]
-    assert (await panel.login("ann@acme.example", "wrong password")).status == 401
-    assert (await panel.login("nobody@acme.example", "wrong password")).status == 401
-    await users.disable_user(panel.control, engineer_id, tenant_id=None, by=TEST, now=START)
-    assert (await panel.login("eve@acme.example")).status == 401  # disabled
-    token = await _invite(panel, role="engineer")
-    registered = await panel.client.post(
-        "/auth/register",
-        json={"token": token, "password": "a long new passphrase", "email": "new@acme.example"},
-    )
-    assert registered.status == 201
-    new_id = (await registered.json())["data"]["user"]["id"]
-    panel.client.session.cookie_jar.clear()
-    session = await panel.session("ann@acme.example")
-    response = await session.request("GET", "/api/v1/audit-log?per_page=100&sort=created_at")
-    assert response.status == 200, await response.text()
-    entries = (await response.json())["data"]
-    await session.request("POST", "/auth/logout")
-
-    def acts(action: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-        return [
-            (e["actor"], e["target_id"], e["changes"]) for e in entries if e["action"] == action
-        ]
-
-    assert acts("user.created") == [
-        ("test", admin_id, {"email": "ann@acme.example", "role": "admin"}),
-        ("test", engineer_id, {"email": "eve@acme.example", "role": "engineer"}),
-    ]
-    assert acts("session.login_failed") == [
-        (admin_id, admin_id, {"reason": "wrong password"}),
-        (engineer_id, engineer_id, {"reason": "user disabled"}),
-    ]  # and nothing for the email nobody has
-    assert acts("user.disabled") == [
-        ("test", engineer_id, {"email": "eve@acme.example", "sessions_ended": 0})
-    ]
-    [(actor, target, changes)] = acts("invitation.created")
-    assert actor == admin_id and changes["role"] == "engineer" and changes["email"] is None
-    [(actor, target, changes)] = acts("user.registered")
-    assert actor == target == new_id
-    assert changes["email"] == "new@acme.example" and changes["role"] == "engineer"
-    assert changes["invitation"].startswith("inv_")
-    logins = acts("session.login")
-    assert [(a, t) for a, t, _ in logins] == [(new_id, new_id), (admin_id, admin_id)]
-    assert all(e["address"] == "127.0.0.1" for e in entries if e["action"].startswith("session"))
-    text = repr(entries)
-    assert PASSWORD not in text and "passphrase" not in text and token not in text
-    assert session.token not in text and "argon2" not in text
-    # The logout came after the listing: read the chain and check it whole.
-    check = await audit.verify(
-        panel.control,
-        await panel.client.app[TENANT_DBS].get(panel.tenant["id"]),
-        panel.tenant["id"],
-    )
-    assert check.ok
-    control_entries = [e for e in entries if e["chain"] == "control"]
-    assert check.chains[0].checked == len(control_entries) + 1  # + the logout
-    last = panel.control.read_now(
-        lambda tx: tx.conn.execute(
-            "SELECT actor, action FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    )
-    assert last == {"actor": admin_id, "action": "session.logout"}

@@ -4,6 +4,11 @@ files), and the users they make logging in to a real server."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import signal
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -12,7 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from tests.conftest import make_settings
-from tests.process import cli, cli_json
+from tests.process import CLI, cli, cli_json
 
 PASSWORD = "correct horse battery staple"
 
@@ -164,3 +169,50 @@ async def test_a_cli_user_logs_in_and_a_cli_disable_ends_the_session(
     # Another process disables the user: the very next request is refused.
     assert cli(data_dir, "user", "disable", user["id"]).returncode == 0
     assert (await client.get("/api/v1/assets")).status == 401
+
+
+def _on_a_terminal(data_dir: Path, answers: list[str], *args: str) -> tuple[int, str]:
+    """Run `reliatic user create` on a pseudo-terminal, typing `answers` at its prompts."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stdin, stdout and controlling terminal are the pty
+        os.execv(CLI[0], [*CLI, "--data-dir", str(data_dir), "user", "create", *args])
+    output = b""
+    pending = list(answers)
+    answered = 0
+    deadline = time.monotonic() + 120
+    while True:
+        if time.monotonic() > deadline:  # never hang the suite on a prompt nobody answers
+            os.kill(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal: it has ended
+            break
+        if not chunk:
+            break
+        output += chunk
+        # Answer each prompt once: only what came since the last answer can be a new one.
+        if pending and output[answered:].endswith(b": "):
+            os.write(fd, pending.pop(0).encode() + b"\n")
+            answered = len(output)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_on_a_terminal_the_password_is_asked_twice_and_never_echoed(data_dir: Path) -> None:
+    base = ["--tenant", "acme", "--email", "tty@acme.example"]
+    code, output = _on_a_terminal(data_dir, [PASSWORD, "something else entirely"], *base)
+    assert code == 1
+    assert "Password: " in output and "Password (again): " in output
+    assert "the two passwords differ; nothing was created" in output
+    assert PASSWORD not in output  # getpass turned echo off
+    code, output = _on_a_terminal(data_dir, [PASSWORD, PASSWORD], *base)
+    assert code == 0, output
+    assert "created user usr_" in output
+    assert [u["email"] for u in cli_json(data_dir, "user", "list", "--tenant", "acme")] == [
+        "tty@acme.example"
+    ]

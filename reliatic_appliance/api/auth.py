@@ -136,6 +136,14 @@ def current_session(request: web.Request) -> Session | None:
     return request.get(SESSION)
 
 
+def require_session(request: web.Request) -> Session:
+    """The request's live admin session, or 401 (a panel page sends the browser to log in)."""
+    session = current_session(request)
+    if session is None:
+        raise Unauthorized(sessions.SESSION_ENDED)
+    return session
+
+
 def csrf_token_of(request: web.Request) -> str | None:
     session = current_session(request)
     return session.csrf_token if session else None

@@ -41,6 +41,7 @@ from reliatic_appliance.keys import (
     ACCESS_LOG,
     ADDRESS_LIMITER,
     KEY_LIMITER,
+    METRICS,
     PRINCIPAL,
     RATE_DECISION,
     REQUEST_ID,
@@ -87,6 +88,15 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             response.headers.update(op.deprecated.headers())  # SPEC §3 versioning
         return response
     finally:
+        elapsed = time.perf_counter() - started
+        resource = request.match_info.route.resource
+        app[METRICS].observe_request(
+            request.method,
+            resource,
+            resource.canonical if resource is not None else None,
+            status,
+            elapsed,
+        )
         principal = request.get(PRINCIPAL)
         # The path only: a query string could carry something a client should not have
         # put there, and the log must never hold a key or secret.
@@ -99,7 +109,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
                 "method": request.method,
                 "path": request.path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "duration_ms": round(elapsed * 1000, 3),
                 "remote": request.remote,
             }
         )
@@ -198,10 +208,13 @@ def answer_unserved(
                 request.remote or "unknown", app[SETTINGS].rate_limit.unauthenticated_per_minute
             )
             if not decision.allowed:
+                app[METRICS].rate_limited_address.inc()
                 error = RateLimited(headers={"Retry-After": str(decision.retry_after)})
         response = error_response(request, error)
         _stamp(response, request_id, decision)
         if refused:
+            elapsed = time.perf_counter() - started
+            app[METRICS].observe_request("", None, None, response.status, elapsed)
             # aiohttp keeps nothing of a request its parser refused: no method or path.
             app[ACCESS_LOG].record(
                 {
@@ -210,7 +223,7 @@ def answer_unserved(
                     "method": None,
                     "path": None,
                     "status": response.status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(elapsed * 1000, 3),
                     "remote": request.remote,
                 }
             )
@@ -238,7 +251,7 @@ def _check_utf8(request: web.Request) -> None:
 def _needs_key(request: web.Request) -> bool:
     op = operation_of(request)
     if op is not None:
-        return op.permission is not None
+        return op.permission is not None and (op.open_to is None or not op.open_to(request))
     # Unrouted paths under the API (404/405) answer only to a key: no probing of routes.
     return request.path.startswith(API_PREFIX)
 
@@ -252,6 +265,7 @@ async def guard(request: web.Request) -> None:
         decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
         request[RATE_DECISION] = decision
         if not decision.allowed:
+            app[METRICS].rate_limited_address.inc()
             raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
         _check_utf8(request)
         # Public routes (the panel's pages, /auth/*) see the session if there is a live one,
@@ -269,6 +283,7 @@ async def guard(request: web.Request) -> None:
         decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
         request[RATE_DECISION] = decision
         if not decision.allowed:
+            app[METRICS].rate_limited_address.inc()
             raise RateLimited(headers={"Retry-After": str(decision.retry_after)}) from None
         raise
     _authenticated(request, principal)
@@ -277,6 +292,7 @@ async def guard(request: web.Request) -> None:
     decision = app[KEY_LIMITER].hit(principal.actor, limit)
     request[RATE_DECISION] = decision
     if not decision.allowed:
+        app[METRICS].rate_limited_key.inc()
         raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
     _check_utf8(request)
     await check_csrf(request)

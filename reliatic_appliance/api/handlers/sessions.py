@@ -28,6 +28,7 @@ from reliatic_appliance.api.auth import (
     FORM_TYPES,
     SESSION_COOKIE,
     current_session,
+    require_session,
     session_policy,
     session_token,
 )
@@ -185,11 +186,9 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session (the guard has checked its CSRF token); 401 without a live one."""
-    session = current_session(request)
-    if session is None:
-        if _is_form(request):
-            return _redirect(LOGIN_PAGE)
-        raise Unauthorized(sessions.SESSION_ENDED)
+    if current_session(request) is None and _is_form(request):
+        return _redirect(LOGIN_PAGE)
+    session = require_session(request)
     await sessions.logout(
         request.app[CONTROL_DB], session, address=request.remote, now=request.app[CLOCK]()
     )
