@@ -11,6 +11,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from reliatic_appliance.admin import render as admin_render
+from reliatic_appliance.admin import routes as admin_routes
+from reliatic_appliance.admin.once import OneTimeSecrets
 from reliatic_appliance.api import middlewares, openapi, routes
 from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.handlers import (
@@ -34,6 +37,8 @@ from reliatic_appliance.api.request_ids import RequestIds
 from reliatic_appliance.keys import (
     ACCESS_LOG,
     ADDRESS_LIMITER,
+    ADMIN_SECRETS,
+    ADMIN_TEMPLATES,
     CLOCK,
     CONTROL_DB,
     IDEMPOTENCY_INFLIGHT,
@@ -155,6 +160,9 @@ def create_app(
     sessions.install(app)
     static = Path(str(resources.files("reliatic_appliance.api") / "static"))
     app.router.add_static("/api/static/", static, name="static")
+    app[ADMIN_TEMPLATES] = admin_render.environment()
+    app[ADMIN_SECRETS] = OneTimeSecrets()
+    admin_routes.install(app)
     app.cleanup_ctx.append(_data_dir_lock)
     app.cleanup_ctx.append(_databases)
     app.on_cleanup.append(_flush_access_log)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import jinja2
 from aiohttp import web
 
+from reliatic_appliance.admin.once import OneTimeSecrets
 from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
@@ -45,6 +47,9 @@ PASSWORD_HASHER = web.AppKey("password_hasher", PasswordHasher)
 # Failed logins per account (email) and per client address, 15-minute windows (SPEC §4).
 LOGIN_ACCOUNT_THROTTLE = web.AppKey("login_account_throttle", FixedWindowLimiter)
 LOGIN_ADDRESS_THROTTLE = web.AppKey("login_address_throttle", FixedWindowLimiter)
+# The admin panel (SPEC §10): its templates, and secrets waiting to be shown once.
+ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
+ADMIN_SECRETS = web.AppKey("admin_secrets", OneTimeSecrets)
 
 # Per-request values: set by the middlewares, read by handlers and the access log.
 REQUEST_ID = web.RequestKey("request_id", str)

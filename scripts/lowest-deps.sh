@@ -18,8 +18,8 @@ started=$SECONDS
 # The test files that need nothing beyond the runner (no schemathesis, no standardwebhooks),
 # chosen so each floor is exercised: the server and its middlewares (aiohttp), list pages
 # serialised by SQLite against single GETs (apsw), validation and settings (pydantic),
-# sealed secrets (cryptography), async fixtures (pytest-asyncio, pytest-aiohttp), and the
-# real `reliatic serve` and CLI as subprocesses.
+# sealed secrets (cryptography), async fixtures (pytest-asyncio, pytest-aiohttp), the
+# real `reliatic serve` and CLI as subprocesses, and the admin panel's pages (jinja2).
 smoke=(
     tests/test_assets_api.py
     tests/test_asset_listing.py
@@ -27,6 +27,7 @@ smoke=(
     tests/test_secretbox.py
     tests/test_auth.py
     tests/test_serve_process.py
+    tests/admin/test_public_pages.py
     tests/test_cli.py::test_tenant_lifecycle
     tests/test_cli.py::test_key_create_list_revoke
 )

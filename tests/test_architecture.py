@@ -21,6 +21,8 @@ FORBIDDEN = {
     # `ports`), never through the SQL modules.
     "api": {"storage", "cli"},
     "scheduler": {"api", "storage", "cli"},
+    # The admin panel is HTTP layer too: the same services as the API, never the SQL.
+    "admin": {"storage", "cli"},
 }
 # Database drivers: only the storage backend may import one (SPEC §11: one seam).
 DRIVERS = {"apsw", "sqlite3", "aiosqlite", "psycopg", "psycopg_pool", "asyncpg"}

@@ -86,6 +86,16 @@ async def parse_body(model: type[M], request: web.Request, max_bytes: int) -> M:
         raise ValidationError(_summary("request body", details), details) from None
 
 
+def parse_values(model: type[M], values: Mapping[str, Any], what: str = "form") -> M:
+    """Validate values gathered from elsewhere (the admin panel's forms) with the same
+    model and the same error shape as a JSON body."""
+    try:
+        return model.model_validate(dict(values))
+    except pydantic.ValidationError as exc:
+        details = _details(exc, unknown="is not a known field")
+        raise ValidationError(_summary(what, details), details) from None
+
+
 def fields_sent(model: pydantic.BaseModel) -> dict[str, Any]:
     """Only the fields the client actually sent (partial updates, SPEC §5)."""
     return {name: getattr(model, name) for name in model.model_fields_set}

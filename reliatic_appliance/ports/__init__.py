@@ -63,6 +63,7 @@ from reliatic_appliance.ports.stores import (
     InspectionStore,
     InvitationStore,
     MocStore,
+    OverviewStore,
     ReferenceStore,
     RiskAssessmentStore,
     SessionStore,
@@ -110,6 +111,7 @@ __all__ = [
     "InvitationStore",
     "MocFilter",
     "MocStore",
+    "OverviewStore",
     "ReferenceStore",
     "RiskAssessmentFilter",
     "RiskAssessmentStore",
@@ -169,6 +171,8 @@ class TenantTx(Protocol):
     def inspections(self) -> InspectionStore: ...
     @property
     def mocs(self) -> MocStore: ...
+    @property
+    def overview(self) -> OverviewStore: ...
     @property
     def references(self) -> ReferenceStore: ...
     @property

@@ -76,6 +76,10 @@ class AssetFilter:
     asset_type: str | None = None
     search: str | None = None
     updated_since: str | None = None
+    # A cell of the risk matrix (SPEC §6, §10 Overview): assets whose newest risk
+    # assessment has this probability and consequence. Both or neither.
+    probability: int | None = None
+    consequence: int | None = None
 
 
 @dataclass(frozen=True)

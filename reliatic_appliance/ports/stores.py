@@ -259,6 +259,13 @@ class MocStore(Protocol):
     def set_status(self, moc_id: str, status: str, updated_at: str) -> None: ...
 
 
+class OverviewStore(Protocol):
+    """What the admin panel's Overview counts (SPEC §10)."""
+
+    def risk_cells(self) -> list[Row]: ...
+    def inspections_due(self, start: str, end: str, *, limit: int) -> tuple[list[Row], int]: ...
+
+
 class ReferenceStore(Protocol):
     def exists(self, table: str, row_id: str) -> bool: ...
 

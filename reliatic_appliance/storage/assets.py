@@ -9,6 +9,7 @@ import apsw
 
 from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, Row, UniqueViolation, Window
 from reliatic_appliance.storage import listing
+from reliatic_appliance.storage.overview import NEWEST_ASSESSMENTS
 from reliatic_appliance.storage.sqlite import scalar
 
 # Insertable/updatable columns, in table order. Column names below come only from here
@@ -100,7 +101,18 @@ def _conditions(flt: AssetFilter, *, dense: bool = True) -> list[listing.Conditi
         listing.equals("asset_type", flt.asset_type),
         matching,
         listing.at_least("updated_at", flt.updated_since),
+        _in_risk_cell(flt.probability, flt.consequence),
     ]
+
+
+def _in_risk_cell(probability: int | None, consequence: int | None) -> listing.Condition | None:
+    if probability is None or consequence is None:
+        return None
+    return listing.Condition(
+        f"id IN (SELECT n.asset_id FROM ({NEWEST_ASSESSMENTS}) AS n"
+        " WHERE n.probability_of_failure = ? AND n.consequence_of_failure = ?)",
+        (probability, consequence),
+    )
 
 
 class SqliteAssets:
@@ -124,9 +136,12 @@ class SqliteAssets:
         """`meta.total`: from the maintained per-(status, type) counts when only those filter;
         a `search` alone counts its index matches (FTS5 counts them without reading rows);
         anything else is a COUNT. The last two are remembered for the snapshot."""
-        if flt.search is None and flt.updated_since is None:
+        in_cell = flt.probability is not None and flt.consequence is not None
+        if flt.search is None and flt.updated_since is None and not in_cell:
             return self._counts(flt.status, flt.asset_type)
-        alone = flt.status is None and flt.asset_type is None and flt.updated_since is None
+        alone = (
+            flt.status is None and flt.asset_type is None and flt.updated_since is None
+        ) and not in_cell
         if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
             return listing.count(self._conn, "asset_search", [_matches(flt.search, "asset_search")])
         return listing.count(self._conn, "assets", _conditions(flt, dense=False))

@@ -24,6 +24,7 @@ from reliatic_appliance.storage.history import SqliteHistory
 from reliatic_appliance.storage.idempotency import SqliteIdempotency
 from reliatic_appliance.storage.inspections import SqliteInspections
 from reliatic_appliance.storage.mocs import SqliteMocs
+from reliatic_appliance.storage.overview import SqliteOverview
 from reliatic_appliance.storage.references import SqliteReferences
 from reliatic_appliance.storage.risk_assessments import SqliteRiskAssessments
 from reliatic_appliance.storage.sla import SqliteSla
@@ -80,6 +81,10 @@ class SqliteTenantTx:
     @cached_property
     def mocs(self) -> SqliteMocs:
         return SqliteMocs(self.conn)
+
+    @cached_property
+    def overview(self) -> SqliteOverview:
+        return SqliteOverview(self.conn)
 
     @cached_property
     def references(self) -> SqliteReferences:
