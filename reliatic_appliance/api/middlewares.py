@@ -258,44 +258,53 @@ def _needs_key(request: web.Request) -> bool:
 
 async def guard(request: web.Request) -> None:
     """Authenticate and rate-limit `request`, or raise the error that answers it."""
-    app = request.app
-    settings = app[SETTINGS]
-    address = request.remote or "unknown"
     if not _needs_key(request):
-        decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
-        request[RATE_DECISION] = decision
-        if not decision.allowed:
-            app[METRICS].rate_limited_address.inc()
-            raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
+        # Public routes (the panel's pages, /auth/*) see the session if there is a live one:
+        # then they count against the user, like any authenticated request (several engineers
+        # behind one plant proxy must not share the anonymous per-address budget), and a
+        # state-changing request needs its CSRF token. Without one, per address.
+        principal = await session_principal(request) if session_token(request) else None
+        if principal is None:
+            _limit_address(request)
+            _check_utf8(request)
+            return
+        _authenticated(request, principal)
+        _limit_principal(request, principal)
         _check_utf8(request)
-        # Public routes (the panel's pages, /auth/*) see the session if there is a live one,
-        # and a state-changing request made with it needs its CSRF token like any other.
-        if session_token(request) is not None:
-            principal = await session_principal(request)
-            if principal is not None:
-                _authenticated(request, principal)
-                await check_csrf(request)
+        await check_csrf(request)
         return
     try:
         principal = await authenticate(request)
     except ApiError:
         # Failed authentication counts against the client address, more strictly.
-        decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
-        request[RATE_DECISION] = decision
-        if not decision.allowed:
-            app[METRICS].rate_limited_address.inc()
-            raise RateLimited(headers={"Retry-After": str(decision.retry_after)}) from None
+        _limit_address(request)
         raise
     _authenticated(request, principal)
-    limit = principal.rate_limit_per_minute or settings.rate_limit.default_per_minute
-    # Per key, or per user for a session (ids of the two never collide: key_… and usr_…).
+    _limit_principal(request, principal)
+    _check_utf8(request)
+    await check_csrf(request)
+
+
+def _limit_address(request: web.Request) -> None:
+    """Traffic without a (valid) key or session: limited per client address (SPEC §4)."""
+    app = request.app
+    per_minute = app[SETTINGS].rate_limit.unauthenticated_per_minute
+    decision = app[ADDRESS_LIMITER].hit(request.remote or "unknown", per_minute)
+    request[RATE_DECISION] = decision
+    if not decision.allowed:
+        app[METRICS].rate_limited_address.inc()
+        raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
+
+
+def _limit_principal(request: web.Request, principal: Principal) -> None:
+    """Per key, or per user for a session (ids of the two never collide: key_… and usr_…)."""
+    app = request.app
+    limit = principal.rate_limit_per_minute or app[SETTINGS].rate_limit.default_per_minute
     decision = app[KEY_LIMITER].hit(principal.actor, limit)
     request[RATE_DECISION] = decision
     if not decision.allowed:
         app[METRICS].rate_limited_key.inc()
         raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
-    _check_utf8(request)
-    await check_csrf(request)
 
 
 def _authenticated(request: web.Request, principal: Principal) -> None:
