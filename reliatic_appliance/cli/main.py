@@ -110,12 +110,19 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
     """SPEC §2: file < env < flags; a RELIATIC_* variable nothing reads is refused first."""
     check_environment(env)
     config = getattr(args, "config", None)
+    config_file = default_config_file(env) if config is None else Path(config)
+    if config_file is not None and not config_file.exists() and _may_create_config(args):
+        config_file = None  # `init --tls --config NEW` writes it
     return load_settings(
         data_dir=resolve_data_dir(getattr(args, "data_dir", None), env),
-        config_file=default_config_file(env) if config is None else Path(config),
+        config_file=config_file,
         env=env,
         overrides=args.overrides(args) if hasattr(args, "overrides") else None,
     )
+
+
+def _may_create_config(args: argparse.Namespace) -> bool:
+    return bool(hasattr(args, "may_create_config") and args.may_create_config(args))
 
 
 def _one_line(exc: BaseException) -> str:
