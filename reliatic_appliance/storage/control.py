@@ -69,6 +69,15 @@ class SqliteControl:
             (when, tenant_id),
         )
 
+    def delete_tenant(self, tenant_id: str) -> None:
+        """The tenant's row with its keys and audit chain (its file is the caller's)."""
+        for sql in (
+            "DELETE FROM api_keys WHERE tenant_id = ?",
+            "DELETE FROM audit_log WHERE tenant_id = ?",
+            "DELETE FROM tenants WHERE id = ?",
+        ):
+            self._conn.execute(sql, (tenant_id,))
+
     def insert_key(self, key: Row, key_hash: bytes) -> None:
         self._conn.execute(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, level, permissions,"
