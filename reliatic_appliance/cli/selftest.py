@@ -88,6 +88,9 @@ class Report:
             reason = _network_reason(exc)
             self._record(name, started, reason)
             raise StepFailed(reason) from None
+        except ApiError as exc:  # a service refused (a busy database, a disabled tenant, ...)
+            self._record(name, started, exc.message)
+            raise StepFailed(exc.message) from None
         self._record(name, started, None)
         return result
 
