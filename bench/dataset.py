@@ -36,6 +36,7 @@ from reliatic_appliance.schemas.assets import AssetCreate
 from reliatic_appliance.services import alerts, api_keys, asset_metrics, lifecycle, tenants
 from reliatic_appliance.services.actions import LIFECYCLE as ACTION_LIFECYCLE
 from reliatic_appliance.services.assets import insert_new_asset
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.services.events import emit
 from reliatic_appliance.services.failure_modes import computed_fields
 from reliatic_appliance.services.values import to_storage
@@ -244,7 +245,7 @@ async def build(data_dir: Path, *, log: Callable[[str], None] = print) -> Datase
             ("bench-two", SECOND_TENANT_ASSETS, False),
         ):
             tenant = await tenants.create_tenant(
-                control, data_dir, slug=slug, name=slug, now=utc_now()
+                control, data_dir, slug=slug, name=slug, by=Who("bench"), now=utc_now()
             )
             # The default 100/min would throttle the load at once; the limiter still runs.
             _, key = await api_keys.create_key(
@@ -253,6 +254,7 @@ async def build(data_dir: Path, *, log: Callable[[str], None] = print) -> Datase
                 name="bench",
                 level="read_write",
                 rate_limit_per_minute=1_000_000,
+                by=Who("bench"),
                 now=utc_now(),
             )
             keys.append(key)

@@ -17,6 +17,7 @@ from reliatic_appliance.api.handlers import (
     actions,
     api_keys,
     assets,
+    audit,
     events,
     failure_modes,
     inspections,
@@ -61,6 +62,7 @@ OPERATIONS: list[routes.Operation] = [
     *events.OPERATIONS,
     *webhooks.OPERATIONS,
     *api_keys.OPERATIONS,
+    *audit.OPERATIONS,
 ]
 
 

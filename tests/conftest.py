@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.settings import Settings, load_settings
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
@@ -81,14 +82,14 @@ class Api:
             name="test key",
             level=level,
             scopes=scopes or [],
-            **{"now": utc_now(), **kw},
+            **{"now": utc_now(), "by": Who("test"), **kw},
         )
         return key, record["id"]
 
     async def new_tenant(self, slug: str) -> dict[str, Any]:
         app = self.client.app
         return await tenants.create_tenant(
-            app[CONTROL_DB], app_data_dir(self.client), slug=slug, now=utc_now()
+            app[CONTROL_DB], app_data_dir(self.client), slug=slug, by=Who("test"), now=utc_now()
         )
 
 
@@ -129,13 +130,16 @@ async def client(
 async def open_api(client: TestClient, scopes: list[str], slug: str = "acme") -> Api:
     """A new tenant with a read-write key that also holds the admin `scopes`."""
     control = client.app[CONTROL_DB]
-    tenant = await tenants.create_tenant(control, app_data_dir(client), slug=slug, now=utc_now())
+    tenant = await tenants.create_tenant(
+        control, app_data_dir(client), slug=slug, by=Who("test"), now=utc_now()
+    )
     record, key = await api_keys.create_key(
         control,
         tenant_id=tenant["id"],
         name="integration",
         level="read_write",
         scopes=scopes,
+        by=Who("test"),
         now=utc_now(),
     )
     return Api(client=client, tenant=tenant, key=key, key_id=record["id"])

@@ -11,6 +11,7 @@ import pytest
 
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.timefmt import utc_now
 from tests.conftest import ASSET, Api, create_asset
 
@@ -71,7 +72,9 @@ async def test_key_format_and_storage(api: Api) -> None:
 async def test_revoked_key_refused_on_next_request(api: Api) -> None:
     key, key_id = await api.new_key()
     assert (await api.get("/api/v1/assets", key=key)).status == 200
-    await api_keys.revoke_key(api.client.app[CONTROL_DB], key_id, tenant_id=None, now=utc_now())
+    await api_keys.revoke_key(
+        api.client.app[CONTROL_DB], key_id, tenant_id=None, by=Who("test"), now=utc_now()
+    )
     response = await api.get("/api/v1/assets", key=key)
     assert response.status == 401
     assert await response.json() == INVALID_KEY_BODY
@@ -86,7 +89,7 @@ async def test_expired_key_refused(api: Api) -> None:
 
 
 async def test_disabled_tenant_keys_refused(api: Api) -> None:
-    await tenants.disable_tenant(api.client.app[CONTROL_DB], "acme", now=utc_now())
+    await tenants.disable_tenant(api.client.app[CONTROL_DB], "acme", by=Who("test"), now=utc_now())
     assert await (await api.get("/api/v1/assets")).json() == INVALID_KEY_BODY
 
 

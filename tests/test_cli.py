@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.storage.tenancy import open_control
 from reliatic_appliance.timefmt import utc_now
 from tests.process import CLI, cli, cli_json
@@ -300,6 +301,7 @@ async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
                 tenant_id=tenant["id"],
                 name=f"key {n}",
                 level="read_only",
+                by=Who("test"),
                 now=utc_now(),
             )
     finally:
@@ -340,6 +342,7 @@ async def _add_expired_key(data_dir: Path, slug: str) -> None:
             name="old",
             level="read_only",
             expires_at=datetime(2021, 1, 1, tzinfo=UTC),
+            by=Who("test"),
             now=datetime(2020, 1, 1, tzinfo=UTC),  # minted back then, so it could expire since
         )
     finally:

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.timefmt import utc_now
 from tests.conftest import make_settings
 
@@ -41,6 +42,7 @@ async def make_key(
         _data_dir(client),
         slug=slug,
         rate_limit_per_minute=tenant_rate,
+        by=Who("test"),
         now=utc_now(),
     )
     _, key = await api_keys.create_key(
@@ -49,6 +51,7 @@ async def make_key(
         name="k",
         level="read_only",
         rate_limit_per_minute=key_rate,
+        by=Who("test"),
         now=utc_now(),
     )
     return key

@@ -13,6 +13,7 @@ import pytest
 
 from reliatic_appliance.errors import ValidationError
 from reliatic_appliance.services import tenants
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.services.target_grants import (
     TargetGrant,
     find_grant,
@@ -105,12 +106,14 @@ def test_selftest_against_a_stopped_service_fails_at_the_first_step(
 async def test_only_selftest_tenants_can_be_removed(tmp_path: Path) -> None:
     control = open_control(tmp_path)
     try:
-        kept = await tenants.create_tenant(control, tmp_path, slug="plant-a", now=utc_now())
+        kept = await tenants.create_tenant(
+            control, tmp_path, slug="plant-a", by=TEST, now=utc_now()
+        )
         with pytest.raises(ValidationError):
             await tenants.remove_throwaway_tenant(control, tmp_path, "plant-a", now=utc_now())
         assert [t["id"] for t in await tenants.list_tenants(control)] == [kept["id"]]
         gone = await tenants.create_tenant(
-            control, tmp_path, slug="selftest-0123abcd", now=utc_now()
+            control, tmp_path, slug="selftest-0123abcd", by=TEST, now=utc_now()
         )
         await tenants.remove_throwaway_tenant(control, tmp_path, "selftest-0123abcd", now=utc_now())
         assert [t["id"] for t in await tenants.list_tenants(control)] == [kept["id"]]
@@ -119,6 +122,7 @@ async def test_only_selftest_tenants_can_be_removed(tmp_path: Path) -> None:
         control.close()
 
 
+TEST = Who("test")
 HOOK = "whk_01M8V289J1VNTVFQHCCGTMWX4N"
 URL = "https://127.0.0.1:45678/selftest"
 

@@ -24,6 +24,7 @@ from reliatic_appliance.api.resources import Resource, Role
 from reliatic_appliance.keys import CLOCK, PRINCIPAL, SETTINGS, TENANT_DBS
 from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services.api_keys import Principal
+from reliatic_appliance.services.audit import Who
 
 
 @dataclass
@@ -43,6 +44,11 @@ class Call:
     @property
     def actor(self) -> str | None:
         return self.principal.actor if self.principal else None
+
+    @property
+    def who(self) -> Who:
+        """The caller as the audit log records it: its key (or user) and client address."""
+        return Who(self.require_principal().actor, self.request.remote)
 
     def require_principal(self) -> Principal:
         assert self.principal is not None, "operation has no permission but needs a tenant"

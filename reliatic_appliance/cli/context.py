@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reliatic_appliance.ports import ControlDb
+from reliatic_appliance.ports import ControlDb, TenantDirectory
+from reliatic_appliance.services.audit import Who
 from reliatic_appliance.settings import LOCAL_DATA_DIR, SYSTEM_DATA_DIR, SYSTEM_USER, Settings
-from reliatic_appliance.storage.tenancy import control_file, open_control
+from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, open_control
 
 
 class CliError(Exception):
@@ -43,6 +45,17 @@ class CliContext:
             yield db
         finally:
             db.close()
+
+    @asynccontextmanager
+    async def tenant_files(self) -> AsyncIterator[TenantDirectory]:
+        """Every tenant's file, each opened (and migrated) on first use, for one command."""
+        databases = TenantDatabases(
+            self.data_dir, busy_timeout_ms=self.settings.storage.busy_timeout_ms
+        )
+        try:
+            yield databases
+        finally:
+            databases.close()
 
     def emit(self, payload: Any, lines: Sequence[str] | str) -> None:
         """Print `payload` as JSON with --json, else the human-readable lines."""
@@ -103,6 +116,15 @@ def init_hint(data_dir: Path, *, euid: int, system_data_dir: Path = SYSTEM_DATA_
         f"on an installed appliance, create {system_data_dir} as its user: '{as_user} init';"
         f" for a data dir here, {plain}"
     )
+
+
+def cli_who() -> Who:
+    """The operator at the server's shell, as the audit log records them (`cli:<login>`)."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        login = str(os.getuid())
+    return Who(f"cli:{login}")
 
 
 def environment() -> dict[str, str]:

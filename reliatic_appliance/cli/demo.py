@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reliatic_appliance.cli.context import CliContext, curl_command, server_url
+from reliatic_appliance.cli.context import CliContext, cli_who, curl_command, server_url
 from reliatic_appliance.cli.key import all_keys
 from reliatic_appliance.demo.plant import DemoPlant, generate_plant
 from reliatic_appliance.errors import NotFound
@@ -225,7 +225,12 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
             # UTC, as the services judge "not in the future" (SPEC §3 dates are UTC).
             plant = _validated(generate_plant(today=now.date()))
             tenant = await tenants.create_tenant(
-                control, ctx.data_dir, slug=DEMO_SLUG, name="Demo Refinery", now=now
+                control,
+                ctx.data_dir,
+                slug=DEMO_SLUG,
+                name="Demo Refinery",
+                by=cli_who(),
+                now=now,
             )
             await _load_plant(ctx, tenant["id"], plant, now)
             created = plant.counts()
@@ -234,7 +239,7 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
             tenant_id=tenant["id"],
             name=DEMO_KEY_NAME,
             level="read_write",
-            created_by="demo",
+            by=cli_who(),
             now=now,
         )
         revoked = await _revoke_older_demo_keys(control, tenant["id"], keep=record["id"], now=now)
@@ -276,7 +281,7 @@ async def _revoke_older_demo_keys(
         if k["name"] == DEMO_KEY_NAME and k["revoked_at"] is None and k["id"] != keep
     ]
     for key_id in older:
-        await api_keys.revoke_key(control, key_id, tenant_id=tenant_id, now=now)
+        await api_keys.revoke_key(control, key_id, tenant_id=tenant_id, by=cli_who(), now=now)
     return older
 
 

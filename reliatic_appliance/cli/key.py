@@ -7,7 +7,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from reliatic_appliance.cli.context import CliContext, CliError, table
+from reliatic_appliance.cli.context import CliContext, CliError, cli_who, table
 from reliatic_appliance.ports import ControlDb
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.paging import PageRequest
@@ -79,7 +79,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
             scopes=args.scope,
             expires_at=args.expires,
             rate_limit_per_minute=args.rate_limit,
-            created_by="cli",
+            by=cli_who(),
             now=utc_now(),
         )
     payload = {
@@ -154,6 +154,8 @@ def _state(key: dict[str, Any], now: datetime) -> str:
 
 async def run_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        record = await api_keys.revoke_key(control, args.key_id, tenant_id=None, now=utc_now())
+        record = await api_keys.revoke_key(
+            control, args.key_id, tenant_id=None, by=cli_who(), now=utc_now()
+        )
     ctx.emit(record, f"revoked key {record['id']}")
     return 0

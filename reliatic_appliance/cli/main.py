@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from reliatic_appliance import __version__
-from reliatic_appliance.cli import demo, init, key, selftest, serve, tenant, webhook
+from reliatic_appliance.cli import audit, demo, init, key, selftest, serve, tenant, webhook
 from reliatic_appliance.cli.context import CliContext, CliError, environment, fail
 from reliatic_appliance.errors import ApiError
 from reliatic_appliance.logs import configure_logging
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reliatic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (init, serve, tenant, key, demo, webhook, selftest):
+    for module in (init, serve, tenant, key, demo, webhook, audit, selftest):
         module.register(sub, common)
     return parser
 

@@ -36,7 +36,13 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from reliatic_appliance.cli.context import CliContext, CliError, environment, server_url
+from reliatic_appliance.cli.context import (
+    CliContext,
+    CliError,
+    cli_who,
+    environment,
+    server_url,
+)
 from reliatic_appliance.domain.signing import reliatic_signature, standard_signature
 from reliatic_appliance.errors import ApiError, NotFound
 from reliatic_appliance.ports import ControlDb
@@ -283,11 +289,14 @@ async def _run_steps(
         control_db = await report.step("open control.db", lambda: _open_control(ctx, data_dir))
         databases = TenantDatabases(data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
         slug = f"selftest-{secrets.token_hex(4)}"
+        who = cli_who()
         webhook_id: str | None = None
         try:
             tenant = await report.step(
                 f"create tenant {slug}",
-                lambda: tenants.create_tenant(control_db, data_dir, slug=slug, now=utc_now()),
+                lambda: tenants.create_tenant(
+                    control_db, data_dir, slug=slug, by=who, now=utc_now()
+                ),
             )
             _, key = await report.step(
                 "create a read-write key",
@@ -296,7 +305,7 @@ async def _run_steps(
                     tenant_id=tenant["id"],
                     name="selftest",
                     level="read_write",
-                    created_by="selftest",
+                    by=who,
                     now=utc_now(),
                 ),
             )
@@ -315,6 +324,7 @@ async def _run_steps(
                         secret=None,
                         enabled=True,
                         description="reliatic selftest",
+                        by=who,
                         now=utc_now(),
                     ),
                 )

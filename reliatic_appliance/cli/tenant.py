@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reliatic_appliance.cli.context import CliContext, table
+from reliatic_appliance.cli.context import CliContext, cli_who, table
 from reliatic_appliance.services import tenants
 from reliatic_appliance.timefmt import utc_now
 
@@ -48,6 +48,7 @@ async def run_create(ctx: CliContext, args: argparse.Namespace) -> int:
             slug=args.slug,
             name=args.name,
             rate_limit_per_minute=args.rate_limit,
+            by=cli_who(),
             now=utc_now(),
         )
     ctx.emit(tenant, f"created tenant {tenant['slug']} ({tenant['id']})")
@@ -72,13 +73,13 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_disable(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        tenant = await tenants.disable_tenant(control, args.slug, now=utc_now())
+        tenant = await tenants.disable_tenant(control, args.slug, by=cli_who(), now=utc_now())
     ctx.emit(tenant, f"disabled tenant {tenant['slug']}")
     return 0
 
 
 async def run_enable(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control:
-        tenant = await tenants.enable_tenant(control, args.slug, now=utc_now())
+        tenant = await tenants.enable_tenant(control, args.slug, by=cli_who(), now=utc_now())
     ctx.emit(tenant, f"enabled tenant {tenant['slug']}")
     return 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic
 
-from reliatic_appliance.cli.context import CliContext, CliError, table
+from reliatic_appliance.cli.context import CliContext, CliError, cli_who, table
 from reliatic_appliance.domain.event_types import EVENT_TYPES
 from reliatic_appliance.domain.retry import DeliveryStatus
 from reliatic_appliance.domain.target_policy import TargetRefused, check_url
@@ -226,6 +226,7 @@ async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
                 secret=body.secret,
                 enabled=body.enabled,
                 description=body.description,
+                by=cli_who(),
                 now=utc_now(),
             )
         except ValidationError as exc:
@@ -279,7 +280,7 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 async def run_remove(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control, _tenant_files(ctx) as databases:
         tenant, db, row = await _find(control, databases, args.webhook_id)
-        await service.delete_webhook(db, args.webhook_id)
+        await service.delete_webhook(db, args.webhook_id, by=cli_who(), now=utc_now())
     ctx.emit(
         {**row, "tenant": tenant["slug"], "removed": True},
         f"removed webhook {row['id']} ({row['url']}) from tenant {tenant['slug']}",
@@ -308,7 +309,12 @@ async def _set_enabled(ctx: CliContext, webhook_id: str, *, enabled: bool) -> in
     async with ctx.control() as control, _tenant_files(ctx) as databases:
         tenant, db, _ = await _find(control, databases, webhook_id)
         row = await service.update_webhook(
-            db, service.target_policy(ctx.settings), webhook_id, {"enabled": enabled}, now=utc_now()
+            db,
+            service.target_policy(ctx.settings),
+            webhook_id,
+            {"enabled": enabled},
+            by=cli_who(),
+            now=utc_now(),
         )
     state = "enabled" if enabled else "disabled"
     ctx.emit(
@@ -331,7 +337,7 @@ async def run_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control, _tenant_files(ctx) as databases:
         tenant, db, _ = await _find(control, databases, args.webhook_id)
         row, secret = await service.rotate_secret(
-            db, box, args.webhook_id, secret=None, now=utc_now()
+            db, box, args.webhook_id, secret=None, by=cli_who(), now=utc_now()
         )
     ctx.emit(
         {**row, "tenant": tenant["slug"], "secret": secret},
@@ -387,7 +393,7 @@ async def run_deliveries(ctx: CliContext, args: argparse.Namespace) -> int:
 async def run_redeliver(ctx: CliContext, args: argparse.Namespace) -> int:
     async with ctx.control() as control, _tenant_files(ctx) as databases:
         tenant, db = await _find_delivery(control, databases, args.delivery_id)
-        delivery = await service.redeliver(db, args.delivery_id, now=utc_now())
+        delivery = await service.redeliver(db, args.delivery_id, by=cli_who(), now=utc_now())
     ctx.emit(
         {**delivery, "tenant": tenant["slug"]},
         f"queued delivery {delivery['id']} ({delivery['event_type']}) again; the running"

@@ -31,6 +31,7 @@ from reliatic_appliance.ports.lists import (
     ACTION_SORTABLE,
     ALERT_SORTABLE,
     ASSET_SORTABLE,
+    AUDIT_SORTABLE,
     FAILURE_MODE_SORTABLE,
     INSPECTION_SORTABLE,
     MOC_SORTABLE,
@@ -38,6 +39,7 @@ from reliatic_appliance.ports.lists import (
     ActionFilter,
     AlertFilter,
     AssetFilter,
+    AuditFilter,
     BadCursor,
     FailureModeFilter,
     InspectionFilter,
@@ -51,6 +53,7 @@ from reliatic_appliance.ports.stores import (
     AlertStore,
     AssetMetricsStore,
     AssetStore,
+    AuditStore,
     ControlStore,
     EventStore,
     FailureModeStore,
@@ -72,6 +75,7 @@ __all__ = [
     "ALERT_SORTABLE",
     "APPLIED",
     "ASSET_SORTABLE",
+    "AUDIT_SORTABLE",
     "DONE",
     "FAILURE_MODE_SORTABLE",
     "IDEMPOTENCY_RETENTION",
@@ -86,6 +90,8 @@ __all__ = [
     "AssetFilter",
     "AssetMetricsStore",
     "AssetStore",
+    "AuditFilter",
+    "AuditStore",
     "BadCursor",
     "ControlDb",
     "ControlStore",
@@ -144,6 +150,8 @@ class TenantTx(Protocol):
     @property
     def assets(self) -> AssetStore: ...
     @property
+    def audit(self) -> AuditStore: ...
+    @property
     def events(self) -> EventStore: ...
     @property
     def failure_modes(self) -> FailureModeStore: ...
@@ -173,6 +181,9 @@ class ControlTx(Protocol):
 
     @property
     def control(self) -> ControlStore: ...
+    def audit(self, tenant_id: str) -> AuditStore:
+        """The audit chain of one tenant's acts on control data."""
+        ...
 
 
 class TenantDb(Protocol):

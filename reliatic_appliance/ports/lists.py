@@ -64,6 +64,7 @@ RISK_ASSESSMENT_SORTABLE: tuple[str, ...] = (
 )
 MOC_SORTABLE: tuple[str, ...] = ("created_at", "updated_at")
 ALERT_SORTABLE: tuple[str, ...] = ("created_at", "updated_at", "level")
+AUDIT_SORTABLE: tuple[str, ...] = ("created_at",)
 
 
 # -- list filters: what a list request asks for, as plain data ------------------------------
@@ -128,4 +129,11 @@ class MocFilter:
 class RiskAssessmentFilter:
     asset_id: str | None = None
     risk_ranking: str | None = None
+    updated_since: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
     updated_since: str | None = None

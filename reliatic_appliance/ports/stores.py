@@ -10,6 +10,7 @@ from reliatic_appliance.ports.lists import (
     ActionFilter,
     AlertFilter,
     AssetFilter,
+    AuditFilter,
     FailureModeFilter,
     InspectionFilter,
     MocFilter,
@@ -46,6 +47,29 @@ class AlertStore(Protocol):
         self, flt: AlertFilter, *, sort: str | None, limit: int, offset: int
     ) -> tuple[list[Row], int]: ...
     def insert_alert(self, alert: Row) -> bool: ...
+
+
+class AuditStore(Protocol):
+    """One tenant's audit chain (SPEC §5): in control.db for acts on control data, in the
+    tenant's own file for acts on its data; the same shape in both."""
+
+    def head(self) -> tuple[int, str] | None:
+        """The newest entry's (seq, hash) as recorded with it; None for an empty chain."""
+        ...
+
+    def append(self, entry: Row) -> None:
+        """Insert an entry (its `changes` as JSON text) and make it the head."""
+        ...
+
+    def list_entries(
+        self, flt: AuditFilter, *, newest_first: bool, limit: int
+    ) -> tuple[list[Row], int]:
+        """The first `limit` entries in time order (or newest first), and how many match."""
+        ...
+
+    def chain(self, *, after_seq: int, limit: int) -> list[Row]:
+        """Entries in `seq` order after `after_seq`, raw as stored: for the chain check."""
+        ...
 
 
 class AssetMetricsStore(Protocol):

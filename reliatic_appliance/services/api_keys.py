@@ -21,6 +21,7 @@ from reliatic_appliance.domain.permissions import (
 from reliatic_appliance.errors import Conflict, Forbidden, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
+from reliatic_appliance.services.audit import Who, record_control
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.timefmt import format_ts
 
@@ -80,8 +81,8 @@ async def create_key(
     scopes: list[str] | tuple[str, ...] = (),
     expires_at: datetime | None = None,
     rate_limit_per_minute: int | None = None,
-    created_by: str | None = None,
     creator_permissions: frozenset[str] | None = None,
+    by: Who,
     now: datetime,
 ) -> tuple[Row, str]:
     """Mint a key; return its public view and the full key (to be shown exactly once).
@@ -112,7 +113,7 @@ async def create_key(
         "level": level,
         "permissions": permissions,
         "rate_limit_per_minute": rate_limit_per_minute,
-        "created_by": created_by,
+        "created_by": by.actor,
         "created_at": format_ts(moment),
         "expires_at": format_ts(expires_at) if expires_at else None,
         "last_used_at": None,
@@ -128,6 +129,17 @@ async def create_key(
                 [{"field": "tenant", "message": "disabled"}],
             )
         tx.control.insert_key(record, hash_key(key))
+        shown = {
+            "name": name,
+            "prefix": record["prefix"],
+            "level": level,
+            "permissions": sorted(permissions),
+            "expires_at": record["expires_at"],
+            "rate_limit_per_minute": rate_limit_per_minute,
+        }
+        record_control(
+            tx, tenant_id, by.act("api_key.created", "api_key", record["id"], shown), now=now
+        )
 
     await control.write(write)
     return public_view(record), key
@@ -146,7 +158,7 @@ async def list_keys(control: ControlDb, tenant_id: str, page: PageRequest) -> Pa
 
 
 async def revoke_key(
-    control: ControlDb, key_id: str, *, tenant_id: str | None, now: datetime
+    control: ControlDb, key_id: str, *, tenant_id: str | None, by: Who, now: datetime
 ) -> Row:
     """Revoke (idempotent); `tenant_id` None only for the operator's CLI."""
 
@@ -154,7 +166,10 @@ async def revoke_key(
         row = tx.control.key_by_id(key_id, tenant_id)
         if row is None:
             raise NotFound(f"API key {key_id} not found.")
-        tx.control.revoke_key(key_id, format_ts(now))
+        if tx.control.revoke_key(key_id, format_ts(now)):
+            shown = {"name": row["name"], "prefix": row["prefix"]}
+            act = by.act("api_key.revoked", "api_key", key_id, shown)
+            record_control(tx, row["tenant_id"], act, now=now)
         updated = tx.control.key_by_id(key_id)
         assert updated is not None
         return public_view(updated)

@@ -25,6 +25,7 @@ from reliatic_appliance.domain.event_types import PING
 from reliatic_appliance.domain.retry import AttemptResult, Decision, DeliveryStatus
 from reliatic_appliance.ports import Row, TenantDb, TenantTx
 from reliatic_appliance.services.alerts import raise_alert
+from reliatic_appliance.services.audit import SCHEDULER, record_tenant
 from reliatic_appliance.timefmt import format_ts
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,11 @@ def _disable(tx: TenantTx, webhook: Row, reason: str, at: str) -> None:
     if current is None or not current["enabled"]:
         return
     tx.webhooks.update_webhook(webhook["id"], {"enabled": False, "disabled_reason": reason}, at)
+    record_tenant(
+        tx,
+        SCHEDULER.act("webhook.disabled", "webhook", webhook["id"], {"reason": reason}),
+        now=datetime.fromisoformat(at),
+    )
     raise_alert(
         tx,
         kind="webhook_disabled",

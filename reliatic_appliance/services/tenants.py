@@ -11,6 +11,7 @@ from typing import Any
 from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
+from reliatic_appliance.services.audit import Who, record_control
 from reliatic_appliance.storage.tenancy import migrate_file, tenant_file
 from reliatic_appliance.timefmt import format_ts
 
@@ -41,6 +42,7 @@ async def create_tenant(
     slug: str,
     name: str | None = None,
     rate_limit_per_minute: int | None = None,
+    by: Who,
     now: datetime,
 ) -> Row:
     if not SLUG_PATTERN.match(slug):
@@ -67,6 +69,12 @@ async def create_tenant(
         tx.control.insert_tenant(tenant)
         row = tx.control.tenant_by_id(tenant_id)
         assert row is not None
+        shown = {
+            "slug": slug,
+            "name": tenant["name"],
+            "rate_limit_per_minute": rate_limit_per_minute,
+        }
+        record_control(tx, tenant_id, by.act("tenant.created", "tenant", tenant_id, shown), now=now)
         return row
 
     try:
@@ -88,23 +96,28 @@ async def list_tenants(control: ControlDb) -> list[Row]:
     return [public_view(r) for r in await control.read(lambda tx: tx.control.list_tenants())]
 
 
-async def disable_tenant(control: ControlDb, slug: str, *, now: datetime) -> Row:
+async def disable_tenant(control: ControlDb, slug: str, *, by: Who, now: datetime) -> Row:
     """Its keys are refused from the next request on, by every process (SPEC §2)."""
-    return await _set_disabled(control, slug, disabled=True, now=now)
+    return await _set_disabled(control, slug, disabled=True, by=by, now=now)
 
 
-async def enable_tenant(control: ControlDb, slug: str, *, now: datetime) -> Row:
+async def enable_tenant(control: ControlDb, slug: str, *, by: Who, now: datetime) -> Row:
     """Undo `disable_tenant`: its keys that are not revoked or expired work again."""
-    return await _set_disabled(control, slug, disabled=False, now=now)
+    return await _set_disabled(control, slug, disabled=False, by=by, now=now)
 
 
-async def _set_disabled(control: ControlDb, slug: str, *, disabled: bool, now: datetime) -> Row:
+async def _set_disabled(
+    control: ControlDb, slug: str, *, disabled: bool, by: Who, now: datetime
+) -> Row:
     def write(tx: ControlTx) -> Row:
         row = tx.control.tenant_by_slug(slug)
         if row is None:
             raise NotFound(f"Tenant '{slug}' not found.")
         change = tx.control.disable_tenant if disabled else tx.control.enable_tenant
         change(row["id"], format_ts(now))
+        if (row["disabled_at"] is None) == disabled:  # a change, not a repeat
+            action = "tenant.disabled" if disabled else "tenant.enabled"
+            record_control(tx, row["id"], by.act(action, "tenant", row["id"]), now=now)
         updated = tx.control.tenant_by_id(row["id"])
         assert updated is not None
         return updated

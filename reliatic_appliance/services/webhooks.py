@@ -17,6 +17,7 @@ from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import TenantDb, TenantTx
 from reliatic_appliance.secretbox import SecretBox
+from reliatic_appliance.services.audit import Who, audit_url, record_tenant
 from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.timefmt import format_ts
@@ -92,6 +93,7 @@ async def create_webhook(
     secret: str | None,
     enabled: bool,
     description: str | None,
+    by: Who,
     now: datetime,
 ) -> tuple[Row, str]:
     """Create a subscription; return its view and the secret (shown this once)."""
@@ -113,6 +115,13 @@ async def create_webhook(
         tx.webhooks.insert_webhook(row)
         created = tx.webhooks.get_webhook(webhook_id)
         assert created is not None
+        audit_changes = {
+            "url": audit_url(url),
+            "events": events,
+            "enabled": enabled,
+            "description": description,
+        }
+        record_tenant(tx, by.act("webhook.created", "webhook", webhook_id, audit_changes), now=now)
         return created
 
     return public_view(await db.write(write)), secret
@@ -140,7 +149,7 @@ async def list_webhooks(db: TenantDb, page: PageRequest) -> Page:
 
 
 async def update_webhook(
-    db: TenantDb, policy: TargetPolicy, webhook_id: str, changes: Row, *, now: datetime
+    db: TenantDb, policy: TargetPolicy, webhook_id: str, changes: Row, *, by: Who, now: datetime
 ) -> Row:
     if "url" in changes:
         _check_url(changes["url"], policy)
@@ -159,6 +168,8 @@ async def update_webhook(
         changed = {k: v for k, v in changes.items() if before.get(k) != v}
         if changed:
             tx.webhooks.update_webhook(webhook_id, changed, format_ts(now))
+            shown = {k: audit_url(v) if k == "url" else v for k, v in changed.items()}
+            record_tenant(tx, by.act("webhook.updated", "webhook", webhook_id, shown), now=now)
         row = tx.webhooks.get_webhook(webhook_id)
         assert row is not None
         return row
@@ -166,18 +177,21 @@ async def update_webhook(
     return public_view(await db.write(write))
 
 
-async def delete_webhook(db: TenantDb, webhook_id: str) -> None:
+async def delete_webhook(db: TenantDb, webhook_id: str, *, by: Who, now: datetime) -> None:
     """Remove the subscription with its pending deliveries and log."""
 
     def write(tx: TenantTx) -> None:
-        if not tx.webhooks.delete_webhook(webhook_id):
+        row = tx.webhooks.get_webhook(webhook_id)
+        if row is None or not tx.webhooks.delete_webhook(webhook_id):
             raise NotFound(f"Webhook {webhook_id} not found.")
+        removed = {"url": audit_url(row["url"]), "events": row["events"]}
+        record_tenant(tx, by.act("webhook.deleted", "webhook", webhook_id, removed), now=now)
 
     await db.write(write)
 
 
 async def rotate_secret(
-    db: TenantDb, box: SecretBox, webhook_id: str, *, secret: str | None, now: datetime
+    db: TenantDb, box: SecretBox, webhook_id: str, *, secret: str | None, by: Who, now: datetime
 ) -> tuple[Row, str]:
     """A new secret, returned once; the old one keeps signing for 24 hours (SPEC §7)."""
     new_secret = _check_secret(secret)
@@ -198,6 +212,8 @@ async def rotate_secret(
         )
         updated = tx.webhooks.get_webhook(webhook_id)
         assert updated is not None
+        overlap = {"previous_valid_until": updated["previous_secret_expires_at"]}
+        record_tenant(tx, by.act("webhook.rotated", "webhook", webhook_id, overlap), now=now)
         return updated
 
     return public_view(await db.write(write)), new_secret
@@ -272,12 +288,14 @@ async def get_delivery(db: TenantDb, delivery_id: str) -> Row:
     return await db.read(lambda tx: _delivery(tx, delivery_id))
 
 
-async def redeliver(db: TenantDb, delivery_id: str, *, now: datetime) -> Row:
+async def redeliver(db: TenantDb, delivery_id: str, *, by: Who, now: datetime) -> Row:
     """Send again with the same delivery id (receivers de-duplicate on it), due now."""
 
     def write(tx: TenantTx) -> Row:
-        _delivery(tx, delivery_id)
+        before = _delivery(tx, delivery_id)
         tx.webhooks.requeue(delivery_id, format_ts(now))
+        shown = {"webhook_id": before["webhook_id"], "previous_status": before["status"]}
+        record_tenant(tx, by.act("delivery.redelivered", "delivery", delivery_id, shown), now=now)
         return _delivery(tx, delivery_id)
 
     return await db.write(write)

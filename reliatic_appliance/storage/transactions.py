@@ -16,6 +16,7 @@ from reliatic_appliance.storage.actions import SqliteActions
 from reliatic_appliance.storage.alerts import SqliteAlerts
 from reliatic_appliance.storage.asset_metrics import SqliteAssetMetrics
 from reliatic_appliance.storage.assets import SqliteAssets
+from reliatic_appliance.storage.audit import SqliteAudit
 from reliatic_appliance.storage.control import SqliteControl
 from reliatic_appliance.storage.events import SqliteEvents
 from reliatic_appliance.storage.failure_modes import SqliteFailureModes
@@ -50,6 +51,10 @@ class SqliteTenantTx:
     @cached_property
     def assets(self) -> SqliteAssets:
         return SqliteAssets(self.conn)
+
+    @cached_property
+    def audit(self) -> SqliteAudit:
+        return SqliteAudit(self.conn)
 
     @cached_property
     def events(self) -> SqliteEvents:
@@ -106,3 +111,6 @@ class SqliteControlTx:
     @cached_property
     def control(self) -> SqliteControl:
         return SqliteControl(self.conn)
+
+    def audit(self, tenant_id: str) -> SqliteAudit:
+        return SqliteAudit(self.conn, tenant_id)

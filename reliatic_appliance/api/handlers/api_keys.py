@@ -31,7 +31,7 @@ async def create_key(call: Call) -> web.StreamResponse:
         scopes=body.permissions,
         expires_at=body.expires_at,
         rate_limit_per_minute=body.rate_limit_per_minute,
-        created_by=principal.actor,
+        by=call.who,
         creator_permissions=principal.permissions,
         now=call.now,
     )
@@ -47,6 +47,7 @@ async def revoke_key(call: Call) -> web.StreamResponse:
         call.request.app[CONTROL_DB],
         call.params["key_id"],
         tenant_id=principal.tenant_id,
+        by=call.who,
         now=call.now,
     )
     return call.single(record)

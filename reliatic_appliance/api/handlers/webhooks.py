@@ -52,6 +52,7 @@ async def create_webhook(call: Call) -> web.StreamResponse:
         secret=body.secret,
         enabled=body.enabled,
         description=body.description,
+        by=call.who,
         now=call.now,
     )
     return _shown_once(call.created({**row, "secret": secret}, WEBHOOKS.collection), row)
@@ -68,13 +69,16 @@ async def update_webhook(call: Call) -> web.StreamResponse:
         target_policy(app[SETTINGS]),
         call.params["webhook_id"],
         fields_sent(call.body),
+        by=call.who,
         now=call.now,
     )
     return call.single(row)
 
 
 async def delete_webhook(call: Call) -> web.StreamResponse:
-    await service.delete_webhook(await call.tenant_db(), call.params["webhook_id"])
+    await service.delete_webhook(
+        await call.tenant_db(), call.params["webhook_id"], by=call.who, now=call.now
+    )
     return web.Response(status=204)
 
 
@@ -85,6 +89,7 @@ async def rotate_secret(call: Call) -> web.StreamResponse:
         app[SECRET_BOX],
         call.params["webhook_id"],
         secret=call.body.secret,
+        by=call.who,
         now=call.now,
     )
     return _shown_once(call.single({**row, "secret": secret}), row)
@@ -110,7 +115,7 @@ async def list_deliveries(call: Call) -> web.StreamResponse:
 
 async def redeliver(call: Call) -> web.StreamResponse:
     delivery = await service.redeliver(
-        await call.tenant_db(), call.params["delivery_id"], now=call.now
+        await call.tenant_db(), call.params["delivery_id"], by=call.who, now=call.now
     )
     return call.single(delivery, status=202)
 

@@ -19,3 +19,11 @@ CREATE TABLE audit_log (
     hash        TEXT NOT NULL,
     PRIMARY KEY (tenant_id, seq)
 );
+
+-- Each chain's newest (seq, hash), written with every entry: a removed newest entry, which
+-- the chain alone cannot show, leaves the head pointing past the end.
+CREATE TABLE audit_head (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+    seq       INTEGER NOT NULL,
+    hash      TEXT NOT NULL
+);

@@ -14,3 +14,10 @@ CREATE TABLE audit_log (
     prev_hash   TEXT NOT NULL,
     hash        TEXT NOT NULL
 );
+
+-- The chain's newest (seq, hash), one row (see control/0003_audit_log.sql).
+CREATE TABLE audit_head (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+    seq      INTEGER NOT NULL,
+    hash     TEXT NOT NULL
+);
