@@ -70,7 +70,7 @@ step "dpkg -i $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 cp "$deb" "$work/tmp/"
 in_root dpkg -i "/tmp/$(basename "$deb")"
 in_root id reliatic >/dev/null || die "no reliatic user"
-[[ "$(stat -c '%a %U' "$work/var/lib/reliatic")" == "750 reliatic" ]] \
+[[ "$(in_root stat -c '%a %U' /var/lib/reliatic)" == "750 reliatic" ]] \
     || die "/var/lib/reliatic is not 0750 reliatic"
 in_root reliatic --version
 
@@ -78,7 +78,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 sed -i "s/^#port = 8080$/port = $port/" "$work/etc/reliatic/reliatic.toml"
 step "reliatic init --tls as root (port $port)"
 in_root reliatic init --tls
-[[ "$(stat -c '%a %U' "$work/etc/reliatic/tls/reliatic.key")" == "600 reliatic" ]] \
+[[ "$(in_root stat -c '%a %U' /etc/reliatic/tls/reliatic.key)" == "600 reliatic" ]] \
     || die "the TLS key is not 0600 reliatic"
 
 step "reliatic serve as the reliatic user, as the unit runs it"
