@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from reliatic_appliance.errors import ValidationError
 from reliatic_appliance.services import tenants
@@ -22,6 +23,7 @@ from reliatic_appliance.services.target_grants import (
 )
 from reliatic_appliance.storage.tenancy import open_control
 from reliatic_appliance.timefmt import format_ts, utc_now
+from reliatic_appliance.tlscert import make_self_signed
 from tests.process import cli, free_port, start_server
 
 STEPS = [
@@ -156,3 +158,32 @@ def test_a_grant_covers_one_subscription_and_url_for_a_while(
 def test_a_grant_names_an_https_loopback_address_only(tmp_path: Path, url: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         write_grant(tmp_path, TargetGrant(HOOK, url, "PEM", "2999-01-01T00:00:00Z"))
+
+
+def test_a_certificate_without_the_address_used_fails_with_what_to_do(
+    appliance: tuple[Path, Path],
+) -> None:
+    """A plant CA's certificate names the server's LAN name only: the selftest's default URL
+    (127.0.0.1) then does not verify, and the error says how to point it elsewhere."""
+    data_dir, config = appliance
+    forced = cli(
+        data_dir, "--config", str(config), "init", "--tls", "--force", "--host", "plant.example"
+    )
+    assert forced.returncode == 0, forced.stderr
+    cert = config.parent / "tls" / "reliatic.crt"
+    names = x509.load_pem_x509_certificate(cert.read_bytes()).extensions
+    assert "127.0.0.1" in str(names)  # --host keeps loopback; a plant CA's would not:
+    plant = make_self_signed(["plant.example"], now=utc_now())
+    cert.write_bytes(plant.cert_pem)
+    (config.parent / "tls" / "reliatic.key").write_bytes(plant.key_pem)
+    env = {"RELIATIC_CONFIG": str(config)}
+    server = start_server(data_dir, env)
+    config.write_text(re.sub(r"port = \d+", f"port = {server.port}", config.read_text()))
+    try:
+        result = cli(data_dir, "selftest", env=env)
+    finally:
+        server.stop()
+    assert result.returncode == 1
+    (error,) = result.stderr.strip().splitlines()
+    assert "selftest failed at 'GET /healthz': the server's certificate does not verify" in error
+    assert "pass --url with a name the certificate carries" in error

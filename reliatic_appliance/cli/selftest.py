@@ -45,7 +45,7 @@ from reliatic_appliance.cli.context import (
 )
 from reliatic_appliance.domain.signing import reliatic_signature, standard_signature
 from reliatic_appliance.errors import ApiError, NotFound
-from reliatic_appliance.ports import ControlDb
+from reliatic_appliance.ports import ControlDb, TenantDb
 from reliatic_appliance.secretbox import SecretBox, SecretBoxError
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services import webhooks as hooks
@@ -111,7 +111,10 @@ class Report:
 
 def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"the server's certificate does not verify: {exc.certificate_error}"
+        return (
+            f"the server's certificate does not verify: {exc.certificate_error}; pass --url"
+            " with a name the certificate carries, or --cacert with the CA that signed it"
+        )
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
         exc.os_error, ConnectionRefusedError
     ):
@@ -363,7 +366,7 @@ async def _run_steps(
                 )
                 got = await report.step(
                     "signed webhook arrives and verifies",
-                    lambda: _arrival(receiver, secret, slug),
+                    lambda: _arrival(receiver, secret, slug, db, row["id"]),
                 )
                 await report.step(
                     "delivery log says succeeded",
@@ -417,14 +420,26 @@ def _secret_box(data_dir: Path) -> SecretBox:
         raise StepFailed(str(exc)) from None
 
 
-async def _arrival(receiver: _Receiver, secret: str, slug: str) -> dict[str, Any]:
-    try:
-        await asyncio.wait_for(receiver.arrived.wait(), DELIVERY_TIMEOUT)
-    except TimeoutError:
-        raise StepFailed(
-            f"no webhook within {DELIVERY_TIMEOUT:.0f} s: is the scheduler running"
-            " (GET /readyz), and can the service reach 127.0.0.1?"
-        ) from None
+async def _arrival(
+    receiver: _Receiver, secret: str, slug: str, db: TenantDb, webhook_id: str
+) -> dict[str, Any]:
+    """The webhook, verified. While waiting, the delivery log is read: an attempt that
+    failed is reported at once with the service's own reason (its retry is a minute away)."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT
+    while not receiver.arrived.is_set():
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"no webhook within {DELIVERY_TIMEOUT:.0f} s: is the scheduler running"
+                " (GET /readyz), and can the service reach 127.0.0.1?"
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(receiver.arrived.wait(), 0.5)
+        if receiver.arrived.is_set():
+            break
+        page = await hooks.list_deliveries(db, webhook_id, status=None, page=PageRequest(1, 10))
+        for delivery in page.items:
+            if delivery["attempts"] and delivery["last_error"]:
+                raise StepFailed(f"the service could not deliver it: {delivery['last_error']}")
     headers, body = receiver.received[0]
     payload = _verify(headers, body, secret, now=time.time())
     if payload.get("type") != EVENT or payload.get("tenant") != slug:
@@ -432,7 +447,7 @@ async def _arrival(receiver: _Receiver, secret: str, slug: str) -> dict[str, Any
     return payload
 
 
-async def _logged(db: Any, webhook_id: str, delivery_id: str) -> None:
+async def _logged(db: TenantDb, webhook_id: str, delivery_id: str) -> None:
     """The server records an outcome just after the receiver answers: wait a little."""
     for _ in range(100):
         page = await hooks.list_deliveries(db, webhook_id, status=None, page=PageRequest(1, 10))
