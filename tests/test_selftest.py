@@ -4,6 +4,7 @@ when nothing runs. Plus the narrow exemption it relies on (services/target_grant
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -12,16 +13,21 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from reliatic_appliance.cli.selftest import loopback_receiver
 from reliatic_appliance.errors import ValidationError
-from reliatic_appliance.services import tenants
+from reliatic_appliance.secretbox import SecretBox
+from reliatic_appliance.services import tenants, webhooks
 from reliatic_appliance.services.audit import Who
+from reliatic_appliance.services.paging import PageRequest
 from reliatic_appliance.services.target_grants import (
+    GRANT_POLICY,
     TargetGrant,
     find_grant,
     remove_grant,
     write_grant,
 )
-from reliatic_appliance.storage.tenancy import open_control
+from reliatic_appliance.storage.layout import master_key_file
+from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 from reliatic_appliance.timefmt import format_ts, utc_now
 from reliatic_appliance.tlscert import make_self_signed
 from tests.process import cli, free_port, start_server
@@ -187,3 +193,64 @@ def test_a_certificate_without_the_address_used_fails_with_what_to_do(
     (error,) = result.stderr.strip().splitlines()
     assert "selftest failed at 'GET /healthz': the server's certificate does not verify" in error
     assert "pass --url with a name the certificate carries" in error
+
+
+async def test_the_running_server_honours_a_grant_for_its_subscription_only(
+    tmp_path: Path,
+) -> None:
+    """Target safety at its defaults: a loopback HTTPS receiver is refused without a grant,
+    reached with one, and refused again when the grant pins another certificate."""
+    data_dir = tmp_path / "data"
+    assert cli(data_dir, "init").returncode == 0
+    assert cli(data_dir, "tenant", "create", "acme").returncode == 0
+    server = start_server(data_dir, {"RELIATIC_SCHEDULER_TICK_SECONDS": "0.05"})
+    control = open_control(data_dir)
+    databases = TenantDatabases(data_dir)
+    try:
+        tenant = await tenants.get_tenant(control, "acme")
+        db = await databases.get(tenant["id"])
+        box = SecretBox.from_file(master_key_file(data_dir))
+        async with loopback_receiver() as (receiver, url, ca_pem):
+            other_ca = make_self_signed(["127.0.0.1"], now=utc_now()).cert_pem.decode()
+            expires = format_ts(utc_now() + timedelta(minutes=5))
+            hooks_by_case = {}
+            for case, pem in (("none", None), ("granted", ca_pem), ("other-cert", other_ca)):
+                row, _ = await webhooks.create_webhook(
+                    db,
+                    box,
+                    GRANT_POLICY,
+                    url=url,
+                    events=["asset.created"],
+                    secret=None,
+                    enabled=True,
+                    description=case,
+                    by=TEST,
+                    now=utc_now(),
+                )
+                if pem is not None:
+                    write_grant(data_dir, TargetGrant(row["id"], url, pem, expires))
+                await webhooks.send_test(db, row["id"], tenant_slug="acme", now=utc_now())
+                hooks_by_case[case] = row["id"]
+
+            async def outcome(case: str) -> tuple[str, str | None]:
+                page = await webhooks.list_deliveries(
+                    db, hooks_by_case[case], status=None, page=PageRequest(1, 10)
+                )
+                (delivery,) = page.items
+                return delivery["status"], delivery["last_error"]
+
+            for _ in range(200):
+                done = [await outcome(case) for case in hooks_by_case]
+                if all(status != "pending" or error for status, error in done):
+                    break
+                await asyncio.sleep(0.05)
+            assert (await outcome("granted"))[0] == "succeeded"
+            assert len(receiver.received) == 1
+            none_error = (await outcome("none"))[1] or ""
+            assert "target refused: 127.0.0.1 is a loopback address" in none_error
+            other_error = (await outcome("other-cert"))[1] or ""
+            assert "certificate" in other_error.lower() or "ssl" in other_error.lower()
+    finally:
+        databases.close()
+        control.close()
+        server.stop()

@@ -227,7 +227,7 @@ class _Receiver:
 
 
 @contextlib.asynccontextmanager
-async def _receiver() -> AsyncIterator[tuple[_Receiver, str, str]]:
+async def loopback_receiver() -> AsyncIterator[tuple[_Receiver, str, str]]:
     """(receiver, its https URL, the CA PEM to trust it with): a throwaway certificate for
     127.0.0.1 whose key lives in a private temp dir for as long as this runs."""
     made = make_self_signed(["127.0.0.1"], now=utc_now(), validity=GRANT_LIFETIME * 2)
@@ -313,7 +313,7 @@ async def _run_steps(
                 ),
             )
             auth = {"Authorization": f"Bearer {key}"}
-            async with _receiver() as (receiver, target, ca_pem):
+            async with loopback_receiver() as (receiver, target, ca_pem):
                 db = await databases.get(tenant["id"])
                 box = _secret_box(data_dir)
                 row, secret = await report.step(
