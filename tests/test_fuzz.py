@@ -168,6 +168,7 @@ def test_schemathesis_finds_no_mismatch(tmp_path: Path) -> None:
         "alerts:read",
         "events:read",
         "webhooks:write",
+        "audit:read",
         "api_keys:write",
     ]
     key = cli_json(
