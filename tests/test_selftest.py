@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -63,6 +65,10 @@ def appliance(tmp_path: Path) -> tuple[Path, Path]:
     return data_dir, config
 
 
+def threads_of(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 def test_selftest_passes_against_the_running_service_and_leaves_nothing(
     appliance: tuple[Path, Path],
 ) -> None:
@@ -73,6 +79,7 @@ def test_selftest_passes_against_the_running_service_and_leaves_nothing(
     text = config.read_text()
     config.write_text(re.sub(r"port = \d+", f"port = {server.port}", text))
     try:
+        threads = threads_of(server.process.pid)
         result = cli(data_dir, "selftest", env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         lines = result.stdout.splitlines()
@@ -91,6 +98,12 @@ def test_selftest_passes_against_the_running_service_and_leaves_nothing(
         assert [t["slug"] for t in left] == ["plant-a"]
         files = {p.name.split(".")[0] for p in (data_dir / "tenants").iterdir()}
         assert files == {left[0]["id"]}  # its .db, -wal and -shm; no other tenant's
+        # The server let go of the removed tenants' files (a writer thread each) at a tick.
+        for _ in range(50):
+            if threads_of(server.process.pid) <= threads:
+                break
+            time.sleep(0.1)
+        assert threads_of(server.process.pid) <= threads
         assert list((data_dir / "selftest").iterdir()) == []
     finally:
         server.stop()
