@@ -12,8 +12,9 @@ it for that subscription only:
 * it names one subscription id and its exact URL, an `https://` loopback address, and ends
   after a few minutes; a subscription whose URL changed no longer matches;
 * the delivery goes out over TLS verified against the selftest's throwaway certificate
-  only, whose key never leaves the selftest's memory: so nothing else listening on loopback
-  (a database, an admin port) can be reached through a grant, even on the granted port;
+  only, whose key exists only in the selftest's private temp dir while it runs: so nothing
+  else listening on loopback (a database, an admin port) can be reached through a grant,
+  even on the granted port;
 * every other delivery, and this one's address checks at connect time, are unchanged.
 
 The grant file is `<data dir>/selftest/<webhook id>.json`, mode 0600; selftest removes it.
