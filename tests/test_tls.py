@@ -66,6 +66,23 @@ def test_init_tls_makes_a_pair_and_the_config_that_uses_it(layout: tuple[Path, P
     assert forced["sha256_fingerprint"] != made["sha256_fingerprint"]
 
 
+def test_init_tls_never_replaces_another_certificate_by_accident(
+    layout: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data_dir, config = layout
+    config.parent.mkdir(parents=True)
+    plant = f'[server]\ntls_cert = "{tmp_path}/plant.crt"\ntls_key = "{tmp_path}/plant.key"\n'
+    config.write_text(plant)
+    refused = cli(data_dir, "--config", str(config), "init", "--tls")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"reliatic: error: [server] tls_cert already names {tmp_path}/plant.crt; --force"
+        f" replaces it with a self-signed certificate in {config.parent / 'tls'}"
+    )
+    assert config.read_text() == plant and not (config.parent / "tls").exists()
+    assert init_tls(data_dir, config, "--force")["config_changed"] is True
+
+
 def test_init_tls_without_a_config_file_says_how_to_name_one(tmp_path: Path) -> None:
     result = cli(tmp_path / "data", "init", "--tls", env={"RELIATIC_CONFIG": ""})
     assert result.returncode == 1

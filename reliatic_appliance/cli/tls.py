@@ -203,6 +203,13 @@ def run_init_tls(ctx: CliContext, *, config: str | None, hosts: list[str], force
             )
     directory = path.parent / "tls"
     cert_file, key_file = directory / CERT_NAME, directory / KEY_NAME
+    current = ctx.settings.server.tls_cert
+    if current is not None and current != cert_file and not force:
+        # Most likely the plant CA's certificate (docs/install.md): never undone by accident.
+        raise CliError(
+            f"[server] tls_cert already names {current}; --force replaces it with a"
+            f" self-signed certificate in {directory}"
+        )
     owner = _service_user()
     kept = cert_file.exists() and key_file.exists() and not force
     try:
