@@ -23,6 +23,7 @@ from reliatic_appliance.api.handlers import (
     inspections,
     meta,
     mocs,
+    monitoring,
     risk_assessments,
     webhooks,
 )
@@ -36,6 +37,7 @@ from reliatic_appliance.keys import (
     CONTROL_DB,
     IDEMPOTENCY_INFLIGHT,
     KEY_LIMITER,
+    METRICS,
     OPENAPI_DOCUMENT,
     REQUEST_IDS,
     SCHEDULER,
@@ -43,6 +45,7 @@ from reliatic_appliance.keys import (
     SETTINGS,
     TENANT_DBS,
 )
+from reliatic_appliance.metrics import AppMetrics
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import tenants as tenant_service
@@ -53,6 +56,7 @@ from reliatic_appliance.timefmt import utc_now
 
 OPERATIONS: list[routes.Operation] = [
     *meta.OPERATIONS,
+    *monitoring.OPERATIONS,
     *assets.OPERATIONS,
     *inspections.OPERATIONS,
     *failure_modes.OPERATIONS,
@@ -70,8 +74,13 @@ async def _databases(app: web.Application) -> AsyncIterator[None]:
     """Open control.db and migrate every tenant file at start; close them all at exit."""
     settings = app[SETTINGS]
     timeout = settings.storage.busy_timeout_ms
-    control = open_control(settings.data_dir, busy_timeout_ms=timeout)
-    tenants = TenantDatabases(settings.data_dir, busy_timeout_ms=timeout)
+    metrics = app[METRICS]
+    control = open_control(
+        settings.data_dir, busy_timeout_ms=timeout, on_commit=metrics.commit_observer("control")
+    )
+    tenants = TenantDatabases(
+        settings.data_dir, busy_timeout_ms=timeout, on_commit=metrics.commit_observer("tenant")
+    )
     app[CONTROL_DB] = control
     app[TENANT_DBS] = tenants
     try:
@@ -91,6 +100,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         tenants=app[TENANT_DBS],
         box=app[SECRET_BOX],
         clock=app[CLOCK],
+        metrics=app[METRICS],
     )
     app[SCHEDULER] = scheduler
     task = asyncio.create_task(scheduler.run(), name="reliatic-scheduler")
@@ -120,6 +130,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[REQUEST_IDS] = RequestIds()
+    app[METRICS] = AppMetrics()
     app[ACCESS_LOG] = AccessLog()
     app[SECRET_BOX] = SecretBox.from_file(master_key_file(settings.data_dir))
     app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)

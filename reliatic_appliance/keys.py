@@ -15,6 +15,7 @@ from reliatic_appliance.api.access_log import AccessLog
 from reliatic_appliance.api.inflight import InFlight
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter, RateDecision
 from reliatic_appliance.api.request_ids import RequestIds
+from reliatic_appliance.metrics import AppMetrics
 from reliatic_appliance.ports import ControlDb, TenantDirectory
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
@@ -33,6 +34,8 @@ ACCESS_LOG = web.AppKey("access_log", AccessLog)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 # Idempotency-Keys whose first request is running (api/idempotency.py).
 IDEMPOTENCY_INFLIGHT = web.AppKey("idempotency_inflight", InFlight)
+# This app's Prometheus registry and metrics (GET /metrics); never the library's global one.
+METRICS = web.AppKey("metrics", AppMetrics)
 # Every "now" of the app comes from here, so tests can move time instead of sleeping.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reliatic_appliance"
 # layer -> project packages it must not import
 FORBIDDEN = {
     "domain": {"api", "services", "storage", "cli", "app", "keys", "schemas", "settings"},
-    "storage": {"api", "services", "cli", "app", "keys", "schemas", "scheduler"},
+    # Storage tells /metrics through an observer it is handed (metrics.py), never directly.
+    "storage": {"api", "services", "cli", "app", "keys", "schemas", "scheduler", "metrics"},
     "services": {"api", "cli", "app", "keys", "scheduler"},
     "schemas": {"api", "services", "storage", "cli", "app"},
     # The HTTP layer and the scheduler reach data through the services (and type it with
@@ -145,5 +146,16 @@ def test_the_scheduler_reaches_data_only_through_the_services() -> None:
         f"{path.relative_to(PACKAGE)}:{where}"
         for path in (PACKAGE / "scheduler").rglob("*.py")
         for where in units_of_work_and_handles(path)
+    ]
+    assert not offenders, offenders
+
+
+def test_only_the_metrics_module_imports_prometheus() -> None:
+    """One place knows the metrics library (metrics.py); the rest records through it, and
+    storage only through the observer it is handed."""
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "prometheus_client" in top_level_imports(path) and path.name != "metrics.py"
     ]
     assert not offenders, offenders

@@ -43,6 +43,7 @@ from reliatic_appliance.keys import (
     CLOCK,
     CONTROL_DB,
     KEY_LIMITER,
+    METRICS,
     PRINCIPAL,
     RATE_DECISION,
     REQUEST_ID,
@@ -88,6 +89,15 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             response.headers.update(op.deprecated.headers())  # SPEC §3 versioning
         return response
     finally:
+        elapsed = time.perf_counter() - started
+        resource = request.match_info.route.resource
+        app[METRICS].observe_request(
+            request.method,
+            resource,
+            resource.canonical if resource is not None else None,
+            status,
+            elapsed,
+        )
         principal = request.get(PRINCIPAL)
         # The path only: a query string could carry something a client should not have
         # put there, and the log must never hold a key or secret.
@@ -98,7 +108,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
                 "method": request.method,
                 "path": request.path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "duration_ms": round(elapsed * 1000, 3),
                 "remote": request.remote,
             }
         )
@@ -197,10 +207,13 @@ def answer_unserved(
                 request.remote or "unknown", app[SETTINGS].rate_limit.unauthenticated_per_minute
             )
             if not decision.allowed:
+                app[METRICS].rate_limited_address.inc()
                 error = RateLimited(headers={"Retry-After": str(decision.retry_after)})
         response = error_response(request, error)
         _stamp(response, request_id, decision)
         if refused:
+            elapsed = time.perf_counter() - started
+            app[METRICS].observe_request("", None, None, response.status, elapsed)
             # aiohttp keeps nothing of a request its parser refused: no method or path.
             app[ACCESS_LOG].record(
                 {
@@ -209,7 +222,7 @@ def answer_unserved(
                     "method": None,
                     "path": None,
                     "status": response.status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(elapsed * 1000, 3),
                     "remote": request.remote,
                 }
             )
@@ -237,7 +250,7 @@ def _check_utf8(request: web.Request) -> None:
 def _needs_key(request: web.Request) -> bool:
     op = operation_of(request)
     if op is not None:
-        return op.permission is not None
+        return op.permission is not None and (op.open_to is None or not op.open_to(request))
     # Unrouted paths under the API (404/405) answer only to a key: no probing of routes.
     return request.path.startswith(API_PREFIX)
 
@@ -251,6 +264,7 @@ async def guard(request: web.Request) -> None:
         decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
         request[RATE_DECISION] = decision
         if not decision.allowed:
+            app[METRICS].rate_limited_address.inc()
             raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
         _check_utf8(request)
         return
@@ -261,6 +275,7 @@ async def guard(request: web.Request) -> None:
         decision = app[ADDRESS_LIMITER].hit(address, settings.rate_limit.unauthenticated_per_minute)
         request[RATE_DECISION] = decision
         if not decision.allowed:
+            app[METRICS].rate_limited_address.inc()
             raise RateLimited(headers={"Retry-After": str(decision.retry_after)}) from None
         raise
     request[PRINCIPAL] = principal
@@ -270,5 +285,6 @@ async def guard(request: web.Request) -> None:
     decision = app[KEY_LIMITER].hit(principal.key_id, limit)
     request[RATE_DECISION] = decision
     if not decision.allowed:
+        app[METRICS].rate_limited_key.inc()
         raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
     _check_utf8(request)

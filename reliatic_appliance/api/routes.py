@@ -103,6 +103,9 @@ class Operation:
     summary: str
     tag: str
     permission: str | None = None  # None: public, no key needed
+    # Requests that need neither a key nor `permission` (SPEC §3: /metrics from loopback or
+    # `[metrics] allow`); every other request to the operation needs both.
+    open_to: Callable[[web.Request], bool] | None = None
     query: type[pydantic.BaseModel] | None = None
     body: type[pydantic.BaseModel] | None = None
     response: Any = None  # the 2xx body type (a pydantic model), None for no JSON body
@@ -126,10 +129,11 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
     # layer decides here, once, whether it applies to `op`.
     run = idempotency.idempotent(op, etags.conditional(op, op.handler))
     permission, query_model, body_model = op.permission, op.query, op.body
+    open_to = op.open_to
 
     async def handle(request: web.Request) -> web.StreamResponse:
         principal = request.get(PRINCIPAL)
-        if permission is not None:
+        if permission is not None and (open_to is None or not open_to(request)):
             require_permission(principal, permission)
         query = parse_query(query_model, request.query)
         body = None

@@ -6,15 +6,21 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reliatic_appliance.ports import ControlDb, TenantDirectory
 from reliatic_appliance.services.audit import Who
-from reliatic_appliance.settings import LOCAL_DATA_DIR, SYSTEM_DATA_DIR, SYSTEM_USER, Settings
+from reliatic_appliance.settings import (
+    LOCAL_DATA_DIR,
+    SYSTEM_DATA_DIR,
+    SYSTEM_USER,
+    Origin,
+    Settings,
+)
 from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, open_control
 
 
@@ -26,6 +32,9 @@ class CliError(Exception):
 class CliContext:
     settings: Settings
     json_output: bool
+    # Where each value came from, by dotted name, and the config file read (config show).
+    origins: Mapping[str, Origin] = field(default_factory=dict)
+    config_file: Path | None = None
 
     @property
     def data_dir(self) -> Path:

@@ -17,16 +17,29 @@ from pathlib import Path
 from typing import NoReturn
 
 from reliatic_appliance import __version__
-from reliatic_appliance.cli import audit, demo, init, key, selftest, serve, tenant, webhook
+from reliatic_appliance.cli import (
+    audit,
+    config,
+    demo,
+    init,
+    key,
+    selftest,
+    serve,
+    tenant,
+    webhook,
+)
 from reliatic_appliance.cli.context import CliContext, CliError, environment, fail
 from reliatic_appliance.errors import ApiError
 from reliatic_appliance.logs import configure_logging
 from reliatic_appliance.settings import (
-    Settings,
+    ENV_CONFIG,
+    ENV_DATA_DIR,
+    Origin,
     SettingsError,
+    Traced,
     check_environment,
     default_config_file,
-    load_settings,
+    load_settings_traced,
     resolve_data_dir,
 )
 
@@ -74,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reliatic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (init, serve, tenant, key, demo, webhook, audit, selftest):
+    for module in (init, serve, tenant, key, demo, webhook, audit, config, selftest):
         module.register(sub, common)
     return parser
 
@@ -87,12 +100,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except SystemExit as exc:  # after --help or --version: a status, like every other way out
         return exc.code if isinstance(exc.code, int) else 0
+    env = environment()
     try:
-        settings = _settings(args, environment())
+        traced, config_file = _settings(args, env)
     except SettingsError as exc:
         return fail(str(exc))
+    settings = traced.settings
     configure_logging(settings.logging.level if args.command == "serve" else "warning")
-    ctx = CliContext(settings=settings, json_output=getattr(args, "json", False))
+    ctx = CliContext(
+        settings=settings,
+        json_output=getattr(args, "json", False),
+        origins={**_locations(args, env), **traced.origins},
+        config_file=config_file,
+    )
     try:
         return int(asyncio.run(args.run(ctx, args)))
     except BrokenPipeError:
@@ -106,19 +126,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"unexpected {type(exc).__name__}; see the log above")
 
 
-def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
+def _settings(args: argparse.Namespace, env: dict[str, str]) -> tuple[Traced, Path | None]:
     """SPEC §2: file < env < flags; a RELIATIC_* variable nothing reads is refused first."""
     check_environment(env)
     config = getattr(args, "config", None)
     config_file = default_config_file(env) if config is None else Path(config)
     if config_file is not None and not config_file.exists() and _may_create_config(args):
         config_file = None  # `init --tls --config NEW` writes it
-    return load_settings(
+    traced = load_settings_traced(
         data_dir=resolve_data_dir(getattr(args, "data_dir", None), env),
         config_file=config_file,
         env=env,
         overrides=args.overrides(args) if hasattr(args, "overrides") else None,
     )
+    return traced, config_file
+
+
+def _locations(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Origin]:
+    """Where the data dir and the config file were named (`reliatic config show`)."""
+
+    def origin(flag: str, given: object, from_env: bool, variable: str) -> Origin:
+        if given is not None:
+            return Origin("flag", flag)
+        return Origin("env", variable) if from_env else Origin("default")
+
+    # RELIATIC_CONFIG= (empty) chooses "no file"; an empty RELIATIC_DATA_DIR is ignored.
+    return {
+        "data_dir": origin(
+            "--data-dir",
+            getattr(args, "data_dir", None),
+            bool(env.get(ENV_DATA_DIR, "").strip()),
+            ENV_DATA_DIR,
+        ),
+        "config_file": origin(
+            "--config", getattr(args, "config", None), ENV_CONFIG in env, ENV_CONFIG
+        ),
+    }
 
 
 def _may_create_config(args: argparse.Namespace) -> bool:

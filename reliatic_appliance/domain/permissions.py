@@ -61,6 +61,7 @@ class Permission(StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     AUDIT_READ = "audit:read"
+    METRICS_READ = "metrics:read"  # GET /metrics from an address not allowed to scrape (§3)
 
 
 # The tuples came first; kept, derived, for code that iterates plain sequences.

@@ -42,6 +42,7 @@ class _Queue:
 
     webhook_id: str
     db: TenantDb
+    tenant_slug: str
     rows: deque[claim.Claimed] = field(default_factory=deque)
     sending: int = 0
 
@@ -99,7 +100,7 @@ class Dispatcher:
             webhook_id = item.row["webhook_id"]
             queue = self._queues.get(webhook_id)
             if queue is None:
-                queue = self._queues[webhook_id] = _Queue(webhook_id, db)
+                queue = self._queues[webhook_id] = _Queue(webhook_id, db, tenant_slug)
             queue.rows.append(item)
             touched[webhook_id] = queue
         for queue in touched.values():
@@ -121,7 +122,7 @@ class Dispatcher:
                 item = queue.rows.popleft()
                 if len(queue.rows) == REFILL_AT:
                     self._want_more(queue)  # once per claim's worth, not once per row
-                await self._deliver(queue.db, item)
+                await self._deliver(queue, item)
         finally:
             queue.sending -= 1
             if not queue.rows:
@@ -133,11 +134,14 @@ class Dispatcher:
         if queue.db in self._more_due:
             self.wake.set()  # room for more, and more is due: claim now, not at the tick
 
-    async def _deliver(self, db: TenantDb, item: claim.Claimed) -> None:
+    async def _deliver(self, queue: _Queue, item: claim.Claimed) -> None:
+        db = queue.db
         try:
             async with self._slots:
                 # Started this late, the send might outlive the lease: give it back instead.
-                if self._clock() > item.start_by or not await self._sender.attempt(db, item):
+                if self._clock() > item.start_by or not await self._sender.attempt(
+                    db, item, tenant_slug=queue.tenant_slug
+                ):
                     self._give_back(db, [item.row["id"]])
         except Exception:
             log.exception("delivery attempt failed unexpectedly")

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from reliatic_appliance.metrics import AppMetrics
 from reliatic_appliance.ports import ControlDb, TenantDirectory
 from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.scheduler.dispatch import Dispatcher
@@ -42,6 +43,7 @@ class Scheduler:
         tenants: TenantDirectory,
         box: SecretBox,
         clock: Clock,
+        metrics: AppMetrics,
     ) -> None:
         self._settings = settings
         self._control = control
@@ -52,7 +54,12 @@ class Scheduler:
         owner = f"scheduler-{uuid.uuid4().hex[:12]}"
         self._records = Records()
         self._sender = Sender(
-            settings=settings, box=box, clock=clock, owner=owner, records=self._records
+            settings=settings,
+            box=box,
+            clock=clock,
+            owner=owner,
+            records=self._records,
+            metrics=metrics,
         )
         self._dispatcher = Dispatcher(
             settings=settings, clock=clock, owner=owner, sender=self._sender, records=self._records

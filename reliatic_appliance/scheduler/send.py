@@ -23,8 +23,9 @@ from typing import Any
 import aiohttp
 
 from reliatic_appliance import __version__
-from reliatic_appliance.domain.retry import AttemptResult, decide
+from reliatic_appliance.domain.retry import AttemptResult, Decision, DeliveryStatus, decide
 from reliatic_appliance.domain.signing import SigningKeys, sign_with, signing_keys
+from reliatic_appliance.metrics import AppMetrics
 from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.scheduler.claim import Claimed
 from reliatic_appliance.scheduler.resolver import make_connector, refused_reason
@@ -142,7 +143,7 @@ class Records:
             return
         error = future.exception()
         if error is None:
-            self.succeeded += future.result() is True
+            self.succeeded += future.result() is DeliveryStatus.SUCCEEDED
         elif error is not self._last_error:  # a failed commit fails its whole group: log once
             self._last_error = error
             # Not recorded: those rows stay leased until their lease ends, then are sent
@@ -159,9 +160,17 @@ class Sender:
     """Sends one claimed row at a time; `session` is set while the scheduler runs."""
 
     def __init__(
-        self, *, settings: Settings, box: SecretBox, clock: Clock, owner: str, records: Records
+        self,
+        *,
+        settings: Settings,
+        box: SecretBox,
+        clock: Clock,
+        owner: str,
+        records: Records,
+        metrics: AppMetrics,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._box = box
         self._clock = clock
         self._owner = owner
@@ -170,7 +179,7 @@ class Sender:
         self._key_cache: dict[tuple[Any, ...], SigningKeys] = {}
         self.session: aiohttp.ClientSession | None = None
 
-    async def attempt(self, db: TenantDb, claimed: Claimed) -> bool:
+    async def attempt(self, db: TenantDb, claimed: Claimed, *, tenant_slug: str) -> bool:
         """Send once and have the outcome recorded; False if the row must be given back."""
         assert self.session is not None
         row, now = claimed.row, self._clock()
@@ -214,8 +223,16 @@ class Sender:
             rng=self._rng,
             now=now,
         )
+        self._metrics.delivery_attempt(_outcome_label(decision), _error_label(result))
         outcome = deliveries.Outcome(row, webhook, now, self._clock(), result, decision)
-        self._records.track(deliveries.record_outcome(db, outcome, owner=self._owner))
+        written = deliveries.record_outcome(db, outcome, owner=self._owner)
+        if decision.status is DeliveryStatus.FAILED:
+            # Told once it is recorded: a lost lease means another scheduler's record stands.
+            written = asyncio.ensure_future(written)
+            written.add_done_callback(
+                functools.partial(_warn_if_failed, tenant_slug, row, result.http_status)
+            )
+        self._records.track(written)
         return True
 
     def _keys(self, webhook: Row, now: datetime) -> SigningKeys:
@@ -236,3 +253,45 @@ class Sender:
             secrets = signing_secrets(webhook, self._box, now)
             found = self._key_cache[key] = signing_keys(secrets)
         return found
+
+
+def _outcome_label(decision: Decision) -> str:
+    if decision.status is DeliveryStatus.SUCCEEDED:
+        return "delivered"
+    return "failed" if decision.status is DeliveryStatus.FAILED else "retry_scheduled"
+
+
+def _error_label(result: AttemptResult) -> str | None:
+    """Why an attempt did not deliver (metrics.ATTEMPT_ERRORS), None if it did."""
+    if result.error is None:
+        status = result.http_status
+        return None if status is not None and 200 <= status < 300 else "http_status"
+    if result.error.startswith("timeout"):
+        return "timeout"
+    if result.error.startswith("target refused"):
+        return "target_refused"
+    return "connection_error"
+
+
+def _warn_if_failed(
+    tenant_slug: str, row: Row, http_status: int | None, written: asyncio.Future[Any]
+) -> None:
+    """The one warning of a delivery that has finally failed (SPEC §7: its last retry spent,
+    or a 410), once that is recorded. Ids only: never the URL (it may carry credentials),
+    the secret or the payload."""
+    if written.cancelled() or written.exception() is not None:
+        return  # Records logs a failed write; the lease runs out and the row is sent again
+    if written.result() is not DeliveryStatus.FAILED:
+        return
+    log.warning(
+        "webhook delivery failed for good",
+        extra={
+            "fields": {
+                "tenant": tenant_slug,
+                "webhook_id": row["webhook_id"],
+                "delivery_id": row["id"],
+                "attempts": row["attempts"] + 1,
+                "http_status": http_status,
+            }
+        },
+    )

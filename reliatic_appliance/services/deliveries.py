@@ -98,9 +98,11 @@ async def current_webhook(db: TenantDb, webhook_id: str) -> Row | None:
     return await db.read(lambda tx: tx.webhooks.current_webhook(webhook_id))
 
 
-def record_outcome(db: TenantDb, outcome: Outcome, *, owner: str) -> Awaitable[bool]:
-    """Record `outcome` behind the send (see the module doc); resolves after COMMIT, True
-    when it recorded a success, False when nothing was written (the lease was lost).
+def record_outcome(
+    db: TenantDb, outcome: Outcome, *, owner: str
+) -> Awaitable[DeliveryStatus | None]:
+    """Record `outcome` behind the send (see the module doc); resolves after COMMIT to the
+    status it recorded, or None when nothing was written (the lease was lost).
 
     One that disables its subscription does not linger: a 410 disables at once (SPEC §7),
     and the subscription's other sends must see that before they start.
@@ -122,7 +124,22 @@ async def purge_log(db: TenantDb, *, now: datetime, retention_days: int) -> tupl
     return await db.write(lambda tx: tx.webhooks.purge_before(cutoff))
 
 
-def _record(tx: TenantTx, outcome: Outcome, *, owner: str) -> bool:
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox of one tenant as /metrics reports it (SPEC §7)."""
+
+    pending: int
+    oldest_age_seconds: float  # 0 when nothing is pending
+
+
+async def backlog(db: TenantDb, *, now: datetime) -> Backlog:
+    """Pending deliveries and the age of the oldest of them, at `now`: one read per scrape."""
+    pending, oldest = await db.read(lambda tx: tx.webhooks.pending_backlog(), snapshot=False)
+    age = max(0.0, (now - datetime.fromisoformat(oldest)).total_seconds()) if oldest else 0.0
+    return Backlog(pending, age)
+
+
+def _record(tx: TenantTx, outcome: Outcome, *, owner: str) -> DeliveryStatus | None:
     """The attempt, the delivery's new state and any consequence, in the caller's transaction."""
     row, result, decision = outcome.row, outcome.result, outcome.decision
     at = format_ts(outcome.finished)
@@ -140,7 +157,7 @@ def _record(tx: TenantTx, outcome: Outcome, *, owner: str) -> bool:
         error=result.error,
         now=at,
     ):
-        return False  # our lease expired and someone else took over; their record stands
+        return None  # our lease expired and someone else took over; their record stands
     tx.webhooks.record_attempt(
         {
             "delivery_id": row["id"],
@@ -152,7 +169,7 @@ def _record(tx: TenantTx, outcome: Outcome, *, owner: str) -> bool:
         },
     )
     _consequences(tx, outcome, at)
-    return decision.status == DeliveryStatus.SUCCEEDED
+    return decision.status
 
 
 def _consequences(tx: TenantTx, outcome: Outcome, at: str) -> None:

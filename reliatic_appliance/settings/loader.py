@@ -10,6 +10,7 @@ import difflib
 import json
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, NoneType, UnionType
 from typing import Any, Union, get_args, get_origin
@@ -40,6 +41,26 @@ _BOOL_WORDS = MappingProxyType(
 
 class SettingsError(Exception):
     """A bad setting; ``str()`` is one line naming the source, the key and the reason."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an effective value came from (``reliatic config show``): ``default``, ``file``
+    (``name``: its path), ``env`` (``name``: the variable) or ``flag``."""
+
+    kind: str
+    name: str | None = None
+
+
+DEFAULT = Origin("default")
+
+
+@dataclass(frozen=True)
+class Traced:
+    """Settings, and the origin of each value by dotted name (``server.port``)."""
+
+    settings: Settings
+    origins: Mapping[str, Origin]
 
 
 # One layer: section -> key -> (value as the layer gave it, the source to name in errors).
@@ -265,16 +286,36 @@ def load_settings(
     ``config_file`` is used as given: pass ``default_config_file(env)`` for SPEC §2's default.
     A given file that does not exist is an error (a typo must not silently mean defaults).
     """
-    # (layer, strict): TOML values are typed, so the file gets no coercion (`port = true` is an
-    # error, not port 1); env strings and flags are parsed from text, so they need it.
-    layers = [(_file_layer(config_file), True)] if config_file is not None else []
-    layers += [(_env_layer(env), False), (_overrides_layer(overrides or {}), False)]
-    _check_each_layer(layers)
+    return load_settings_traced(
+        data_dir=data_dir, config_file=config_file, env=env, overrides=overrides
+    ).settings
+
+
+def load_settings_traced(
+    *,
+    data_dir: Path,
+    config_file: Path | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Traced:
+    """``load_settings``, and where each file/env setting's value came from."""
+    # (layer, strict, kind): TOML values are typed, so the file gets no coercion (`port = true`
+    # is an error, not port 1); env strings and flags are parsed from text, so they need it.
+    layers = [(_file_layer(config_file), True, "file")] if config_file is not None else []
+    layers += [(_env_layer(env), False, "env"), (_overrides_layer(overrides or {}), False, "flag")]
+    _check_each_layer([(layer, strict) for layer, strict, _ in layers])
     sections: dict[str, BaseModel] = {}
-    for section in SECTIONS:
+    origins: dict[str, Origin] = {}
+    for section, model in SECTIONS.items():
         merged: dict[str, tuple[Any, str]] = {}
-        for layer, _ in layers:  # later layers win key by key
-            merged.update(layer.get(section, {}))
+        for key in model.model_fields:
+            origins[f"{section}.{key}"] = DEFAULT
+        for layer, _, kind in layers:  # later layers win key by key
+            entries = layer.get(section, {})
+            merged.update(entries)
+            for key, (_, source) in entries.items():
+                origins[f"{section}.{key}"] = Origin(kind, None if kind == "flag" else source)
         # Every value already passed; only checks across keys can fail here.
         sections[section] = _validate(section, merged, partial=False)
-    return Settings.model_validate({"data_dir": data_dir, **sections})
+    settings = Settings.model_validate({"data_dir": data_dir, **sections})
+    return Traced(settings, MappingProxyType(origins))

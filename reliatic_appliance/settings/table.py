@@ -2,13 +2,19 @@
 
 Each option is a field of one of the section models below: the annotation is its type, the
 ``Field`` its default and bounds, its ``description`` the help text (``describe_settings``
-renders the table for the docs, and a test checks ``systemd/reliatic.toml`` against it). A secret
-option says so with ``Field(..., json_schema_extra={"secret": True})``; ``redacted_dump`` then
-masks it. None exist yet.
+renders the table for the docs, and a test checks ``systemd/reliatic.toml`` against it).
+
+Secrets: a setting whose *value* gives access to something is a secret — a password, a token,
+a DSN that holds a password, the contents of a private key. A *path* to a key file is not (the
+file's owner and mode protect it, and an operator needs to see which file is used). A secret
+setting says so with ``Field(..., json_schema_extra=SECRET)``; ``redacted_dump``, which every
+display of the settings goes through (``reliatic config show``, logs), masks its value.
+None exists yet; the first (``[storage] dsn``, SPEC §11) must carry the marker.
 
 Reading the options from a file, the environment and flags is ``loader.py``'s job.
 """
 
+import ipaddress
 import itertools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,6 +26,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -28,6 +35,8 @@ from pydantic.fields import FieldInfo
 
 ENV_PREFIX = "RELIATIC_"
 REDACTED = "********"
+# ``json_schema_extra`` of a secret setting (module doc).
+SECRET: dict[str, Any] = {"secret": True}
 GIB = 1024**3
 
 _SECTION_CONFIG = ConfigDict(extra="forbid", frozen=True)
@@ -192,6 +201,31 @@ class LoggingSettings(BaseModel):
         return value.lower() if isinstance(value, str) else value
 
 
+def _to_network(value: Any) -> Any:
+    # ipaddress's own reason ("... has host bits set") says more than pydantic's.
+    if isinstance(value, str):
+        return ipaddress.ip_network(value.strip(), strict=True)
+    return value
+
+
+# An address (`192.0.2.7`, a network of one) or a CIDR network (`10.20.0.0/16`, `fd00::/8`).
+Network = Annotated[IPvAnyNetwork, BeforeValidator(_to_network)]
+
+
+class MetricsSettings(BaseModel):
+    model_config = _SECTION_CONFIG
+
+    allow: list[Network] = Field(
+        default_factory=list,
+        max_length=1000,
+        description=(
+            "Addresses or CIDR networks that may scrape /metrics without a key, besides "
+            "loopback; anyone else needs a key with metrics:read (§3). The socket's peer "
+            "address counts, never X-Forwarded-For."
+        ),
+    )
+
+
 class Settings(BaseModel):
     """All settings; every section is optional in the file."""
 
@@ -206,6 +240,7 @@ class Settings(BaseModel):
     sla: SlaSettings = Field(default_factory=SlaSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 def _section_models() -> dict[str, type[BaseModel]]:
@@ -231,7 +266,7 @@ def _iter_fields() -> Iterator[tuple[str, str, FieldInfo]]:
             yield section, key, info
 
 
-def _is_secret(info: FieldInfo) -> bool:
+def is_secret(info: FieldInfo) -> bool:
     extra = info.json_schema_extra
     return isinstance(extra, dict) and extra.get("secret") is True
 
@@ -244,10 +279,17 @@ def describe_settings() -> list[tuple[str, str, Any, str]]:
     ]
 
 
-def redacted_dump(settings: Settings) -> dict[str, Any]:
-    """JSON-ready dump of ``settings`` with secret values masked (for logs and ``--json``)."""
+def redacted_dump(settings: BaseModel) -> dict[str, Any]:
+    """JSON-ready dump of ``settings`` with secret values masked (for logs and ``--json``).
+
+    Walks the sections of the model it is given, so any model shaped like ``Settings`` is
+    redacted by the same rule."""
     data = settings.model_dump(mode="json")
-    for section, key, info in _iter_fields():
-        if _is_secret(info) and data[section][key] is not None:
-            data[section][key] = REDACTED
+    for section, section_info in type(settings).model_fields.items():
+        model = section_info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        for key, info in model.model_fields.items():
+            if is_secret(info) and data[section][key] is not None:
+                data[section][key] = REDACTED
     return data

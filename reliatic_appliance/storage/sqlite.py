@@ -37,6 +37,10 @@ from reliatic_appliance.errors import Unavailable
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Told of every group commit from the writer thread: (jobs in the group, seconds the COMMIT
+# took, whether it succeeded). /metrics observes it (metrics.py), so storage imports no
+# metrics library; it must be quick and thread-safe, and never raise.
+CommitObserver = Callable[[int, float, bool], None]
 # The transaction handle a `Database` gives its units of work (storage/transactions.py).
 TxT = TypeVar("TxT")
 Row = dict[str, Any]
@@ -143,8 +147,10 @@ class Database(Generic[TxT]):
         handle: Callable[[apsw.Connection], TxT],
         *,
         busy_timeout_ms: int = 5000,
+        on_commit: CommitObserver | None = None,
     ) -> None:
         self.path = path
+        self._on_commit = on_commit
         self._busy_timeout_ms = busy_timeout_ms
         self._reader = connect(path, busy_timeout_ms=busy_timeout_ms)
         self._reader.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
@@ -288,6 +294,7 @@ class Database(Generic[TxT]):
                     # SQLite may already have rolled the whole transaction back (e.g. on
                     # SQLITE_FULL); the COMMIT below then fails and settles every job.
                     pass
+        committing = time.perf_counter()
         try:
             conn.execute("COMMIT")
         except BaseException as exc:
@@ -296,8 +303,10 @@ class Database(Generic[TxT]):
                 conn.execute("ROLLBACK")
             with self.stats._lock:
                 self.stats.failed_commits += 1
+            self._observe(len(batch), time.perf_counter() - committing, ok=False)
             self._settle(batch, Unavailable())
             return
+        self._observe(len(batch), time.perf_counter() - committing, ok=True)
         with self.stats._lock:
             self.stats.transactions += 1
             self.stats.jobs += len(batch)
@@ -305,6 +314,14 @@ class Database(Generic[TxT]):
             if isinstance(job.error, TRANSIENT_ERRORS):
                 job.error = Unavailable()
         self._resolve(batch)
+
+    def _observe(self, jobs: int, seconds: float, *, ok: bool) -> None:
+        if self._on_commit is not None:
+            try:
+                self._on_commit(jobs, seconds, ok)
+            except Exception:
+                # Bookkeeping only: it must never cost the writes their outcome.
+                log.exception("commit observer failed")
 
     def _settle(self, batch: list[_Job], error: BaseException) -> None:
         for job in batch:

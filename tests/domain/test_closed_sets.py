@@ -150,6 +150,7 @@ def test_permissions_are_read_and_write_per_domain_resource_then_admin() -> None
         "webhooks:read",
         "webhooks:write",
         "audit:read",
+        "metrics:read",
     )
     assert tuple(permissions.Permission) == expected_domain + permissions.ADMIN_PERMISSIONS
 
