@@ -50,7 +50,7 @@ from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import tenants as tenant_service
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage.layout import master_key_file
+from reliatic_appliance.storage.layout import hold_data_dir, master_key_file
 from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 from reliatic_appliance.timefmt import utc_now
 
@@ -68,6 +68,12 @@ OPERATIONS: list[routes.Operation] = [
     *api_keys.OPERATIONS,
     *audit.OPERATIONS,
 ]
+
+
+async def _data_dir_lock(app: web.Application) -> AsyncIterator[None]:
+    """Hold the data dir (shared) while serving, so `reliatic restore` can tell (SPEC §2)."""
+    with hold_data_dir(app[SETTINGS].data_dir, exclusive=False):
+        yield
 
 
 async def _databases(app: web.Application) -> AsyncIterator[None]:
@@ -140,6 +146,7 @@ def create_app(
     routes.install(app, OPERATIONS)
     static = Path(str(resources.files("reliatic_appliance.api") / "static"))
     app.router.add_static("/api/static/", static, name="static")
+    app.cleanup_ctx.append(_data_dir_lock)
     app.cleanup_ctx.append(_databases)
     app.on_cleanup.append(_flush_access_log)
     if run_scheduler:

@@ -385,7 +385,7 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         pytest.param(
             "[serve]\nport = 1\n",
             "serve: unknown section; known sections: server, rate_limit, webhooks, scheduler, "
-            "sla, storage, logging, metrics",
+            "sla, storage, backup, logging, metrics",
             id="unknown-section",
         ),
         pytest.param(

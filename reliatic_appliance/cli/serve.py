@@ -17,7 +17,7 @@ from reliatic_appliance.api.protocol import AppRunner
 from reliatic_appliance.app import create_app
 from reliatic_appliance.cli.context import CliContext, CliError
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage.layout import initialise
+from reliatic_appliance.storage.layout import DataDirBusy, initialise
 from reliatic_appliance.tlscert import TlsError, server_context
 
 log = logging.getLogger("reliatic.serve")
@@ -117,6 +117,10 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     context = ssl_context(ctx.settings)
     try:
         await serve(ctx.settings, stop, context)
+    except DataDirBusy:
+        raise CliError(
+            f"{ctx.settings.data_dir} is held by another process (a restore?); try again later"
+        ) from None
     except OSError as exc:
         raise CliError(
             f"cannot listen on {ctx.settings.server.host}:{ctx.settings.server.port}:"

@@ -57,11 +57,12 @@ class ActionPriority(StrEnum):
 
 
 class AlertKind(StrEnum):
-    """What raised an alert: an overdue action's SLA escalation, or a webhook subscription
-    the scheduler disabled (SPEC §7)."""
+    """What raised an alert: an overdue action's SLA escalation, a webhook subscription
+    the scheduler disabled (SPEC §7), or a scheduled backup that failed (§2)."""
 
     SLA_ESCALATION = "sla_escalation"
     WEBHOOK_DISABLED = "webhook_disabled"
+    BACKUP_FAILED = "backup_failed"
 
 
 class AlertSeverity(StrEnum):
@@ -77,3 +78,5 @@ class AlertResourceType(StrEnum):
 
     ACTION = "action"
     WEBHOOK = "webhook"
+    # A scheduled backup; the alert's resource_id is its UTC timestamp name.
+    BACKUP = "backup"

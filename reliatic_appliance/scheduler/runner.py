@@ -5,8 +5,9 @@ Each tick, for every enabled tenant: claim due deliveries (`claim.py`) into one 
 subscription, whose senders (`dispatch.py`) send them one attempt at a time (`send.py`) and
 have each outcome recorded behind the send (`services/deliveries.py`); once a minute, the
 housekeeping pass (`housekeeping.py`). Between ticks the loop also wakes when a queue runs
-low while more is due. Time comes from an injected clock, so tests move it instead of
-sleeping; the data only through the services.
+low while more is due. Scheduled backups (`[backup] interval_minutes`) run as a task of
+their own, in a thread, so a long one never holds up a delivery. Time comes from an
+injected clock, so tests move it instead of sleeping; the data only through the services.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from reliatic_appliance.metrics import AppMetrics
 from reliatic_appliance.ports import ControlDb, TenantDirectory
@@ -24,6 +26,7 @@ from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.scheduler.dispatch import Dispatcher
 from reliatic_appliance.scheduler.send import Records, Sender, open_session
 from reliatic_appliance.secretbox import SecretBox
+from reliatic_appliance.services import backup_schedule
 from reliatic_appliance.services.tenants import list_tenants
 from reliatic_appliance.settings import Settings
 
@@ -65,6 +68,8 @@ class Scheduler:
             settings=settings, clock=clock, owner=owner, sender=self._sender, records=self._records
         )
         self._next_housekeeping: datetime | None = None
+        self._next_backup: datetime | None = None
+        self._backup_task: asyncio.Task[Any] | None = None
         self.last_tick: datetime | None = None
         # When the run loop began, and whether it has ended (however it ended): readiness
         # must not report a scheduler that died before its first tick as alive.
@@ -104,6 +109,10 @@ class Scheduler:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), self._settings.scheduler.tick_seconds)
             finally:
+                if self._backup_task is not None:
+                    # Its thread stops at its next step and leaves nothing behind; the
+                    # interpreter waits for that at exit, not for a whole copy.
+                    self._backup_task.cancel()
                 # Rows not started go back, sends in flight end, records already in are written.
                 await self._dispatcher.close()
                 await self._records.drain()
@@ -139,6 +148,30 @@ class Scheduler:
                 await housekeeping.run(db, now=now, settings=self._settings)
         if housekeeping_due:
             self._next_housekeeping = now + HOUSEKEEPING_EVERY
+        self._maybe_start_backup(now)
+
+    def _maybe_start_backup(self, now: datetime) -> None:
+        """Start a scheduled backup when one is due and none is running."""
+        minutes = self._settings.backup.interval_minutes
+        if minutes == 0 or (self._backup_task is not None and not self._backup_task.done()):
+            return
+        interval = timedelta(minutes=minutes)
+        if self._next_backup is None:
+            # After a restart, the interval runs from the newest backup already there.
+            newest = backup_schedule.newest_verified_backup(
+                backup_schedule.backup_root(self._settings)
+            )
+            self._next_backup = now if newest is None else newest + interval
+        if now >= self._next_backup:
+            self._next_backup = now + interval
+            self._backup_task = asyncio.create_task(self.run_backup(), name="reliatic-backup")
+
+    async def run_backup(self) -> dict[str, Any] | None:
+        """Take a scheduled backup now (the tick does this when one is due; tests call it):
+        its summary, or None when it failed (logged and alerted by the service)."""
+        return await backup_schedule.run_scheduled_backup(
+            self._settings, self._control, self._tenants, clock=self._clock
+        )
 
     async def run_housekeeping(self) -> None:
         """Run the periodic jobs now, for every tenant (tests and the CLI use this)."""

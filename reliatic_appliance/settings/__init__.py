@@ -24,6 +24,7 @@ from reliatic_appliance.settings.loader import (
 )
 from reliatic_appliance.settings.table import (
     SECTIONS,
+    BackupSettings,
     LoggingSettings,
     MetricsSettings,
     RateLimitSettings,
@@ -46,6 +47,7 @@ __all__ = [
     "SYSTEM_CONFIG_FILE",
     "SYSTEM_DATA_DIR",
     "SYSTEM_USER",
+    "BackupSettings",
     "LoggingSettings",
     "MetricsSettings",
     "Origin",

@@ -187,6 +187,28 @@ class StorageSettings(BaseModel):
     )
 
 
+class BackupSettings(BaseModel):
+    model_config = _SECTION_CONFIG
+
+    dir: ConfigPath | None = Field(
+        default=None,
+        description=(
+            "Where scheduled backups go, one directory per run; relative to the data dir"
+            " unless absolute (unset: <data dir>/backups). Best on another disk; a backup"
+            " holds the master key, so keep it like the key (§8)."
+        ),
+    )
+    interval_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=525_600,
+        description="Minutes between scheduled backups; 0 turns them off.",
+    )
+    keep: int = Field(
+        default=7, ge=1, le=10_000, description="Scheduled backups kept; older ones are pruned."
+    )
+
+
 class LoggingSettings(BaseModel):
     model_config = _SECTION_CONFIG
 
@@ -239,6 +261,7 @@ class Settings(BaseModel):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 

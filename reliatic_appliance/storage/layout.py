@@ -1,14 +1,40 @@
-"""The data dir layout (SPEC §8): control.db, tenants/, secret/master.key."""
+"""The data dir layout (SPEC §8): control.db, tenants/, secret/master.key, and the lock file
+that says whether a server holds the data dir."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from reliatic_appliance.storage.tenancy import control_file, migrate_file
 
 MASTER_KEY_BYTES = 32
+# flock()ed for as long as a server runs on the data dir (shared: two schedulers on one dir
+# are allowed, see scheduler/runner.py) and by a restore (exclusive). The kernel drops the
+# lock when the process dies, so a crashed server never leaves the dir "held".
+LOCK_FILE = "reliatic.lock"
+
+
+class DataDirBusy(Exception):
+    """Another process holds the data dir in a way that excludes us."""
+
+
+@contextlib.contextmanager
+def hold_data_dir(data_dir: Path, *, exclusive: bool) -> Iterator[None]:
+    """Hold the data dir's lock (shared: a server; exclusive: a restore) or raise DataDirBusy."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataDirBusy(str(data_dir)) from None
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 def master_key_file(data_dir: Path) -> Path:

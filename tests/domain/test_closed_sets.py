@@ -36,9 +36,15 @@ CLOSED_SETS = [
     pytest.param(
         vocabulary.ActionPriority, ("low", "medium", "high", "critical"), id="action-priority-§5"
     ),
-    pytest.param(vocabulary.AlertKind, ("sla_escalation", "webhook_disabled"), id="alert-kind"),
+    pytest.param(
+        vocabulary.AlertKind,
+        ("sla_escalation", "webhook_disabled", "backup_failed"),
+        id="alert-kind",
+    ),
     pytest.param(vocabulary.AlertSeverity, ("info", "warning", "critical"), id="alert-severity"),
-    pytest.param(vocabulary.AlertResourceType, ("action", "webhook"), id="alert-resource-type"),
+    pytest.param(
+        vocabulary.AlertResourceType, ("action", "webhook", "backup"), id="alert-resource-type"
+    ),
     pytest.param(
         effectiveness.InspectionType,
         (

@@ -7,6 +7,7 @@ address (the middleware's guard), one with a key per key.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from reliatic_appliance.domain.permissions import Permission
 from reliatic_appliance.domain.scrape_access import peer_may_scrape
 from reliatic_appliance.keys import CLOCK, CONTROL_DB, METRICS, SETTINGS, TENANT_DBS
 from reliatic_appliance.metrics import CONTENT_TYPE
-from reliatic_appliance.services import deliveries
+from reliatic_appliance.services import backup_schedule, deliveries
 from reliatic_appliance.services.tenants import list_tenants
 
 
@@ -30,13 +31,11 @@ def trusted_peer(request: web.Request) -> bool:
 
 
 async def _newest_backup(call: Call) -> datetime | None:
-    """The newest verified backup's finish time, for `reliatic_backup_age_seconds`.
-
-    To be wired to the backup service (branch `backup`: the newest verified `finished_at`
-    from the `[backup] dir` manifests; call it off the loop if it reads files). Until then
-    there is no backup to report, and the gauge is left out (metrics.ScrapeTimeCollector;
-    tests/test_metrics.py checks the gauge from a given time)."""
-    return None
+    """The newest verified backup's finish time, for `reliatic_backup_age_seconds`: from the
+    manifests in `[backup] dir` (services/backup_schedule.py), read off the loop. None while
+    there is none, and the gauge is then left out (metrics.ScrapeTimeCollector)."""
+    root = backup_schedule.backup_root(call.request.app[SETTINGS])
+    return await asyncio.to_thread(backup_schedule.newest_verified_backup, root)
 
 
 async def metrics(call: Call) -> web.StreamResponse:
