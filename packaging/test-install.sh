@@ -2,7 +2,7 @@
 # Install the built .deb into a fresh Debian 12 (bookworm) chroot, as a plant server would get
 # it, and prove it works: the package's user, directories and command; `reliatic init --tls`
 # as root; `reliatic serve` as the reliatic user over HTTPS; `reliatic selftest` as root and as
-# the reliatic user; then removal keeps the data. No systemd runs in a chroot, so the unit is
+# the reliatic user; the first backup and its check; then removal keeps the data. No systemd runs in a chroot, so the unit is
 # checked separately (packaging/verify-unit.sh) and the server is started by hand here.
 #
 # Usage: packaging/test-install.sh [DEB]      (default: the newest dist/*.deb)
@@ -101,6 +101,12 @@ in_root reliatic selftest
 step "reliatic selftest as the reliatic user"
 as_reliatic reliatic selftest --json >/dev/null
 as_reliatic reliatic tenant list
+
+step "the first backup, as docs/install.md takes it, while the server runs"
+in_root install -d -o reliatic -g reliatic -m 0750 /var/backups/reliatic
+as_reliatic reliatic backup --out /var/backups/reliatic/first
+as_reliatic reliatic check
+as_reliatic reliatic check --backup /var/backups/reliatic/first
 
 step "dpkg -r keeps data and config"
 kill "$server_pid"
