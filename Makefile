@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ./var
 
-.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench
+.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -56,6 +56,10 @@ bench: $(BIN)/python
 	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+
+# CSV import and export of 10k and 100k assets, rows per second (issue 14; about 2 minutes).
+bench-csv: $(BIN)/reliatic
+	$(BIN)/python bench/csv_import.py
 
 clean:
 	rm -rf $(VENV) .venv-lowest build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

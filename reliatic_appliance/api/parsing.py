@@ -14,30 +14,9 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from reliatic_appliance.errors import PayloadTooLarge, UnsupportedMediaType, ValidationError
+from reliatic_appliance.services.field_errors import field_errors as _details
 
 M = TypeVar("M", bound=pydantic.BaseModel)
-
-_MESSAGES = {
-    "missing": "is required",
-    "extra_forbidden": "is not a known field",
-    "model_type": "must be a JSON object",
-    "model_attributes_type": "must be a JSON object",
-}
-
-
-def _details(exc: pydantic.ValidationError, *, unknown: str) -> list[dict[str, Any]]:
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            message = unknown
-        elif kind == "json_invalid":
-            message = "is not well-formed JSON: " + error.get("ctx", {}).get("error", "")
-        else:
-            message = _MESSAGES.get(kind, error["msg"]).removeprefix("Value error, ")
-        details.append({"field": field, "message": message.rstrip(": ")})
-    return details
 
 
 def _summary(what: str, details: list[dict[str, Any]]) -> str:

@@ -6,13 +6,11 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
 
 from reliatic_appliance.cli.context import CliContext, CliError
+from reliatic_appliance.cli.progress import ProgressBar
 from reliatic_appliance.services import backups
 from reliatic_appliance.timefmt import utc_now
-
-BAR_WIDTH = 30
 
 
 def register(
@@ -59,40 +57,16 @@ def register(
     check.set_defaults(run=run_check)
 
 
-class _Bar:
-    """pages done / total on stderr, redrawn in place; only on a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._last = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        percent = 100 * done // total if total else 100
-        if percent == self._last:
-            return
-        self._last = percent
-        filled = BAR_WIDTH * percent // 100
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        self._stream.write(f"\rbackup [{bar}] {percent:3d}%  {done}/{total} pages")
-        self._stream.flush()
-
-    def end(self) -> None:
-        if self._last >= 0:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
 async def run_backup(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.require_initialised()
-    bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
+    bar = ProgressBar("backup", total=0, unit="pages")
     began = time.monotonic()
     try:
         manifest = backups.create_backup(ctx.data_dir, Path(args.out), clock=utc_now, progress=bar)
     except backups.BackupError as exc:
         raise CliError(str(exc)) from None
     finally:
-        if bar is not None:
-            bar.end()
+        bar.close()
     seconds = round(time.monotonic() - began, 3)
     files = manifest["files"]
     size = sum(int(f["size"]) for f in files)

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from reliatic_appliance import __version__
 from reliatic_appliance.cli import (
+    assets_csv,
     audit,
     backup,
     config,
@@ -88,7 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reliatic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (init, serve, tenant, key, demo, webhook, audit, config, backup, selftest):
+    for module in (
+        init,
+        serve,
+        tenant,
+        key,
+        demo,
+        webhook,
+        audit,
+        config,
+        backup,
+        assets_csv,
+        selftest,
+    ):
         module.register(sub, common)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from reliatic_appliance.ports import (
     UniqueViolation,
 )
 from reliatic_appliance.services import asset_metrics
-from reliatic_appliance.services.events import emit
+from reliatic_appliance.services.events import emit, emit_many
 from reliatic_appliance.services.paging import Page, PageRequest
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.timefmt import format_ts
@@ -74,7 +75,8 @@ async def get_asset(db: TenantDb, asset_id: str) -> Row:
 
 def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None, now: datetime) -> Row:
     """Write one new asset (storage values) and its `asset.created` event, inside the
-    caller's write transaction. The one place an asset is created (API, demo, benchmark)."""
+    caller's write transaction. The one place an asset is created (API, demo, benchmark);
+    `insert_new_assets` is the same for many at once (CSV import)."""
     _check_thicknesses(asset)
     if tx.assets.tag_exists(asset["tag_number"]):
         raise _tag_conflict(asset["tag_number"])
@@ -100,13 +102,53 @@ def insert_new_asset(tx: TenantTx, asset: Row, *, actor: str | None, now: dateti
     return row
 
 
+def prepare_new_asset(values: dict[str, Any]) -> Row:
+    """A create model's values as storage takes them, checked by the rules no field model
+    can express alone; a `ValidationError` otherwise. Before any transaction, so a bad
+    request never takes a place in a group commit, nor a bad CSV row the import's lock."""
+    asset = to_storage(values)
+    _check_thicknesses(asset)
+    return asset
+
+
 async def create_asset(
     db: TenantDb, values: dict[str, Any], *, actor: str | None, now: datetime
 ) -> Row:
-    asset = to_storage(values)
-    # Checked before queuing too, so a bad request never takes a place in a group commit.
-    _check_thicknesses(asset)
+    asset = prepare_new_asset(values)
     return await db.write(lambda tx: insert_new_asset(tx, asset, actor=actor, now=now))
+
+
+def new_assets(assets: Sequence[Row], *, now: datetime) -> list[Row]:
+    """Ids and timestamps for assets (storage values from `prepare_new_asset`) that
+    `insert_new_assets` will create together: made before the write transaction begins,
+    which keeps it shorter (0.6 s of CPU for 100k assets, bench/csv_import.py)."""
+    at = format_ts(now)
+    # Sorted, so that the list's default order (by id) is the order the assets were given
+    # in (a register's): ids made in the same millisecond would otherwise shuffle them.
+    ids = sorted(new_id("ast") for _ in assets)
+    return [
+        {**asset, "id": asset_id, "created_at": at, "updated_at": at}
+        for asset_id, asset in zip(ids, assets, strict=True)
+    ]
+
+
+def insert_new_assets(tx: TenantTx, assets: Sequence[Row], *, actor: str | None) -> list[Row]:
+    """`insert_new_asset` for many (from `new_assets`, tags distinct), inside the caller's
+    one write transaction: the same rows and `asset.created` events, written a table at a
+    time (one asset at a time: 2,400 rows/s; this way: see `SqliteAssets.insert_assets`).
+    A tag that exists raises `UniqueViolation`, and the caller's transaction then writes
+    nothing. Returns the assets as GET shows them."""
+    rows = tx.assets.insert_assets(assets)
+    if rows:
+        emit_many(
+            tx,
+            event_type="asset.created",
+            resource_type="asset",
+            changes=[(row["id"], None, row) for row in rows],
+            actor=actor,
+            at=rows[0]["created_at"],
+        )
+    return rows
 
 
 async def update_asset(

@@ -21,6 +21,11 @@ _DELIVERY_COLUMNS = (
     " updated_at, completed_at"
 )
 # What a sender needs of a claimed row (fewer columns: less to build per row).
+_INSERT_DELIVERY = (
+    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, status,"
+    " next_attempt_at, created_at, updated_at) VALUES (:id, :webhook_id, :event_id,"
+    " :event_type, :payload, 'pending', :next_attempt_at, :created_at, :created_at)"
+)
 _CLAIM_COLUMNS = "id, webhook_id, event_id, event_type, payload, attempts, cycle_attempts"
 DELIVERY_SORTABLE = frozenset({"created_at", "updated_at", "next_attempt_at"})
 
@@ -134,12 +139,11 @@ class SqliteWebhooks:
         return 0 if row is None else int(row["consecutive_failures"])
 
     def insert_delivery(self, delivery: Row) -> None:
-        self._conn.execute(
-            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, status,"
-            " next_attempt_at, created_at, updated_at) VALUES (:id, :webhook_id, :event_id,"
-            " :event_type, :payload, 'pending', :next_attempt_at, :created_at, :created_at)",
-            delivery,
-        )
+        self._conn.execute(_INSERT_DELIVERY, delivery)
+
+    def insert_deliveries(self, deliveries: Sequence[Row]) -> None:
+        if deliveries:
+            self._conn.executemany(_INSERT_DELIVERY, deliveries)
 
     def get_delivery(self, delivery_id: str) -> Row | None:
         return self._conn.execute(
