@@ -18,10 +18,17 @@
 # So the .deb carries every Python dependency inside; on the server it needs only Debian's
 # python3.11 (and adduser, or systemd-sysusers) from the installation media.
 #
-# Usage: packaging/build-deb.sh [--requirements FILE]
+# Usage: packaging/build-deb.sh [--requirements FILE] [--wheelhouse DIR]
+#        packaging/build-deb.sh --fill-wheelhouse DIR [--requirements FILE]
 #   --requirements FILE  rebuild from an earlier requirements.txt (e.g. dist/*.requirements.txt)
 #                        instead of resolving the newest versions allowed by pyproject.toml:
 #                        same versions, same sha256, or the build fails.
+#   --wheelhouse DIR     build OFFLINE: every wheel (the runtime dependencies, and setuptools
+#                        and wheel to build the project's own) comes from DIR, nothing from an
+#                        index (pip --no-index --find-links DIR). A plant builds on a machine
+#                        that is itself offline.
+#   --fill-wheelhouse DIR  on a machine WITH access to PyPI: download into DIR what
+#                        --wheelhouse DIR needs, then stop (copy DIR over with the source).
 # Environment:
 #   BUILD_PYTHON   interpreter whose pip (>= 22.3) builds and downloads  (default: python3)
 #   TARGET_PYTHON  Debian interpreter the venv is made with               (default: /usr/bin/python3.11)
@@ -57,18 +64,39 @@ die() {
 step() { echo "build-deb: $*"; }
 
 lock=""
-case "${1:-}" in
-    "") ;;
-    --requirements)
-        [[ -n "${2:-}" && -f "$2" ]] || die "--requirements needs an existing file"
-        lock="$(realpath "$2")"
-        ;;
-    -h | --help)
-        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-        exit 0
-        ;;
-    *) die "unknown argument: $1 (try --help)" ;;
-esac
+wheelhouse=""
+fill=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --requirements)
+            [[ -n "${2:-}" && -f "$2" ]] || die "--requirements needs an existing file"
+            lock="$(realpath "$2")"
+            shift 2
+            ;;
+        --wheelhouse)
+            [[ -n "${2:-}" && -d "$2" ]] || die "--wheelhouse needs an existing directory"
+            wheelhouse="$(realpath "$2")"
+            shift 2
+            ;;
+        --fill-wheelhouse)
+            [[ -n "${2:-}" ]] || die "--fill-wheelhouse needs a directory"
+            mkdir -p "$2"
+            fill="$(realpath "$2")"
+            shift 2
+            ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) die "unknown argument: $1 (try --help)" ;;
+    esac
+done
+[[ -z "$wheelhouse" || -z "$fill" ]] || die "--wheelhouse and --fill-wheelhouse exclude each other"
+# Where wheels come from: an index (the default), or only the local wheelhouse (offline).
+source_opts=()
+if [[ -n "$wheelhouse" ]]; then
+    source_opts=(--no-index --find-links "$wheelhouse")
+fi
 
 # ---- preflight ---------------------------------------------------------------------------
 [[ "$(dpkg --print-architecture 2>/dev/null)" == amd64 ]] || die "build on amd64 Debian"
@@ -120,8 +148,10 @@ if [[ ! -f "$build/src/README.md" ]]; then
     echo "Reliatic Appliance" >"$build/src/README.md"
 fi
 step "pip wheel --no-deps ."
-(cd "$build/src" && "${pip[@]}" wheel --quiet --no-deps --wheel-dir "$build/wheelhouse" .) \
-    || die "building the project's wheel failed"
+# With --wheelhouse, pip's isolated build environment takes setuptools and wheel from it too.
+(cd "$build/src" && "${pip[@]}" wheel --quiet --no-deps "${source_opts[@]}" \
+    --wheel-dir "$build/wheelhouse" .) \
+    || die "building the project's wheel failed${wheelhouse:+ (are setuptools and wheel in $wheelhouse?)}"
 shopt -s nullglob
 own_wheels=("$build"/wheelhouse/reliatic_appliance-*.whl)
 shopt -u nullglob
@@ -141,15 +171,28 @@ EOF
 
 # ---- 2. the wheelhouse of runtime dependencies, hash-pinned --------------------------------
 requirements="$build/requirements.txt"
+from="${wheelhouse:+ from $wheelhouse (offline)}"
 if [[ -n "$lock" ]]; then
-    step "downloading the wheels pinned in $lock"
+    step "downloading the wheels pinned in $lock$from"
     printf '%s\n' "$lock_text" >"$build/deps.lock"
-    "${pip[@]}" download --quiet "${PIP_TARGET[@]}" --no-deps --require-hashes \
-        --dest "$build/wheelhouse" -r "$build/deps.lock" || die "pip download failed"
+    "${pip[@]}" download --quiet "${PIP_TARGET[@]}" "${source_opts[@]}" --no-deps \
+        --require-hashes --dest "$build/wheelhouse" -r "$build/deps.lock" \
+        || die "pip download failed"
 else
-    step "downloading the runtime dependencies (binary wheels, cp311 manylinux x86_64)"
-    "${pip[@]}" download --quiet "${PIP_TARGET[@]}" --dest "$build/wheelhouse" "$own_wheel" \
-        || die "pip download failed (a dependency without a cp311 manylinux wheel?)"
+    step "downloading the runtime dependencies (binary wheels, cp311 manylinux x86_64)$from"
+    "${pip[@]}" download --quiet "${PIP_TARGET[@]}" "${source_opts[@]}" \
+        --dest "$build/wheelhouse" "$own_wheel" \
+        || die "pip download failed (a dependency without a cp311 manylinux wheel${wheelhouse:+, or missing from $wheelhouse})"
+fi
+if [[ -n "$fill" ]]; then
+    # What an offline build needs: these runtime wheels, and the build backend of our own
+    # (pyproject.toml's [build-system] requires), as wheels for any platform.
+    find "$build/wheelhouse" -name '*.whl' ! -name 'reliatic_appliance-*' -exec cp {} "$fill/" \;
+    "${pip[@]}" download --quiet --only-binary=:all: --dest "$fill" "setuptools>=68" wheel \
+        || die "downloading setuptools and wheel failed"
+    step "filled $fill with $(find "$fill" -name '*.whl' | wc -l) wheels; build offline with:"
+    step "  packaging/build-deb.sh --wheelhouse $fill"
+    exit 0
 fi
 "$TARGET_PYTHON" - "$build/wheelhouse" "$requirements" <<'EOF'
 import hashlib, pathlib, re, sys

@@ -143,3 +143,22 @@ def environment() -> dict[str, str]:
 def fail(message: str) -> int:
     print(f"reliatic: error: {message}", file=sys.stderr)
     return 1
+
+
+def server_url(settings: Settings) -> str:
+    """Where a client on this machine reaches the configured server (https with TLS on)."""
+    server = settings.server
+    host = server.host
+    # Listening everywhere: loopback is one of those addresses.
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if server.tls_cert is not None else "http"
+    return f"{scheme}://{host}:{server.port}"
+
+
+def curl_command(settings: Settings) -> str:
+    """`curl -s`, trusting the configured certificate when TLS is on (it may be self-signed)."""
+    cert = settings.server.tls_cert
+    return "curl -s" if cert is None else f"curl -s --cacert {cert}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reliatic_appliance.cli.context import CliContext, cli_who
+from reliatic_appliance.cli.context import CliContext, cli_who, curl_command, server_url
 from reliatic_appliance.cli.key import all_keys
 from reliatic_appliance.demo.plant import DemoPlant, generate_plant
 from reliatic_appliance.errors import NotFound
@@ -243,8 +243,8 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
             now=now,
         )
         revoked = await _revoke_older_demo_keys(control, tenant["id"], keep=record["id"], now=now)
-    base = f"http://{ctx.settings.server.host}:{ctx.settings.server.port}/api/v1"
-    auth = f"curl -s -H 'Authorization: Bearer {key}'"
+    base = f"{server_url(ctx.settings)}/api/v1"
+    auth = f"{curl_command(ctx.settings)} -H 'Authorization: Bearer {key}'"
     curl = f"{auth} '{base}/assets?per_page=5'"
     curl_overdue = f"{auth} '{base}/actions?overdue=true&per_page=5'"
     ctx.emit(

@@ -25,6 +25,7 @@ from reliatic_appliance.cli import (
     demo,
     init,
     key,
+    selftest,
     serve,
     tenant,
     user,
@@ -89,7 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reliatic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = (init, serve, tenant, key, user, demo, webhook, audit, config, backup, assets_csv)
+    modules = (
+        init,
+        serve,
+        tenant,
+        key,
+        user,
+        demo,
+        webhook,
+        audit,
+        config,
+        backup,
+        assets_csv,
+        selftest,
+    )
     for module in modules:
         module.register(sub, common)
     return parser
@@ -134,6 +148,8 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> tuple[Traced, Pa
     check_environment(env)
     config = getattr(args, "config", None)
     config_file = default_config_file(env) if config is None else Path(config)
+    if config_file is not None and not config_file.exists() and _may_create_config(args):
+        config_file = None  # `init --tls --config NEW` writes it
     traced = load_settings_traced(
         data_dir=resolve_data_dir(getattr(args, "data_dir", None), env),
         config_file=config_file,
@@ -163,6 +179,10 @@ def _locations(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Origi
             "--config", getattr(args, "config", None), ENV_CONFIG in env, ENV_CONFIG
         ),
     }
+
+
+def _may_create_config(args: argparse.Namespace) -> bool:
+    return bool(hasattr(args, "may_create_config") and args.may_create_config(args))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from reliatic_appliance.app import create_app
 from reliatic_appliance.cli.context import CliContext, CliError
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.storage.layout import DataDirBusy, initialise
+from reliatic_appliance.tlscert import TlsError, server_context
 
 log = logging.getLogger("reliatic.serve")
 
@@ -39,14 +40,15 @@ def register(
     parser.set_defaults(run=run, overrides=lambda a: {"server": {"host": a.host, "port": a.port}})
 
 
-def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """HTTPS when `[server] tls_cert, tls_key` are set; a bad pair is a one-line CliError."""
     server = settings.server
     if server.tls_cert is None or server.tls_key is None:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(server.tls_cert, server.tls_key)
-    return context
+    try:
+        return server_context(server.tls_cert, server.tls_key)
+    except TlsError as exc:
+        raise CliError(str(exc)) from None
 
 
 async def _watchdog(interval: float) -> None:
@@ -55,8 +57,13 @@ async def _watchdog(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set; then stop accepting, drain, and close the databases."""
+async def serve(
+    settings: Settings, stop: asyncio.Event, context: ssl.SSLContext | None = None
+) -> None:
+    """Serve until `stop` is set; then stop accepting, drain, and close the databases.
+
+    With `context`, HTTPS: aiohttp then reports `request.secure` (cookies get `Secure`).
+    """
     initialise(settings.data_dir, settings.storage.busy_timeout_ms)
     app = create_app(settings)
     # Ours: a request the HTTP parser refuses is answered in the API's error shape too.
@@ -65,7 +72,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     # What exists now (routes, schemas, the OpenAPI document) lives as long as the process:
     # out of the collector's sight, a full collection under load walks only request garbage.
     gc.freeze()
-    context = _ssl_context(settings)
     site = web.TCPSite(
         runner,
         settings.server.host,
@@ -107,8 +113,10 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # Before anything starts: a bad certificate or key stops here, with one line.
+    context = ssl_context(ctx.settings)
     try:
-        await serve(ctx.settings, stop)
+        await serve(ctx.settings, stop, context)
     except DataDirBusy:
         raise CliError(
             f"{ctx.settings.data_dir} is held by another process (a restore?); try again later"

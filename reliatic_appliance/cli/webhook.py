@@ -1,9 +1,12 @@
-"""`reliatic webhook add|list|remove|test` (SPEC §2, §7).
+"""`reliatic webhook add|list|remove|test|enable|disable|rotate-secret|deliveries|redeliver`
+(SPEC §2, §7): manage subscriptions, and investigate and replay deliveries from a shell.
 
 Every command calls the same services as `/api/v1/webhooks` with the same inputs: the request
 model validates the arguments, the master key of the data dir encrypts the secret, and the
 `[webhooks]` target policy of the settings decides which URLs are allowed. A running server
 sees the change on its next tick (its scheduler reads the tenant file, not a cache).
+Commands on one subscription or delivery take its id alone: ids are unique across tenants,
+so the tenant whose file holds it is found (`_find`, `_find_delivery`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pydantic
 
 from reliatic_appliance.cli.context import CliContext, CliError, cli_who, table
 from reliatic_appliance.domain.event_types import EVENT_TYPES
+from reliatic_appliance.domain.retry import DeliveryStatus
 from reliatic_appliance.domain.target_policy import TargetRefused, check_url
 from reliatic_appliance.errors import NotFound, ValidationError
 from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory
@@ -30,6 +34,9 @@ from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
 
 Row = dict[str, Any]
+MAX_LIMIT = 1000
+# The API's largest page: --limit above it is read a page at a time.
+_PAGE = 100
 # Request-model fields as the user typed them, for one-line errors.
 _FLAGS = {"url": "--url", "events": "--event", "secret": "--secret", "description": "--description"}
 
@@ -87,6 +94,53 @@ def register(
     )
     test.add_argument("webhook_id", metavar="ID")
     test.set_defaults(run=run_test)
+    for name, enabled, text in (
+        ("enable", True, "enable a subscription (after a 410 or 20 failures: counts afresh)"),
+        ("disable", False, "disable a subscription: nothing is sent until it is enabled"),
+    ):
+        toggle = commands.add_parser(
+            name, parents=[common], help=text, epilog=f"example: reliatic webhook {name} whk_01J..."
+        )
+        toggle.add_argument("webhook_id", metavar="ID")
+        toggle.set_defaults(run=run_enable if enabled else run_disable)
+    rotate = commands.add_parser(
+        "rotate-secret",
+        parents=[common],
+        help="a new signing secret, printed once; the old one also signs for 24 h",
+        epilog="example: reliatic webhook rotate-secret whk_01J... --json",
+    )
+    rotate.add_argument("webhook_id", metavar="ID")
+    rotate.set_defaults(run=run_rotate)
+    log = commands.add_parser(
+        "deliveries",
+        parents=[common],
+        help="a subscription's delivery log, newest first: status, attempts, last answer",
+        epilog="example: reliatic webhook deliveries whk_01J... --status failed --limit 50",
+    )
+    log.add_argument("webhook_id", metavar="ID")
+    log.add_argument("--status", choices=[s.value for s in DeliveryStatus], help="only these")
+    log.add_argument(
+        "--limit", type=_limit, default=20, metavar="N", help="newest N (default 20, most 1000)"
+    )
+    log.set_defaults(run=run_deliveries)
+    again = commands.add_parser(
+        "redeliver",
+        parents=[common],
+        help="send a delivery again, same delivery id (receivers de-duplicate on it)",
+        epilog="example: reliatic webhook redeliver dlv_01J... (the running server sends it)",
+    )
+    again.add_argument("delivery_id", metavar="DELIVERY_ID")
+    again.set_defaults(run=run_redeliver)
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}")
+    return value
 
 
 def _secret_box(ctx: CliContext) -> SecretBox:
@@ -141,6 +195,20 @@ async def _find(
         except NotFound:
             continue
     raise CliError(f"webhook {webhook_id} not found in any tenant")
+
+
+async def _find_delivery(
+    control: ControlDb, databases: TenantDirectory, delivery_id: str
+) -> tuple[Row, TenantDb]:
+    """The tenant whose file holds delivery `delivery_id`, and its db."""
+    for tenant in await tenants.list_tenants(control):
+        db = await databases.get(tenant["id"])
+        try:
+            await service.get_delivery(db, delivery_id)
+        except NotFound:
+            continue
+        return tenant, db
+    raise CliError(f"delivery {delivery_id} not found in any tenant")
 
 
 async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -233,5 +301,102 @@ async def run_test(ctx: CliContext, args: argparse.Namespace) -> int:
             f"queued a ping to {row['url']}; the running server sends it"
             f" (see GET /api/v1/webhooks/{row['id']}/deliveries)",
         ],
+    )
+    return 0
+
+
+async def _set_enabled(ctx: CliContext, webhook_id: str, *, enabled: bool) -> int:
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant, db, _ = await _find(control, databases, webhook_id)
+        row = await service.update_webhook(
+            db,
+            service.target_policy(ctx.settings),
+            webhook_id,
+            {"enabled": enabled},
+            by=cli_who(),
+            now=utc_now(),
+        )
+    state = "enabled" if enabled else "disabled"
+    ctx.emit(
+        {**row, "tenant": tenant["slug"]},
+        f"{state} webhook {row['id']} ({row['url']}) of tenant {tenant['slug']}",
+    )
+    return 0
+
+
+async def run_enable(ctx: CliContext, args: argparse.Namespace) -> int:
+    return await _set_enabled(ctx, args.webhook_id, enabled=True)
+
+
+async def run_disable(ctx: CliContext, args: argparse.Namespace) -> int:
+    return await _set_enabled(ctx, args.webhook_id, enabled=False)
+
+
+async def run_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
+    box = _secret_box(ctx)
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant, db, _ = await _find(control, databases, args.webhook_id)
+        row, secret = await service.rotate_secret(
+            db, box, args.webhook_id, secret=None, by=cli_who(), now=utc_now()
+        )
+    ctx.emit(
+        {**row, "tenant": tenant["slug"], "secret": secret},
+        [
+            f"rotated the secret of webhook {row['id']} ({row['url']})",
+            f"secret: {secret}",
+            "This is the only time the secret is shown; store it now. Until"
+            f" {row['previous_secret_expires_at']} the old secret signs every delivery too.",
+        ],
+    )
+    return 0
+
+
+def _last_attempt(delivery: Row) -> tuple[str | None, str | None, str | None]:
+    """(time, HTTP status or error, duration) of a delivery's latest attempt."""
+    if not delivery["attempts"]:
+        return None, None, None
+    last = delivery["attempts"][-1]
+    outcome = str(last["http_status"]) if last["http_status"] is not None else last["error"]
+    duration = None if last["duration_ms"] is None else f"{last['duration_ms']:.0f} ms"
+    return last["at"], outcome, duration
+
+
+async def run_deliveries(ctx: CliContext, args: argparse.Namespace) -> int:
+    rows: list[Row] = []
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        _, db, _ = await _find(control, databases, args.webhook_id)
+        page = 1
+        while len(rows) < args.limit:
+            result = await service.list_deliveries(
+                db, args.webhook_id, status=args.status, page=PageRequest(page, _PAGE)
+            )
+            rows += result.items
+            if page >= result.total_pages:
+                break
+            page += 1
+    rows = rows[: args.limit]
+    ctx.emit(
+        rows,
+        table(
+            [
+                (d["id"], d["event_type"], d["status"], d["attempt_count"], *_last_attempt(d))
+                for d in rows
+            ],
+            ("DELIVERY", "EVENT", "STATUS", "ATTEMPTS", "LAST_ATTEMPT", "RESULT", "DURATION"),
+        )
+        if rows
+        else "no deliveries" + (f" with status {args.status}" if args.status else ""),
+    )
+    return 0
+
+
+async def run_redeliver(ctx: CliContext, args: argparse.Namespace) -> int:
+    async with ctx.control() as control, _tenant_files(ctx) as databases:
+        tenant, db = await _find_delivery(control, databases, args.delivery_id)
+        delivery = await service.redeliver(db, args.delivery_id, by=cli_who(), now=utc_now())
+    ctx.emit(
+        {**delivery, "tenant": tenant["slug"]},
+        f"queued delivery {delivery['id']} ({delivery['event_type']}) again; the running"
+        " server sends it (same delivery id)",
     )
     return 0

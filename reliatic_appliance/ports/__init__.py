@@ -22,7 +22,7 @@ Nothing here imports a database driver (tests/test_architecture.py checks it).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Protocol, TypeVar
@@ -226,6 +226,11 @@ class TenantDirectory(Protocol):
     async def get(self, tenant_id: str) -> TenantDb: ...
     def opened(self) -> Mapping[str, TenantDb]:
         """The tenants' databases opened so far (readiness checks, housekeeping)."""
+        ...
+
+    def close_removed(self, tenant_ids: Collection[str]) -> None:
+        """Close the opened databases of these tenants, whose rows are gone (`reliatic
+        selftest` removes its throwaway tenant while the server runs)."""
         ...
 
 

@@ -31,6 +31,12 @@ from reliatic_appliance.scheduler.claim import Claimed
 from reliatic_appliance.scheduler.resolver import make_connector, refused_reason
 from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import deliveries
+from reliatic_appliance.services.target_grants import (
+    GRANT_POLICY,
+    TargetGrant,
+    find_grant,
+    is_loopback_https,
+)
 from reliatic_appliance.services.webhooks import signing_secrets, target_policy
 from reliatic_appliance.settings import Settings
 from reliatic_appliance.timefmt import format_ts
@@ -52,9 +58,14 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
     """The HTTP client every delivery goes through (call inside the running event loop)."""
     ca = settings.webhooks.ca_bundle
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
-    connector = make_connector(
-        target_policy(settings), limit=settings.webhooks.concurrency, ssl_context=context
+    return _client(
+        make_connector(
+            target_policy(settings), limit=settings.webhooks.concurrency, ssl_context=context
+        )
     )
+
+
+def _client(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
     # trust_env=False: a proxy would hide the real target from the address check.
     # No cookie jar: a receiver's cookies have no business in later deliveries.
     return aiohttp.ClientSession(
@@ -63,6 +74,13 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
         cookie_jar=aiohttp.DummyCookieJar(),
         headers={"User-Agent": USER_AGENT},
     )
+
+
+def granted_session(grant: TargetGrant) -> aiohttp.ClientSession:
+    """A client for one granted delivery (services/target_grants.py): loopback allowed,
+    and only a server holding the selftest's own certificate is trusted."""
+    context = ssl.create_default_context(cadata=grant.ca_pem)
+    return _client(make_connector(GRANT_POLICY, limit=1, ssl_context=context))
 
 
 async def post(
@@ -180,13 +198,24 @@ class Sender:
             timestamp=int(now.timestamp()),
             body=body,
         )
-        result = await post(
-            self.session,
+        send = functools.partial(
+            post,
             url=webhook["url"],
             body=body,
             headers=headers,
             timeout_seconds=hooks.timeout_seconds,
         )
+        # Only a literal https loopback URL can have a grant: every other delivery skips this.
+        grant = (
+            find_grant(self._settings.data_dir, webhook["id"], webhook["url"], now=now)
+            if is_loopback_https(webhook["url"])
+            else None
+        )
+        if grant is None:
+            result = await send(self.session)
+        else:
+            async with granted_session(grant) as session:
+                result = await send(session)
         decision = decide(
             result,
             cycle_attempts=row["cycle_attempts"],

@@ -123,3 +123,27 @@ async def _set_disabled(
         return updated
 
     return public_view(await control.write(write))
+
+
+# Only tenants `reliatic selftest` made can be removed: nothing else in the product deletes
+# a tenant (a plant's inspection history is not something a typo may destroy).
+THROWAWAY_SLUG = re.compile(r"^selftest-[0-9a-f]{8}$")
+
+
+async def remove_throwaway_tenant(
+    control: ControlDb, data_dir: Path, slug: str, *, now: datetime
+) -> None:
+    """Remove a selftest tenant: its keys, audit chain and row, then its database file.
+
+    Refused for any other slug. Disabled first, in its own transaction, so a running server
+    stops claiming its deliveries and refuses its keys before the rows and the file go; the
+    rows go in one transaction; the file last, so a failure in between leaves a tenant
+    that is disabled and complete rather than a row without a file.
+    """
+    if not THROWAWAY_SLUG.match(slug):
+        raise ValidationError.field("slug", "only a selftest tenant can be removed")
+    tenant = await get_tenant(control, slug)
+    at = format_ts(now)
+    await control.write(lambda tx: tx.control.disable_tenant(tenant["id"], at))
+    await control.write(lambda tx: tx.control.delete_tenant(tenant["id"]))
+    await asyncio.to_thread(_remove_database_file, tenant_file(data_dir, tenant["id"]))

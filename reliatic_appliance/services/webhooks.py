@@ -283,6 +283,11 @@ def _delivery(tx: TenantTx, delivery_id: str) -> Row:
     return delivery_view(row, tx.webhooks.attempts_of([delivery_id])[delivery_id])
 
 
+async def get_delivery(db: TenantDb, delivery_id: str) -> Row:
+    """One delivery with its attempts; 404 if this tenant has none with that id."""
+    return await db.read(lambda tx: _delivery(tx, delivery_id))
+
+
 async def redeliver(db: TenantDb, delivery_id: str, *, by: Who, now: datetime) -> Row:
     """Send again with the same delivery id (receivers de-duplicate on it), due now."""
 

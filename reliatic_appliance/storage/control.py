@@ -69,6 +69,23 @@ class SqliteControl:
             (when, tenant_id),
         )
 
+    def delete_tenant(self, tenant_id: str) -> None:
+        """The tenant's row and every row that refers to it (keys, audit chain, ...); its
+        file is the caller's. The referring tables are read from the schema, so a table
+        added later cannot make this fail or be forgotten."""
+        referring: list[Row] = list(
+            self._conn.execute(
+                'SELECT m.name AS tbl, f."from" AS col FROM sqlite_schema AS m,'
+                " pragma_foreign_key_list(m.name) AS f"
+                " WHERE m.type = 'table' AND f.\"table\" = 'tenants'"
+            )
+        )
+        for row in referring:
+            table, column = row["tbl"], row["col"]
+            # Names from the schema itself, quoted: never user input.
+            self._conn.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (tenant_id,))
+        self._conn.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
+
     def insert_key(self, key: Row, key_hash: bytes) -> None:
         self._conn.execute(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, level, permissions,"

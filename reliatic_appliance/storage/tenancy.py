@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from reliatic_appliance.storage.migrate import apply_migrations
@@ -88,6 +89,13 @@ class TenantDatabases:
 
     def opened(self) -> dict[str, Database[SqliteTenantTx]]:
         return dict(self._open)
+
+    def close_removed(self, tenant_ids: Collection[str]) -> None:
+        """Close the databases of tenants whose rows are gone (their files are gone too)."""
+        for tenant_id in tenant_ids:
+            db = self._open.pop(tenant_id, None)
+            if db is not None:
+                db.close()
 
     def close(self) -> None:
         for db in self._open.values():
