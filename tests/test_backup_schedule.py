@@ -14,9 +14,11 @@ from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB, METRICS, SCHEDULER, SETTINGS, TENANT_DBS
+from reliatic_appliance.ports import AuditFilter
 from reliatic_appliance.scheduler.runner import Scheduler
 from reliatic_appliance.secretbox import SecretBox
-from reliatic_appliance.services import backup_schedule, backups
+from reliatic_appliance.services import audit, backup_schedule, backups
+from reliatic_appliance.services.paging import PageRequest
 from reliatic_appliance.settings import SettingsError, load_settings
 from reliatic_appliance.storage.layout import master_key_file
 from tests.conftest import Api, create_asset, events_of, make_settings, open_api
@@ -64,6 +66,18 @@ async def test_scheduled_backups_are_verified_and_pruned(
         assert backups.check_backup(root / name) == []
     newest = json.loads((root / names[-1] / "manifest.json").read_text())["finished_at"]
     assert backup_schedule.newest_verified_backup(root).isoformat().startswith(newest[:19])
+    # Each backup is an administrative act in the tenant's audit log (SPEC §5).
+    listed = await audit.list_audit(
+        client.app[CONTROL_DB],
+        await client.app[TENANT_DBS].get(api.tenant["id"]),
+        api.tenant["id"],
+        AuditFilter(action="backup.taken"),
+        None,
+        PageRequest(),
+    )
+    assert [(e["actor"], e["target_id"]) for e in listed.items] == [
+        ("scheduler", name) for name in names
+    ]
 
 
 async def test_the_scheduler_takes_a_backup_when_one_is_due(

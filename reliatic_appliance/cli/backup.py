@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from reliatic_appliance.cli.context import CliContext, CliError
+from reliatic_appliance.cli.context import CliContext, CliError, cli_who
 from reliatic_appliance.cli.progress import ProgressBar
-from reliatic_appliance.services import backups
+from reliatic_appliance.services import audit, backups
 from reliatic_appliance.timefmt import utc_now
 
 
@@ -70,6 +70,10 @@ async def run_backup(ctx: CliContext, args: argparse.Namespace) -> int:
     seconds = round(time.monotonic() - began, 3)
     files = manifest["files"]
     size = sum(int(f["size"]) for f in files)
+    taken = {"files": len(files), "bytes": size, "finished_at": manifest["finished_at"]}
+    async with ctx.control() as control:
+        act = cli_who().act("backup.taken", "backup", Path(args.out).name, taken)
+        await audit.record_for_every_tenant(control, act, now=utc_now())
     summary = {
         "out": str(args.out),
         "started_at": manifest["started_at"],
@@ -97,6 +101,10 @@ async def run_restore(ctx: CliContext, args: argparse.Namespace) -> int:
         result = backups.restore_backup(Path(args.source), ctx.data_dir)
     except backups.BackupError as exc:
         raise CliError(str(exc)) from None
+    restored = {"files": result["files"], "backup_finished_at": result["backup_finished_at"]}
+    async with ctx.control() as control:
+        act = cli_who().act("backup.restored", "backup", Path(args.source).name, restored)
+        await audit.record_for_every_tenant(control, act, now=utc_now())
     ctx.emit(
         result,
         f"restored {result['files']} files from {args.source} (taken"

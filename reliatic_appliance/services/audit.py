@@ -138,6 +138,19 @@ def record_tenant(tx: TenantTx, act: Act, *, now: datetime) -> Row:
     return _append(tx.audit, act, now)
 
 
+async def record_for_every_tenant(control: ControlDb, act: Act, *, now: datetime) -> int:
+    """Record an act on the whole data dir (a backup, a restore) in every tenant's log, in
+    one transaction; return how many tenants it was recorded for."""
+
+    def write(tx: ControlTx) -> int:
+        tenants = tx.control.list_tenants()
+        for tenant in tenants:
+            record_control(tx, tenant["id"], act, now=now)
+        return len(tenants)
+
+    return await control.write(write)
+
+
 # -- reading -------------------------------------------------------------------------------
 
 

@@ -18,8 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reliatic_appliance.errors import Unavailable
 from reliatic_appliance.ports import ControlDb, TenantDirectory, TenantTx
 from reliatic_appliance.services.alerts import raise_alert
+from reliatic_appliance.services.audit import SCHEDULER, record_for_every_tenant
 from reliatic_appliance.services.backups import (
     BackupError,
     Clock,
@@ -147,6 +149,13 @@ async def run_scheduled_backup(
         "scheduled backup verified",
         extra={"fields": {k: result[k] for k in ("dir", "files", "bytes", "pruned")}},
     )
+    taken = {k: result[k] for k in ("files", "bytes", "finished_at", "pruned")}
+    try:
+        act = SCHEDULER.act("backup.taken", "backup", result["name"], taken)
+        await record_for_every_tenant(control, act, now=clock())
+    except Unavailable:
+        # The backup is there and verified; a busy control.db must not make it a failure.
+        log.warning("could not record the scheduled backup in the audit log")
     return result
 
 

@@ -35,10 +35,12 @@ OPERATIONS = [
         operation_id="listAuditLog",
         summary="Audit log",
         description=(
-            "Every administrative act on the tenant: keys created and revoked, webhooks"
-            " created, changed, rotated, removed or disabled by the scheduler, redeliveries,"
-            " the tenant disabled or enabled, with who, from where and what changed (never a"
-            " secret). Entries are hash-chained; `reliatic audit verify` checks the chains."
+            "Every administrative act on the tenant: keys created and revoked; webhooks"
+            " created, changed, rotated, removed or disabled by the scheduler; redeliveries;"
+            " users created, invited, registered and disabled; logins, failed logins and"
+            " logouts; the tenant created, disabled or enabled; backups and restores. Each"
+            " with who, from where and what changed (never a secret). Entries are"
+            " hash-chained; `reliatic audit verify` checks the chains."
         ),
         tag="Audit log",
         permission="audit:read",
