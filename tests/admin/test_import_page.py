@@ -11,13 +11,11 @@ import pytest
 
 from reliatic_appliance.admin.render import CSP
 from reliatic_appliance.admin.views.assets_csv import MAX_SHOWN, size_words
-from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER, SETTINGS
+from reliatic_appliance.keys import CONTROL_DB, SETTINGS
 from reliatic_appliance.services import users
 from reliatic_appliance.services.asset_csv import parse_assets
-from reliatic_appliance.services.audit import Who
 from reliatic_appliance.services.paging import PageRequest
-from reliatic_appliance.timefmt import utc_now
-from tests.admin.conftest import ADMIN, PASSWORD, Panel, sign_in
+from tests.admin.conftest import ADMIN, Panel, add_user, sign_in
 from tests.admin.test_pages import make_asset
 from tests.conftest import events_of
 
@@ -260,17 +258,7 @@ async def test_the_download_imports_into_another_tenant_as_it_was(panel: Panel) 
 
     # Into a second tenant, through its own admin's panel.
     other = await panel.api.new_tenant("beta")
-    app = panel.client.app
-    await users.create_user(
-        app[CONTROL_DB],
-        app[PASSWORD_HASHER],
-        tenant_id=other["id"],
-        email="bea.admin@beta.example",
-        role="admin",
-        password=PASSWORD,
-        by=Who("cli:test"),
-        now=utc_now(),
-    )
+    await add_user(panel.client, other["id"], "bea.admin@beta.example", "admin")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as bea:
         base = panel.url("").rstrip("/")
         csrf = await sign_in(bea, base, "bea.admin@beta.example")
