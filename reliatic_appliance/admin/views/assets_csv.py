@@ -92,7 +92,8 @@ async def upload(call: PageCall) -> web.StreamResponse:
     sent = call.form.get(FIELD)
     if not isinstance(sent, web.FileField) or not sent.filename:
         return _render(call, status=400, error="Choose a CSV file to import, then press Import.")
-    filename = sent.filename
+    # Its name as the person knows it: some browsers send a whole Windows path.
+    filename = sent.filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
     # aiohttp spooled the part to a temporary file; reading and checking a register of a
     # few thousand rows takes a while of CPU, which the event loop should not wait for.
     data = await asyncio.to_thread(sent.file.read)
