@@ -16,7 +16,7 @@ from reliatic_appliance.services import users
 from reliatic_appliance.services.asset_csv import parse_assets
 from reliatic_appliance.services.paging import PageRequest
 from tests.admin.conftest import ADMIN, Panel, add_user, sign_in
-from tests.admin.test_pages import make_asset
+from tests.admin.test_pages import LINKED, WEIGHT_LIMIT, make_asset
 from tests.conftest import events_of
 
 IMPORT = "/admin/assets/import"
@@ -28,9 +28,9 @@ GOOD = (
     "E-203;=Reboiler;heat_exchanger;12.7;8.0;2015-09-30\n"
 ).encode("utf-8-sig")
 REPORT_ROW = re.compile(
-    r"<tr><td class=\"num nowrap\"><span class=\"sr-only\">Row </span>(\d+).*?</td>"
-    r"<td data-label=\"Field\">(?:<code>([^<]+)</code>|<span class=\"hint\">the whole row</span>)"
-    r"</td><td class=\"reason\" data-label=\"Reason\">([^<]+)</td></tr>"
+    r"<tr><td>(\d+)(?: <span class=\"hint\">\(header\)</span>)?</td>"
+    r"<td>(?:<code>([^<]+)</code>|<span class=\"hint\">the whole row</span>)</td>"
+    r"<td>([^<]+)</td></tr>"
 )
 
 
@@ -131,16 +131,39 @@ async def test_a_file_with_bad_rows_lists_each_and_writes_nothing(panel: Panel) 
     assert len(await created_events(panel)) == events_before
 
 
-async def test_a_long_report_shows_the_first_rows_and_the_count(panel: Panel) -> None:
-    lines = ["tag_number,name,asset_type"] + [f"T-{n},Row {n},boat" for n in range(250)]
+@pytest.mark.parametrize(
+    ("header", "row", "shown", "problems", "where"),
+    [
+        # A type the API does not know: its message lists the types, quoted.
+        ("tag_number,name,asset_type", "T-{n},Row {n},boat", None, 250,
+         "in 250 of its 250 rows"),
+        # Three problems a row.
+        ("tag_number,name,asset_type,install_date", "T-{n},,boat,13/13/2020", MAX_SHOWN, 750,
+         "in 250 of its 250 rows"),
+        # 300 columns no asset has: each message lists the fields.
+        (",".join(["tag_number,name,asset_type"] + [f"col{n}" for n in range(300)]), "", None,
+         300, "in its header row"),
+    ],
+    ids=["long-messages", "many-per-row", "long-header"],
+)  # fmt: skip
+async def test_a_long_report_shows_the_first_problems_and_the_count(
+    panel: Panel, header: str, row: str, shown: int | None, problems: int, where: str
+) -> None:
+    lines = [header] + ([row.format(n=n) for n in range(250)] if row else [])
     response = await upload(panel, ("\n".join(lines) + "\n").encode())
     assert response.status == 400
     text = await response.text()
-    assert len(REPORT_ROW.findall(text)) == MAX_SHOWN
-    assert f"Showing the first {MAX_SHOWN} of 250 problems" in text
-    assert "has 250 problems in 250 of its 250 rows" in text
-    assert len(text.encode()) < 100 * 1024
+    found = len(REPORT_ROW.findall(text))
+    # None: the bound on the text, not the count, ends the list.
+    assert found == shown if shown is not None else 10 < found < MAX_SHOWN
+    assert f"Showing the first {found} of {problems} problems" in text
+    assert f"has {problems} problems {where}." in text
     assert await total_assets(panel) == 0
+    # SPEC §10: under 100 KB with the CSS and scripts it links.
+    weight = len(text.encode())
+    for linked in sorted(set(LINKED.findall(text))):
+        weight += len(await (await panel.client.get(linked)).read())
+    assert weight < WEIGHT_LIMIT, weight
 
 
 async def test_a_bad_header_is_reported_as_row_one(panel: Panel) -> None:
