@@ -52,6 +52,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bad_register(taken: str) -> bytes:
+    """A register with the mistakes people make: a missing name, a type the API does not
+    know, a unit in a number, a tag the plant has already (`taken`), a row cut short."""
+    return (
+        "tag_number;name;asset_type;unit;nominal_thickness_mm;install_date\n"
+        "V-9001;Knock-out drum;vessel;CDU;22,5;2012-04-01\n"
+        "V-9002;;vessel;CDU;20;2012-04-01\n"
+        "P-9003;Flare header;pipe;CDU;9,5;2012-04-01\n"
+        "E-9004;Overhead condenser;heat_exchanger;CDU;12 mm;2012-04-01\n"
+        f"{taken};Second {taken};vessel;CDU;20;2012-04-01\n"
+        "T-9005;Slop tank;tank\n"
+    ).encode()
+
+
 def api(base: str, key: str, path: str) -> dict:  # type: ignore[type-arg]
     request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(request) as response:
@@ -96,6 +110,7 @@ async def shoot(base: str, key: str, out: Path) -> None:
                 "assets": "/admin/assets",
                 "assets-cell": "/admin/assets?probability=4&consequence=4",
                 "asset": f"/admin/assets/{asset['id']}",
+                "assets-import": "/admin/assets/import",
                 "api-keys": "/admin/settings/api-keys",
                 "api-key-revoke": str(revoke),
                 "webhooks": "/admin/settings/webhooks",
@@ -118,6 +133,28 @@ async def shoot(base: str, key: str, out: Path) -> None:
                         " + performance.getEntriesByType('navigation')[0].decodedBodySize"
                     )
                     print(f"{name:15} {path:60} {weight / 1024:6.1f} KB")
+            # Assets > Import refusing a file: the row-level report.
+            await page.goto("/admin/assets/import")
+            await page.set_input_files(
+                "#csv-file",
+                {
+                    "name": "register.csv",
+                    "mimeType": "text/csv",
+                    "buffer": bad_register(asset["tag_number"]),
+                },
+            )
+            await page.click("button:has-text('Import')")
+            await page.wait_for_selector("#import-report")
+            await page.screenshot(path=out / f"assets-import-report-{width}.png", full_page=True)
+            # ... and importing one: the result shown once after the redirect.
+            good = f"tag_number,name,asset_type\nV-{width}1,Knock-out drum,vessel\n"
+            await page.set_input_files(
+                "#csv-file",
+                {"name": "register.csv", "mimeType": "text/csv", "buffer": good.encode()},
+            )
+            await page.click("button:has-text('Import')")
+            await page.wait_for_selector("#import-result")
+            await page.screenshot(path=out / f"assets-import-done-{width}.png")
             await context.close()
             context = await browser.new_context(
                 base_url=base, viewport={"width": width, "height": 900}

@@ -17,7 +17,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from reliatic_appliance.admin.session import Viewer, csrf_matches, viewer_of
 from reliatic_appliance.errors import ApiError, NotFound
-from reliatic_appliance.keys import ADMIN_TEMPLATES, CLOCK, TENANT_DBS
+from reliatic_appliance.keys import ADMIN_TEMPLATES, CLOCK, SETTINGS, TENANT_DBS
 from reliatic_appliance.ports import TenantDb
 from reliatic_appliance.services.audit import Who
 
@@ -136,6 +136,16 @@ async def html_errors(request: web.Request, response: web.StreamResponse) -> Non
     title, message = _FRONT_DOOR_ERRORS.get(
         response.status, ("Something went wrong", "Try again in a moment.")
     )
+    if response.status == 413:
+        # aiohttp refused the body past `client_max_size` while the front door read the
+        # form for its CSRF token: in the panel, an upload (Assets > Import).
+        limit = request.app[SETTINGS].server.max_body_bytes
+        title = "The file is too large"
+        message = (
+            f"This server accepts uploads of up to {limit:,} bytes ([server] max_body_bytes)."
+            " Nothing was imported. Split the file, or run `reliatic import assets` on the"
+            " server."
+        )
     if response.status >= 500:
         message += f" If it happens again, quote request id {response.headers.get('X-Request-Id')}."
     text = (

@@ -8,7 +8,15 @@ from pathlib import Path
 from aiohttp import web
 
 from reliatic_appliance.admin.render import STATIC, cache_static, html_errors
-from reliatic_appliance.admin.views import api_keys, audit, plant, public, users, webhooks
+from reliatic_appliance.admin.views import (
+    api_keys,
+    assets_csv,
+    audit,
+    plant,
+    public,
+    users,
+    webhooks,
+)
 
 
 def install(app: web.Application) -> None:
@@ -17,6 +25,10 @@ def install(app: web.Application) -> None:
     add("GET", "/admin/register", public.register_page)
     add("GET", "/admin/", plant.overview_page)
     add("GET", "/admin/assets", plant.assets_page)
+    # Before `{asset_id}`, which would take `import` for an asset's id.
+    add("GET", assets_csv.BASE, assets_csv.import_page)
+    add("POST", assets_csv.BASE, assets_csv.upload)
+    add("GET", assets_csv.EXPORT, assets_csv.export_csv)
     add("GET", "/admin/assets/{asset_id}", plant.asset_page)
     keys = api_keys.BASE
     add("GET", keys, api_keys.list_keys)

@@ -79,6 +79,8 @@ _QUOTED = re.compile(r"^'+[=+\-@\t\r]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # Said about a file that is not UTF-8; spreadsheets call the right format this.
 _SAVE_AS = "save it from the spreadsheet as 'CSV UTF-8'"
+# How .xlsx/.ods (zip) and .xls (OLE compound file) begin.
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 
 class CsvFileError(Exception):
@@ -141,6 +143,10 @@ def decode(data: bytes) -> str:
     """UTF-8 text, a BOM removed; anything else is a `CsvFileError` saying what to do."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise CsvFileError(f"the file is UTF-16, not UTF-8; {_SAVE_AS}")
+    if data.startswith(_WORKBOOK_MAGIC):
+        # The likeliest wrong file from a person with a spreadsheet (the panel's upload):
+        # say so, rather than naming a byte of a zip archive.
+        raise CsvFileError(f"the file is a spreadsheet workbook, not CSV; {_SAVE_AS}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -57,21 +57,25 @@ async def sign_in(session: aiohttp.ClientSession | TestClient, base: str, email:
     return match[1]
 
 
+async def add_user(client: TestClient, tenant_id: str, email: str, role: str) -> None:
+    """A user with PASSWORD, as `reliatic user create` makes one."""
+    await users.create_user(
+        client.app[CONTROL_DB],
+        client.app[PASSWORD_HASHER],
+        tenant_id=tenant_id,
+        email=email,
+        role=role,
+        password=PASSWORD,
+        by=Who("cli:test"),
+        now=utc_now(),
+    )
+
+
 @pytest.fixture
 async def panel(client: TestClient) -> AsyncIterator[Panel]:
     api = await open_api(client, ["api_keys:write", "webhooks:write"])
-    control = client.app[CONTROL_DB]
     for email, role in ((ADMIN, "admin"), (ENGINEER, "engineer")):
-        await users.create_user(
-            control,
-            client.app[PASSWORD_HASHER],
-            tenant_id=api.tenant["id"],
-            email=email,
-            role=role,
-            password=PASSWORD,
-            by=Who("cli:test"),
-            now=utc_now(),
-        )
+        await add_user(client, api.tenant["id"], email, role)
     base = str(client.make_url("")).rstrip("/")
     csrf = await sign_in(client, "", ADMIN)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as engineer:

@@ -26,6 +26,7 @@ ADMIN_ONLY = [
     "/admin/settings/webhooks",
     "/admin/users",
     "/admin/audit",
+    "/admin/assets/import",
 ]
 
 
@@ -70,6 +71,7 @@ async def panel_pages(panel: Panel) -> list[str]:
         "/admin/assets",
         "/admin/assets?probability=3&consequence=4",
         f"/admin/assets/{asset['id']}",
+        "/admin/assets/import",
         "/admin/settings/api-keys",
         f"/admin/settings/api-keys/{panel.api.key_id}/revoke",
         "/admin/settings/webhooks",
