@@ -46,15 +46,15 @@ venv: $(BIN)/reliatic
 
 # The browser tests drive Debian's chromium (browsers cannot be downloaded here): installed
 # with apt-get when run as root; otherwise they skip loudly, or fail under
-# RELIATIC_REQUIRE_BROWSER=1 (.ci/run), since CI never skips.
+# REQUIRE_BROWSER_TESTS=1 (.ci/run), since CI never skips.
 test-deps: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -qq chromium >/dev/null 2>&1 \
 	  || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-	  || echo "test-deps: COULD NOT INSTALL chromium with apt-get: the browser tests will skip (fail under RELIATIC_REQUIRE_BROWSER=1)"; \
-	else echo "test-deps: chromium is missing and this is not root: the browser tests will skip (fail under RELIATIC_REQUIRE_BROWSER=1)"; fi
+	  || echo "test-deps: COULD NOT INSTALL chromium with apt-get: the browser tests will skip (fail under REQUIRE_BROWSER_TESTS=1)"; \
+	else echo "test-deps: chromium is missing and this is not root: the browser tests will skip (fail under REQUIRE_BROWSER_TESTS=1)"; fi
 
 # Build a 100k-asset dataset, load the real server and two baselines from the other core,
 # print the table and write bench/results/latest.md (issue 7; about 6 minutes). wrk comes

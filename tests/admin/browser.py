@@ -2,7 +2,7 @@
 
 Browsers cannot be downloaded here (`playwright install` fails), so Playwright drives
 /usr/bin/chromium, which `make test-deps` installs with apt-get when run as root. Without it
-the browser tests skip with a loud reason, except under RELIATIC_REQUIRE_BROWSER=1 (CI,
+the browser tests skip with a loud reason, except under REQUIRE_BROWSER_TESTS=1 (CI,
 `.ci/run`), where they fail: CI never skips.
 """
 
@@ -40,7 +40,7 @@ def require_browser() -> None:
     if reason is None:
         return
     message = f"BROWSER TESTS NOT RUN: {reason}"
-    if os.environ.get("RELIATIC_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{message}; RELIATIC_REQUIRE_BROWSER=1 forbids skipping them")
+    if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
+        pytest.fail(f"{message}; REQUIRE_BROWSER_TESTS=1 forbids skipping them")
     print(f"\n{'!' * 78}\n{message}\n{'!' * 78}", file=sys.stderr)
     pytest.skip(message)

@@ -13,7 +13,7 @@ def test_no_chromium_skips_loudly(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
-    monkeypatch.delenv("RELIATIC_REQUIRE_BROWSER", raising=False)
+    monkeypatch.delenv("REQUIRE_BROWSER_TESTS", raising=False)
     with pytest.raises(pytest.skip.Exception, match="BROWSER TESTS NOT RUN"):
         browser.require_browser()
     assert "BROWSER TESTS NOT RUN" in capsys.readouterr().err
@@ -21,8 +21,8 @@ def test_no_chromium_skips_loudly(
 
 def test_no_chromium_fails_when_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
-    monkeypatch.setenv("RELIATIC_REQUIRE_BROWSER", "1")
-    with pytest.raises(pytest.fail.Exception, match="RELIATIC_REQUIRE_BROWSER=1"):
+    monkeypatch.setenv("REQUIRE_BROWSER_TESTS", "1")
+    with pytest.raises(pytest.fail.Exception, match="REQUIRE_BROWSER_TESTS=1"):
         browser.require_browser()
 
 
