@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import pydantic_core
 
@@ -129,9 +129,9 @@ class ClientProtocolErrors(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "info") -> None:
-    """Send every logger's records, as JSON lines, to stdout."""
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """Send every logger's records, as JSON lines, to `stream` (default stdout: journald)."""
+    handler = logging.StreamHandler(sys.stdout if stream is None else stream)
     handler.setFormatter(JsonFormatter(journald=bool(os.environ.get("JOURNAL_STREAM"))))
     root = logging.getLogger()
     for existing in list(root.handlers):

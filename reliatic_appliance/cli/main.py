@@ -123,7 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return fail(str(exc))
     settings = traced.settings
-    configure_logging(settings.logging.level if args.command == "serve" else "warning")
+    if args.command == "serve":
+        configure_logging(settings.logging.level)  # stdout: the journal
+    else:
+        # A command's stdout is its output (--json, an export written to stdout): its log
+        # lines, warnings only, go beside the one-line errors on stderr.
+        configure_logging("warning", sys.stderr)
     ctx = CliContext(
         settings=settings,
         json_output=getattr(args, "json", False),
