@@ -29,7 +29,6 @@ from reliatic_appliance.services.asset_csv import (
     import_assets,
     parse_assets,
 )
-from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
 
 
@@ -87,11 +86,8 @@ async def _tenant_db(ctx: CliContext, slug: str) -> AsyncIterator[TenantDb]:
         tenant = await tenants.get_tenant(control, slug)
     if tenant["disabled_at"] is not None:
         raise CliError(f"tenant '{slug}' is disabled; 'reliatic tenant enable {slug}' first")
-    databases = TenantDatabases(ctx.data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
-    try:
+    async with ctx.tenant_files() as databases:
         yield await databases.get(tenant["id"])
-    finally:
-        databases.close()
 
 
 def _read(name: str) -> bytes:

@@ -40,7 +40,6 @@ from reliatic_appliance.services import (
     tenants,
 )
 from reliatic_appliance.storage.layout import initialise
-from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
 
 Rec = dict[str, Any]
@@ -207,11 +206,8 @@ async def _load(db: TenantDb, plant: _Plant, now: datetime) -> None:
 
 
 async def _load_plant(ctx: CliContext, tenant_id: str, plant: _Plant, now: datetime) -> None:
-    databases = TenantDatabases(ctx.data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
-    try:
+    async with ctx.tenant_files() as databases:
         await _load(db=await databases.get(tenant_id), plant=plant, now=now)
-    finally:
-        databases.close()
 
 
 async def run(ctx: CliContext, args: argparse.Namespace) -> int:

@@ -12,8 +12,6 @@ so the tenant whose file holds it is found (`_find`, `_find_delivery`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pydantic
@@ -30,7 +28,6 @@ from reliatic_appliance.services import tenants
 from reliatic_appliance.services import webhooks as service
 from reliatic_appliance.services.paging import PageRequest
 from reliatic_appliance.storage.layout import master_key_file
-from reliatic_appliance.storage.tenancy import TenantDatabases
 from reliatic_appliance.timefmt import utc_now
 
 Row = dict[str, Any]
@@ -175,15 +172,6 @@ def _validated(ctx: CliContext, args: argparse.Namespace) -> WebhookCreate:
         raise CliError(f"{where}: {error['msg']}") from None
 
 
-@asynccontextmanager
-async def _tenant_files(ctx: CliContext) -> AsyncIterator[TenantDatabases]:
-    databases = TenantDatabases(ctx.data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
-    try:
-        yield databases
-    finally:
-        databases.close()
-
-
 async def _find(
     control: ControlDb, databases: TenantDirectory, webhook_id: str
 ) -> tuple[Row, TenantDb, Row]:
@@ -214,7 +202,7 @@ async def _find_delivery(
 async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
     body = _validated(ctx, args)
     box = _secret_box(ctx)
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant = await tenants.get_tenant(control, args.tenant)
         try:
             row, secret = await service.create_webhook(
@@ -246,7 +234,7 @@ async def run_add(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant = await tenants.get_tenant(control, args.tenant)
         db = await databases.get(tenant["id"])
         rows: list[Row] = []
@@ -278,7 +266,7 @@ async def run_list(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def run_remove(ctx: CliContext, args: argparse.Namespace) -> int:
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant, db, row = await _find(control, databases, args.webhook_id)
         await service.delete_webhook(db, args.webhook_id, by=cli_who(), now=utc_now())
     ctx.emit(
@@ -289,7 +277,7 @@ async def run_remove(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def run_test(ctx: CliContext, args: argparse.Namespace) -> int:
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant, db, row = await _find(control, databases, args.webhook_id)
         delivery = await service.send_test(
             db, args.webhook_id, tenant_slug=tenant["slug"], now=utc_now()
@@ -306,7 +294,7 @@ async def run_test(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def _set_enabled(ctx: CliContext, webhook_id: str, *, enabled: bool) -> int:
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant, db, _ = await _find(control, databases, webhook_id)
         row = await service.update_webhook(
             db,
@@ -334,7 +322,7 @@ async def run_disable(ctx: CliContext, args: argparse.Namespace) -> int:
 
 async def run_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
     box = _secret_box(ctx)
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant, db, _ = await _find(control, databases, args.webhook_id)
         row, secret = await service.rotate_secret(
             db, box, args.webhook_id, secret=None, by=cli_who(), now=utc_now()
@@ -363,7 +351,7 @@ def _last_attempt(delivery: Row) -> tuple[str | None, str | None, str | None]:
 
 async def run_deliveries(ctx: CliContext, args: argparse.Namespace) -> int:
     rows: list[Row] = []
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         _, db, _ = await _find(control, databases, args.webhook_id)
         page = 1
         while len(rows) < args.limit:
@@ -391,7 +379,7 @@ async def run_deliveries(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def run_redeliver(ctx: CliContext, args: argparse.Namespace) -> int:
-    async with ctx.control() as control, _tenant_files(ctx) as databases:
+    async with ctx.control() as control, ctx.tenant_files() as databases:
         tenant, db = await _find_delivery(control, databases, args.delivery_id)
         delivery = await service.redeliver(db, args.delivery_id, by=cli_who(), now=utc_now())
     ctx.emit(
