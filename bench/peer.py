@@ -208,7 +208,9 @@ def create_app(data_dir: Path, *, naive_count: bool = False) -> FastAPI:
         headers = {"Server": "Reliatic", "X-Request-Id": request_id, **decision.headers()}
         return Refused(status, code, message, headers)
 
-    def caller(request: Request) -> Caller:
+    # `async`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
+    # every request (and the apsw connections belong to the event loop's thread).
+    async def caller(request: Request) -> Caller:
         request_id = request_id_of(request)
         header = request.headers.get("authorization")
         if header is None:
