@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ./var
 
-.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv
+.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -57,14 +57,19 @@ test-deps: $(BIN)/python
 	else echo "test-deps: chromium is missing and this is not root: the browser tests will skip (fail under REQUIRE_BROWSER_TESTS=1)"; fi
 
 # Build a 100k-asset dataset, load the real server and two baselines from the other core,
-# print the table and write bench/results/latest.md (issue 7; about 6 minutes). wrk comes
+# then ours, the same-work peer (bench/peer.py) and the aiohttp hello interleaved (issue 16),
+# print the table and write bench/results/latest.md (issue 7; about 8 minutes). wrk comes
 # from Debian's packages; without it the load comes from bench/loadgen.py.
 bench: $(BIN)/python
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
 	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Only the same-work peer rows (issue 16; about 3 minutes): bench/results/peer.md.
+bench-peer: bench
+bench-peer: BENCH_ARGS = --only peer
 
 # CSV import and export of 10k and 100k assets, rows per second (issue 14; about 2 minutes).
 bench-csv: $(BIN)/reliatic

@@ -12,7 +12,7 @@ from typing import Any
 
 import apsw
 from dataset import ACTIONS, ASSETS, FAILURE_MODES, INSPECTIONS, Dataset
-from load import Result
+from load import Result, Run
 
 _ROWS: list[tuple[str, str]] = [
     ("aiohttp", "aiohttp hello (the ceiling)"),
@@ -148,8 +148,84 @@ def render(r: dict[str, Any], data: Dataset) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in _targets(r)]
+    if "peer" in r:
+        lines += ["", *peer_section(r["peer"])]
     lines += ["", f"Whole run: {r['total_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
+
+
+# The peer comparison's rows: (label, workload, ours, against, target ratio).
+_PEER_ROWS = (
+    ("GET one asset, ours / same-work peer", "get", "ours", "peer", 1.5),
+    ("list 25 (`type`+`status`, `meta.total`), ours / same-work peer", "list", "ours", "peer", 2.0),
+    ("GET one asset, ours / aiohttp hello", "get", "ours", "hello", 0.3),
+    ("same-work peer GET / aiohttp hello", "get", "peer", "hello", None),
+)
+
+
+def _paired(runs: dict[Any, list[Run]], workload: str, a: str, b: str) -> list[float]:
+    return [x.rps / y.rps for x, y in zip(runs[workload, a], runs[workload, b], strict=True)]
+
+
+def peer_section(p: dict[str, Any]) -> list[str]:
+    """The same-work peer rows (issue 16): medians of req/s, and each ratio as the median
+    of the per-round ratios with their spread (min-max)."""
+    runs = p["runs"]
+    lines = [
+        "## Same-work peer (issue 16)",
+        "",
+        f"`bench/peer.py`: FastAPI + uvicorn (uvloop, httptools) doing our GET and list's work"
+        f" over the same data dir (key lookup and cache, revocation check, rate-limit counter,"
+        f" row read, pydantic models, envelope, ETag, headers; bodies byte-identical,"
+        f" tests/test_bench_peer.py). Our server, the peer and the aiohttp hello ran side by"
+        f" side; {p['pairs']} rounds of {p['duration']:.0f} s runs, the load alternating"
+        f" between them run by run (ours, peer, hello; then peer, ours, hello). Load average"
+        f" (1 min) {p['loadavg_start']:.2f} before, {p['loadavg_end']:.2f} after.",
+        "",
+        "| workload | ours req/s | same-work peer req/s | aiohttp hello req/s | failed |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for workload, label in (("get", "GET one asset"), ("list", "list 25, filters, total")):
+        ours = Result(runs[workload, "ours"])
+        peer = Result(runs[workload, "peer"])
+        failed = ours.failed + peer.failed
+        hello = "-"
+        if (workload, "hello") in runs:
+            hello_result = Result(runs[workload, "hello"])
+            hello = _fmt(hello_result.rps)
+            failed += hello_result.failed
+        lines.append(f"| {label} | {_fmt(ours.rps)} | {_fmt(peer.rps)} | {hello} | {failed} |")
+    lines += [
+        "",
+        "| ratio | median of the rounds | spread (min-max) | target | verdict |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, workload, a, b, target in _PEER_ROWS:
+        ratios = _paired(runs, workload, a, b)
+        median = statistics.median(ratios)
+        verdict = "" if target is None else _verdict(median >= target)
+        lines.append(
+            f"| {label} | {median:.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |"
+            f" {'' if target is None else f'>= {target}x'} | {verdict} |"
+        )
+    return lines
+
+
+def render_peer_only(p: dict[str, Any], command: str) -> str:
+    """`--only peer`: the peer section alone, with when, where and how it was run."""
+    return "\n".join(
+        [
+            "# Same-work peer comparison",
+            "",
+            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {_machine()} · load: {p['tool']},"
+            f" 64 connections, pinned to the other core. Command: `{command}`.",
+            "",
+            *peer_section(p),
+            "",
+            f"Whole run: {p['total_seconds'] / 60:.1f} min.",
+            "",
+        ]
+    )
 
 
 def _machine() -> str:

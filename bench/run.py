@@ -7,18 +7,26 @@
    settings (`synchronous=FULL`) on each workload, then the same server with group commit
    off for the naive write rate. Load comes from another process (`wrk`, or `loadgen.py`)
    pinned to the other core, 64 connections, three runs each: medians and spread.
-3. Adds the open-loop p99 at half the mix's maximum, webhook deliveries/s
+3. Measures the same-work peer (`peer.py`, issue 16): our server, the FastAPI peer and the
+   aiohttp hello run side by side over the same data dir, and the load alternates between
+   them run by run (ours, peer, hello; the next round peer, ours, hello, ...), so each
+   pair of runs saw the same machine: each ratio is the median of the pairs' ratios, with
+   their spread (min-max).
+4. Adds the open-loop p99 at half the mix's maximum, webhook deliveries/s
    (`webhook_throughput.py`) and the rate limiter's memory at 1M keys.
-4. Prints the table and writes it to `bench/results/latest.md`.
+5. Prints the table and writes it to `bench/results/latest.md`.
 
-Options: `--duration S` per run (default 5), `--runs N` (3), `--data DIR` to reuse a data dir
-built by an earlier run (kept with `--keep`), `--skip-webhooks`.
+Options: `--duration S` per run (default 5), `--runs N` (3), `--pairs N` rounds of the peer
+comparison (5), `--only peer` for the peer comparison alone (written to
+`bench/results/peer.md`), `--data DIR` to reuse a data dir built by an earlier run (kept
+with `--keep`), `--skip-webhooks`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -130,8 +138,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="reuse this data dir (from --keep)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir")
     parser.add_argument("--skip-webhooks", action="store_true")
-    parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.md")
+    parser.add_argument("--pairs", type=int, default=5, help="rounds of the peer comparison")
+    parser.add_argument("--only", choices=["peer"], help="only the same-work peer rows")
+    parser.add_argument("--out", type=Path, help="default bench/results/latest.md (peer.md)")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = BENCH / "results" / ("peer.md" if args.only == "peer" else "latest.md")
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-bench-"))
     try:
@@ -141,7 +153,17 @@ def main() -> int:
             print("building the dataset (100k assets, 300k inspections, ...)", flush=True)
             data = asyncio.run(build(tmp / "data"))
             data.save(Path(data.data_dir) / "bench-dataset.json")
+        if args.only == "peer":
+            figures = measure_peer(data, tmp, args)
+            figures["total_seconds"] = time.perf_counter() - started
+            text = report.render_peer_only(figures, " ".join(["python", *sys.argv]))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+            print(text)
+            print(f"written to {args.out}")
+            return 0
         results = measure_all(data, tmp, args)
+        results["peer"] = measure_peer(data, tmp, args)
         results["webhooks"] = webhook_figures(args.skip_webhooks)
         print("rate limiter memory at 1M keys ...", flush=True)
         results["limiter"] = limiter_figures()
@@ -157,6 +179,76 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+# The peer comparison's legs: (workload, server). The hello answers `/hello` only.
+PEER_LEGS = (("get", "ours"), ("get", "peer"), ("get", "hello"), ("list", "ours"), ("list", "peer"))
+
+
+def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Our server, the same-work peer and the aiohttp hello, all running; the load goes to
+    one at a time, alternating run by run (issue 16), so each pair saw the same machine."""
+    env = servers.production_env(tmp)
+    data_dir = Path(data.data_dir)
+    specs = workloads(data, after_id="")
+    ports = {name: servers.free_port() for name in ("ours", "peer", "hello")}
+    commands = {
+        "ours": (servers.reliatic(data_dir, ports["ours"]), "/healthz"),
+        "peer": (servers.peer(data_dir, ports["peer"]), "/healthz"),
+        "hello": (servers.baseline("aiohttp", ports["hello"]), "/hello"),
+    }
+    out: dict[str, Any] = {
+        "tool": load.tool(),
+        "pairs": args.pairs,
+        "duration": args.duration,
+        "loadavg_start": os.getloadavg()[0],
+    }
+    runs: dict[tuple[str, str], list[load.Run]] = {leg: [] for leg in PEER_LEGS}
+
+    def leg(workload: str, server: str, duration: float, tag: str) -> load.Run:
+        hello = server == "hello"
+        return load.closed_loop(
+            ports[server],
+            specs["hello"] if hello else specs[workload],
+            "" if hello else data.key,
+            duration,
+            tag,
+        )
+
+    print(f"same-work peer: {args.pairs} rounds, servers interleaved", flush=True)
+    with contextlib.ExitStack() as stack:
+        for name, (command, ready) in commands.items():
+            stack.enter_context(
+                servers.running(
+                    command,
+                    log=tmp / f"peer-{name}.log",
+                    ready_path=ready,
+                    port=ports[name],
+                    env=env,
+                )
+            )
+        time.sleep(3)  # our scheduler's first tick and housekeeping pass
+        for workload, server in PEER_LEGS:
+            leg(workload, server, 1.0, "PW")  # warm-up: key caches, statements, page cache
+        for i in range(args.pairs):
+            for workload in ("get", "list"):
+                # Alternate which goes first (A B, then B A), so neither always follows the other.
+                order = ["ours", "peer"] if i % 2 == 0 else ["peer", "ours"]
+                if workload == "get":
+                    order.append("hello")
+                for server in order:
+                    runs[workload, server].append(leg(workload, server, args.duration, f"P{i}"))
+            got = {k: v[-1].rps for k, v in runs.items()}
+            print(
+                f"  round {i + 1}: get ours {got['get', 'ours']:,.0f}"
+                f" peer {got['get', 'peer']:,.0f}"
+                f" hello {got['get', 'hello']:,.0f}; list ours {got['list', 'ours']:,.0f}"
+                f" peer {got['list', 'peer']:,.0f} req/s",
+                flush=True,
+            )
+    out["runs"] = runs
+    out["loadavg_end"] = os.getloadavg()[0]
+    return out
 
 
 def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:

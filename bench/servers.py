@@ -86,3 +86,8 @@ def reliatic(data_dir: Path, port: int, *, naive: bool = False) -> list[str]:
 
 def baseline(kind: str, port: int) -> list[str]:
     return [sys.executable, str(BENCH / "baselines.py"), kind, str(port)]
+
+
+def peer(data_dir: Path, port: int) -> list[str]:
+    """The same-work FastAPI peer (`peer.py`, issue 16) over the same data dir."""
+    return [sys.executable, str(BENCH / "peer.py"), str(data_dir), str(port)]
