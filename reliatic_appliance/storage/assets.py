@@ -10,7 +10,7 @@ import apsw
 from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, Row, UniqueViolation, Window
 from reliatic_appliance.storage import listing
 from reliatic_appliance.storage.overview import NEWEST_ASSESSMENTS
-from reliatic_appliance.storage.sqlite import scalar
+from reliatic_appliance.storage.sqlite import scalar, unique_failed
 
 # Insertable/updatable columns, in table order. Column names below come only from here
 # or from the sort whitelist in the schema, never from a request.
@@ -190,10 +190,12 @@ class SqliteAssets:
                 f" VALUES ({', '.join('?' * len(columns))})",
                 [asset.get(c) for c in columns],
             )
-        except apsw.ConstraintError:
-            # The only unique column besides the id: another process (the CLI's import)
-            # inserted the same tag since the caller checked.
-            raise UniqueViolation("tag_number") from None
+        except apsw.ConstraintError as exc:
+            # Another process (the CLI's import) inserted the same tag since the caller
+            # checked; any other constraint is a bug, not a conflict, and stays one.
+            if unique_failed(exc, "assets", "tag_number"):
+                raise UniqueViolation("tag_number") from None
+            raise
 
     def insert_assets(self, assets: Sequence[Row]) -> list[Row]:
         """Many new assets, in the caller's transaction; their representations, in order.
@@ -241,8 +243,10 @@ class SqliteAssets:
                 f" VALUES ({', '.join('?' * len(columns))})",
                 [[asset.get(c) for c in columns] for asset in assets],
             )
-        except apsw.ConstraintError:
-            raise UniqueViolation("tag_number") from None
+        except apsw.ConstraintError as exc:
+            if unique_failed(exc, "assets", "tag_number"):
+                raise UniqueViolation("tag_number") from None
+            raise
         if "asset_counts_insert" in triggers:
             self._conn.execute(
                 "INSERT INTO asset_counts (status, asset_type, n)"

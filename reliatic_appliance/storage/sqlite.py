@@ -364,6 +364,14 @@ def _apply(jobs: list[_Job]) -> None:
             job.future.set_result(job.result)
 
 
+def unique_failed(exc: apsw.ConstraintError, table: str, column: str) -> bool:
+    """Whether `exc` is the UNIQUE constraint on `table.column`, not another constraint
+    (NOT NULL, CHECK, a foreign key) that must not pass for a duplicate."""
+    # getattr: apsw's stubs document Error.extendedresult but do not declare it.
+    code = getattr(exc, "extendedresult", None)
+    return code == apsw.SQLITE_CONSTRAINT_UNIQUE and f"{table}.{column}" in str(exc)
+
+
 def scalar(conn: apsw.Connection, sql: str, params: Any = ()) -> Any:
     """The first column of the first row of a query that always returns one (a COUNT)."""
     row = conn.execute(sql, params).fetchone()

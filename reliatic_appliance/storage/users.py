@@ -5,7 +5,7 @@ from __future__ import annotations
 import apsw
 
 from reliatic_appliance.ports import Row, UniqueViolation
-from reliatic_appliance.storage.sqlite import scalar
+from reliatic_appliance.storage.sqlite import scalar, unique_failed
 
 # Every column but the password hash: what listing and lookups by id return.
 _USER_COLUMNS = "id, tenant_id, email, role, created_by, created_at, updated_at, disabled_at"
@@ -28,8 +28,10 @@ class SqliteUsers:
                 " :password_hash, :created_by, :created_at, :created_at)",
                 user,
             )
-        except apsw.ConstraintError:
-            raise UniqueViolation("email") from None
+        except apsw.ConstraintError as exc:
+            if unique_failed(exc, "users", "email"):
+                raise UniqueViolation("email") from None
+            raise
 
     def user_by_id(self, user_id: str, tenant_id: str | None = None) -> Row | None:
         if tenant_id is None:
