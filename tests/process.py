@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,15 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None) -> Server:
             time.sleep(0.05)
     server.stop(signal.SIGKILL)
     raise RuntimeError("server did not start")
+
+
+@contextmanager
+def tenant_server(data_dir: Path, env: dict[str, str], slug: str = "acme") -> Iterator[Server]:
+    """A fresh data dir with one tenant, and `reliatic serve` on it for the block."""
+    assert cli(data_dir, "init").returncode == 0
+    assert cli(data_dir, "tenant", "create", slug).returncode == 0
+    running = start_server(data_dir, env)
+    try:
+        yield running
+    finally:
+        running.stop()

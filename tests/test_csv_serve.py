@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, cli, cli_json, start_server
+from tests.process import Server, cli, cli_json, tenant_server
 
 ENV = {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "100000"}
 ROWS = 3000
@@ -17,12 +17,8 @@ ROWS = 3000
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    data_dir = tmp_path / "data"
-    assert cli(data_dir, "init").returncode == 0
-    assert cli(data_dir, "tenant", "create", "acme").returncode == 0
-    running = start_server(data_dir, ENV)
-    yield running
-    running.stop()
+    with tenant_server(tmp_path / "data", ENV) as running:
+        yield running
 
 
 def test_the_running_server_sees_an_import_at_once(server: Server, tmp_path: Path) -> None:

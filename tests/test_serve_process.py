@@ -11,19 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import Server, cli, cli_json, start_server
+from tests.process import Server, cli, cli_json, start_server, tenant_server
 
 ENV = {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "100000"}
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    data_dir = tmp_path / "data"
-    assert cli(data_dir, "init").returncode == 0
-    assert cli(data_dir, "tenant", "create", "acme").returncode == 0
-    running = start_server(data_dir, ENV)
-    yield running
-    running.stop()
+    with tenant_server(tmp_path / "data", ENV) as running:
+        yield running
 
 
 def new_key(server: Server, *extra: str) -> dict:

@@ -22,7 +22,7 @@ from reliatic_appliance.errors import Conflict, Forbidden, NotFound, ValidationE
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.services.audit import Who, record_control
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
@@ -151,15 +151,15 @@ async def create_key(
 
 
 async def list_keys(control: ControlDb, tenant_id: str, page: PageRequest) -> Page:
-    def read(tx: ControlTx) -> Page:
-        rows = tx.control.list_keys(tenant_id, page.per_page, page.offset)
-        return Page(
-            items=[public_view(r) for r in rows],
-            total=tx.control.count_keys(tenant_id),
-            request=page,
-        )
-
-    return await control.read(read)
+    return await read_page(
+        control,
+        lambda tx, limit, offset: (
+            tx.control.list_keys(tenant_id, limit, offset),
+            tx.control.count_keys(tenant_id),
+        ),
+        page,
+        lambda tx, rows: [public_view(r) for r in rows],
+    )
 
 
 async def revoke_key(

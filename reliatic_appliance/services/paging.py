@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from reliatic_appliance.ports import TenantDb, TenantTx
+TxT = TypeVar("TxT")
+TxT_co = TypeVar("TxT_co", covariant=True)
+T = TypeVar("T")
+
+
+class Reader(Protocol[TxT_co]):
+    """A database that runs a unit of work in one read snapshot: a TenantDb (its tx a
+    TenantTx) or the ControlDb (a ControlTx)."""
+
+    def read(self, fn: Callable[[TxT_co], T], *, snapshot: bool = True) -> Awaitable[T]: ...
+
 
 # (tx, limit, offset) -> (rows of the page, the list's total): a store's list method with
 # its filter and sort bound.
-Fetch = Callable[[TenantTx, int, int], tuple[list[dict[str, Any]], int]]
+Fetch = Callable[[TxT, int, int], tuple[list[dict[str, Any]], int]]
 
 
 @dataclass(frozen=True)
@@ -41,15 +51,15 @@ class Page:
 
 
 async def read_page(
-    db: TenantDb,
-    fetch: Fetch,
+    db: Reader[TxT],
+    fetch: Fetch[TxT],
     page: PageRequest,
-    shape: Callable[[TenantTx, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    shape: Callable[[TxT, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
 ) -> Page:
     """One page of a list in one read snapshot: `fetch` gives the rows and the total;
     `shape` (same snapshot) turns rows into API items, e.g. adds histories."""
 
-    def read(tx: TenantTx) -> Page:
+    def read(tx: TxT) -> Page:
         rows, total = fetch(tx, page.per_page, page.offset)
         return Page(items=shape(tx, rows) if shape else rows, total=total, request=page)
 

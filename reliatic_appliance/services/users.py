@@ -20,7 +20,7 @@ from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx, UniqueViolation
 from reliatic_appliance.services.audit import Who, record_control
-from reliatic_appliance.services.paging import Page, PageRequest
+from reliatic_appliance.services.paging import Page, PageRequest, read_page
 from reliatic_appliance.services.passwords import PasswordHasher, check_policy
 from reliatic_appliance.timefmt import format_ts
 
@@ -137,15 +137,15 @@ async def get_user(control: ControlDb, user_id: str, *, tenant_id: str | None) -
 
 
 async def list_users(control: ControlDb, tenant_id: str, page: PageRequest) -> Page:
-    def read(tx: ControlTx) -> Page:
-        rows = tx.users.list_users(tenant_id, page.per_page, page.offset)
-        return Page(
-            items=[public_view(r) for r in rows],
-            total=tx.users.count_users(tenant_id),
-            request=page,
-        )
-
-    return await control.read(read)
+    return await read_page(
+        control,
+        lambda tx, limit, offset: (
+            tx.users.list_users(tenant_id, limit, offset),
+            tx.users.count_users(tenant_id),
+        ),
+        page,
+        lambda tx, rows: [public_view(r) for r in rows],
+    )
 
 
 async def disable_user(
