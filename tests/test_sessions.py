@@ -108,6 +108,17 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(panel: Panel) -
     assert "Set-Cookie" not in wrong.headers and "Set-Cookie" not in unknown.headers
 
 
+async def test_a_body_neither_json_nor_a_form_is_415_naming_both(panel: Panel) -> None:
+    for path in ("/auth/login", "/auth/register"):
+        response = await panel.client.post(
+            path, data=b"email=ann", headers={"Content-Type": "text/plain"}
+        )
+        assert response.status == 415
+        body = await response.json()
+        assert body["error"] == "unsupported_media_type"
+        assert "application/json or a form" in body["message"]
+
+
 async def test_a_disabled_user_cannot_log_in(panel: Panel) -> None:
     await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, by=TEST, now=START)
     response = await panel.login("ann@acme.example")

@@ -35,7 +35,13 @@ from reliatic_appliance.api.auth import (
 from reliatic_appliance.api.parsing import parse_body
 from reliatic_appliance.api.ratelimit import FixedWindowLimiter
 from reliatic_appliance.api.responses import json_response
-from reliatic_appliance.errors import ApiError, RateLimited, Unauthorized, ValidationError
+from reliatic_appliance.errors import (
+    ApiError,
+    RateLimited,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from reliatic_appliance.keys import (
     CLOCK,
     CONTROL_DB,
@@ -74,8 +80,14 @@ def _is_form(request: web.Request) -> bool:
 
 async def _body(request: web.Request, model: type[M]) -> M:
     """The body as `model`, from JSON or from form fields (less the CSRF field)."""
-    if not _is_form(request):
+    if request.content_type == "application/json":
         return await parse_body(model, request, request.app[SETTINGS].server.max_body_bytes)
+    if not _is_form(request):
+        # parse_body's 415 would name JSON alone; these endpoints take a browser's form too.
+        raise UnsupportedMediaType(
+            "Content-Type must be application/json or a form"
+            f" (application/x-www-form-urlencoded), not '{request.content_type}'."
+        )
     form = await request.post()
     # An empty form field is a field not filled in: absent, so an optional one is None.
     fields = {
