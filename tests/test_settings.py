@@ -379,7 +379,7 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         pytest.param(
             "[server]\nzzz = 1\n",
             "[server] zzz: unknown setting; known keys: host, port, tls_cert, tls_key, "
-            "max_body_bytes",
+            "max_body_bytes, event_loop",
             id="unknown-key",
         ),
         pytest.param(
@@ -402,7 +402,7 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         pytest.param(
             "[server.extra]\nx = 1\n",
             "[server] extra: unknown setting; known keys: host, port, tls_cert, tls_key, "
-            "max_body_bytes",
+            "max_body_bytes, event_loop",
             id="nested-table",
         ),
     ],

@@ -136,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config_file=config_file,
     )
     try:
-        return int(asyncio.run(args.run(ctx, args)))
+        loop_factory = serve.loop_factory(settings) if args.command == "serve" else None
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return int(runner.run(args.run(ctx, args)))
     except BrokenPipeError:
         return _reader_gone()
     except (CliError, ApiError, SettingsError) as exc:

@@ -9,6 +9,7 @@ import gc
 import logging
 import signal
 import ssl
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -57,6 +58,25 @@ async def _watchdog(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop `serve` runs on (`[server] event_loop`); None: asyncio's own."""
+    if settings.server.event_loop == "asyncio":
+        return None
+    try:
+        # Optional, so imported only by a server configured for it.
+        import uvloop
+    except ImportError:
+        raise CliError(
+            '[server] event_loop = "uvloop" needs the uvloop package:'
+            " pip install 'reliatic-appliance[uvloop]'"
+        ) from None
+    return uvloop.new_event_loop
+
+
+def _loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    return f"{type(loop).__module__}.{type(loop).__qualname__}"
+
+
 async def serve(
     settings: Settings, stop: asyncio.Event, context: ssl.SSLContext | None = None
 ) -> None:
@@ -89,6 +109,8 @@ async def serve(
                 "fields": {
                     "url": f"{scheme}://{settings.server.host}:{settings.server.port}",
                     "data_dir": str(settings.data_dir),
+                    # The loop actually running, not the setting: what an operator checks.
+                    "event_loop": _loop_name(asyncio.get_running_loop()),
                 }
             },
         )

@@ -73,6 +73,13 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, le=GIB, description="Largest accepted request body (413 above)."
     )
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description=(
+            "The event loop `reliatic serve` runs on: Python's own, or uvloop (the `uvloop`"
+            " extra; see bench/results/latest.md for what it gives)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self, info: ValidationInfo) -> Self:
