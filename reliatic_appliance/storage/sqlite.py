@@ -77,6 +77,12 @@ class Connection(apsw.Connection):
         super().__init__(*args, **kwargs)
         self.memo: dict[str, Any] = {}
 
+    def close(self, force: bool = False) -> None:
+        signal = self.memo.pop("wal_signal", None)
+        if signal is not None:
+            signal.close()  # the -shm file descriptor of storage/wal_signal.py
+        super().close(force)
+
 
 def _dict_rows(cursor: apsw.Cursor, row: tuple[Any, ...]) -> Row:
     # Never keep a cursor beyond its rows: an unfinished statement holds its read
