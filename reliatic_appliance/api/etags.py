@@ -1,8 +1,8 @@
 """Strong ETags and conditional requests, once for every single resource (SPEC §3, RFC 9110).
 
 - Every single-resource GET, PUT, status transition and DELETE whose response body is the
-  resource's representation carries `ETag`: the SHA-256 of that representation's canonical
-  JSON (keys sorted), so it changes whenever any field does, computed fields included.
+  resource's representation carries `ETag`: the SHA-256 of that representation's JSON as
+  sent, so it changes whenever any field does, computed fields included.
 - `If-Match` (`*` or a list of entity tags; strong comparison, so `W/` tags never match) on
   any write to a resource or one of its sub-resources (`/status`, `/rotate-secret`, …):
   compared with the row as it is *inside the write transaction* that changes it (a hook of
@@ -30,7 +30,7 @@ import pydantic_core
 from aiohttp import web
 
 from reliatic_appliance.api.resources import Resource, Role
-from reliatic_appliance.api.responses import DATA
+from reliatic_appliance.api.responses import REPRESENTATION
 from reliatic_appliance.errors import PreconditionFailed, ValidationError
 from reliatic_appliance.ports import TenantTx
 
@@ -54,44 +54,27 @@ def supports_not_modified(op: Operation) -> bool:
 # -- entity tags ---------------------------------------------------------------------------
 
 
-# A tuple, not `dict | list`: that would build a new union type for every value checked.
-_CONTAINERS = (dict, list)
-
-
-def _canonical(value: Any) -> Any:
-    """`value` with every object's keys sorted: one representation, one tag, whatever
-    order the code that built it put the keys in."""
-    if isinstance(value, dict):
-        return {
-            key: _canonical(item) if isinstance(item, _CONTAINERS) else item
-            for key, item in sorted(value.items())
-        }
-    if isinstance(value, list):
-        return [_canonical(item) for item in value]
-    return value
-
-
-def etag_of(data: Any) -> str:
-    """A strong ETag of a JSON-able representation: SHA-256 of its canonical JSON."""
-    # pydantic-core, not json.dumps(sort_keys=True): this runs on every single-resource GET.
-    canonical = pydantic_core.to_json(_canonical(data))
-    return '"' + hashlib.sha256(canonical).hexdigest()[:40] + '"'
+def tag_of_json(representation: bytes) -> str:
+    """A strong ETag: SHA-256 of the representation's JSON bytes, exactly as sent."""
+    return '"' + hashlib.sha256(representation).hexdigest()[:40] + '"'
 
 
 def etag_of_row(row: dict[str, Any]) -> str:
-    # Rows hold only JSON values (SQLite text, numbers, null; lists/dicts for history), so
-    # they hash exactly as the response body's `data` does.
-    return etag_of(row)
+    """The ETag a response built from `row` carries. Rows hold only JSON values (SQLite
+    text, numbers, null; lists/dicts for history) and a resource's row and its GET's `data`
+    are one dict from one loader, keys in its column order, so they serialise to the same
+    bytes (tests/test_etags.py holds every write's tag to the next GET's)."""
+    return tag_of_json(pydantic_core.to_json(row))
 
 
 def etag_of_response(response: web.Response, body: bytes) -> str:
     """The ETag of a single-resource response: of its `data`, not of `meta`. Responses
-    built by `responses.single` carry their data, so it is not parsed back (a GET's cost);
-    a replayed (stored) response is parsed."""
-    data = response.get(DATA)
-    if data is None:
-        data = json.loads(body)["data"]
-    return etag_of(data)
+    built by `responses.single` carry their representation's bytes, so nothing is
+    serialised again (a GET's cost); a replayed (stored) response is parsed."""
+    representation = response.get(REPRESENTATION)
+    if representation is None:
+        representation = pydantic_core.to_json(json.loads(body)["data"])
+    return tag_of_json(representation)
 
 
 # RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E.

@@ -81,7 +81,8 @@ class Resource:
     ) -> Operation:
         """POST to the collection: 201, `Location`, and the new resource's ETag. With a
         `response` of another shape (the representation plus a secret shown once), pass
-        `represents=True` if the handler sets the response's `DATA` to the representation."""
+        `represents=True` if the handler marks its response with the representation
+        (`responses.represents`)."""
         if represents is None:
             represents = response is None
         return self._op(

@@ -27,16 +27,30 @@ def json_bytes_response(
     return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
 
 
-# The `data` a single-resource response was built from (for its ETag, api/etags.py).
-DATA = web.ResponseKey("data", dict)
+# The JSON of the representation a single-resource response stands for: its ETag is of
+# these bytes (api/etags.py). Usually the body's `data`, as sent.
+REPRESENTATION = web.ResponseKey("representation", bytes)
 
 
 def single(data: dict[str, Any], *, now: datetime, status: int = 200) -> web.Response:
-    """`{"data": {...}, "meta": {"timestamp": ...}}`, stamped with the app clock's `now`."""
-    response = json_response(
-        {"data": data, "meta": {"timestamp": format_meta_ts(now)}}, status=status
+    """`{"data": {...}, "meta": {"timestamp": ...}}`, stamped with the app clock's `now`.
+
+    `data` is serialised once, for the body and for the ETag alike (`make bench`, "GET one
+    asset": the envelope and the tag were two serialisations and a sorted copy).
+    """
+    data_json = pydantic_core.to_json(data)
+    meta_json = pydantic_core.to_json({"timestamp": format_meta_ts(now)})
+    response = json_bytes_response(
+        b'{"data":' + data_json + b',"meta":' + meta_json + b"}", status=status
     )
-    response[DATA] = data
+    response[REPRESENTATION] = data_json
+    return response
+
+
+def represents(response: web.Response, data: dict[str, Any]) -> web.Response:
+    """Mark `response` as standing for `data` rather than its body's `data` (a response
+    that also shows a secret once has the ETag of what a GET returns)."""
+    response[REPRESENTATION] = pydantic_core.to_json(data)
     return response
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from reliatic_appliance.api.pagination import collection, page_request
 from reliatic_appliance.api.parsing import fields_sent
 from reliatic_appliance.api.resources import Resource
-from reliatic_appliance.api.responses import DATA
+from reliatic_appliance.api.responses import represents
 from reliatic_appliance.api.routes import Call, Operation
 from reliatic_appliance.keys import SECRET_BOX, SETTINGS
 from reliatic_appliance.schemas.common import Collection, Single
@@ -29,10 +29,9 @@ from reliatic_appliance.services.webhooks import target_policy
 
 def _shown_once(response: web.Response, representation: dict[str, Any]) -> web.Response:
     """A response that shows a secret once: no cache may keep it, and its ETag is that of
-    the representation a GET returns (api/etags.py reads `DATA`), not of the secret."""
+    the representation a GET returns, not of the secret."""
     response.headers["Cache-Control"] = "no-store"
-    response[DATA] = representation
-    return response
+    return represents(response, representation)
 
 
 async def list_webhooks(call: Call) -> web.StreamResponse:
