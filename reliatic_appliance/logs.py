@@ -18,11 +18,23 @@ from typing import Any, TextIO
 
 import pydantic_core
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "request_id", default=None
+
+class RequestContext:
+    """What every log line written while serving a request names: the request, and once
+    it is authenticated, its tenant and key. One object in one context variable, filled in
+    as the request goes (one set and one reset per request, not three)."""
+
+    __slots__ = ("key_id", "request_id", "tenant")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.tenant: str | None = None
+        self.key_id: str | None = None
+
+
+request_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "request_context", default=None
 )
-tenant_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
-key_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("key_id", default=None)
 
 # API keys, webhook secrets and bearer tokens, whatever message they end up in.
 _SECRET_PATTERNS = re.compile(
@@ -65,14 +77,13 @@ def json_line(
         "logger": logger,
         "msg": redact(message),
     }
-    for name, var in (
-        ("request_id", request_id_var),
-        ("tenant", tenant_var),
-        ("key_id", key_id_var),
-    ):
-        value = var.get()
-        if value is not None:
-            entry[name] = value
+    context = request_context.get()
+    if context is not None:
+        entry["request_id"] = context.request_id
+        if context.tenant is not None:
+            entry["tenant"] = context.tenant
+        if context.key_id is not None:
+            entry["key_id"] = context.key_id
     if fields:
         entry.update(fields)
     return entry

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from reliatic_appliance.api.access_log import AccessLog
-from reliatic_appliance.logs import JsonFormatter, request_id_var
+from reliatic_appliance.logs import JsonFormatter, RequestContext, request_context
 
 FIELDS = {"method": "GET", "path": "/api/v1/assets", "status": 200, "remote": "127.0.0.1"}
 
@@ -37,12 +37,12 @@ async def test_lines_of_one_loop_iteration_are_written_together(
 ) -> None:
     logger, stream = json_logger
     access = AccessLog(logger)
-    token = request_id_var.set("req-1")
+    token = request_context.set(RequestContext("req-1"))
     try:
         access.record({**FIELDS, "status": 200})
         access.record({**FIELDS, "status": 404})
     finally:
-        request_id_var.reset(token)
+        request_context.reset(token)
     assert stream.getvalue() == ""  # not yet: written once the loop comes round
     await asyncio.sleep(0)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]

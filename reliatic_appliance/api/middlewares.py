@@ -48,7 +48,7 @@ from reliatic_appliance.keys import (
     REQUEST_IDS,
     SETTINGS,
 )
-from reliatic_appliance.logs import key_id_var, request_id_var, tenant_var
+from reliatic_appliance.logs import RequestContext, request_context
 from reliatic_appliance.services.api_keys import Principal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,7 +67,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     client_id = request.headers.get("X-Request-Id", "")
     request_id = client_id if _SANE_REQUEST_ID.match(client_id) else app[REQUEST_IDS].next()
     request[REQUEST_ID] = request_id
-    tokens = (request_id_var.set(request_id), tenant_var.set(None), key_id_var.set(None))
+    token = request_context.set(RequestContext(request_id))
     started = time.perf_counter()
     status = 500
     try:
@@ -113,8 +113,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
                 "remote": request.remote,
             }
         )
-        for var, token in zip((request_id_var, tenant_var, key_id_var), tokens, strict=True):
-            var.reset(token)
+        request_context.reset(token)
 
 
 def _stamp(response: web.StreamResponse, request_id: str, decision: RateDecision | None) -> None:
@@ -196,7 +195,7 @@ def answer_unserved(
     refused = isinstance(exc, HttpProcessingError)
     request_id = request.get(REQUEST_ID) or app[REQUEST_IDS].next()
     request[REQUEST_ID] = request_id
-    token = request_id_var.set(request_id)
+    token = request_context.set(RequestContext(request_id))
     try:
         decision = request.get(RATE_DECISION)
         error: Exception = (
@@ -228,7 +227,7 @@ def answer_unserved(
                 }
             )
     finally:
-        request_id_var.reset(token)
+        request_context.reset(token)
     return response
 
 
@@ -309,5 +308,7 @@ def _limit_principal(request: web.Request, principal: Principal) -> None:
 
 def _authenticated(request: web.Request, principal: Principal) -> None:
     request[PRINCIPAL] = principal
-    tenant_var.set(principal.tenant_slug)
-    key_id_var.set(principal.key_id)
+    context = request_context.get()
+    if context is not None:
+        context.tenant = principal.tenant_slug
+        context.key_id = principal.key_id
