@@ -102,6 +102,27 @@ def _targets(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _targets_16(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Issue 16's targets that the main table measures (the peer ratios have their own)."""
+    search = r["search"].rps / r["aiohttp"].rps
+    writes = [a.rps / b.rps for a, b in zip(r["post"].runs, r["post_naive"].runs, strict=True)]
+    mix = r["mix"].p99_ms
+    uvloop = Result(r["peer"]["runs"]["mix", "uvloop"]).p99_ms
+    return [
+        ("`search` over 100k >= 0.1x aiohttp hello", f"{search:.2f}x", _verdict(search >= 0.1)),
+        (
+            "acknowledged writes >= 3x one commit per request, in each of the runs",
+            ", ".join(f"{x:.1f}x" for x in writes),
+            _verdict(all(x >= 3 for x in writes)),
+        ),
+        (
+            "mix p99 <= 50 ms at 64 connections",
+            f"{mix:.1f} ms (on uvloop, in the peer rounds: {uvloop:.1f} ms)",
+            _verdict(mix <= 50),
+        ),
+    ]
+
+
 def render(r: dict[str, Any], data: Dataset) -> str:
     ceiling = r["aiohttp"].rps
     lines = [
@@ -150,6 +171,8 @@ def render(r: dict[str, Any], data: Dataset) -> str:
     lines += [f"| {a} | {b} | {c} |" for a, b, c in _targets(r)]
     if "peer" in r:
         lines += ["", *peer_section(r["peer"])]
+        lines += ["", "## The other targets of issue 16", "", "| target | measured | verdict |"]
+        lines += ["|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in _targets_16(r))]
     lines += ["", f"Whole run: {r['total_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
 
@@ -160,7 +183,18 @@ _PEER_ROWS = (
     ("list 25 (`type`+`status`, `meta.total`), ours / same-work peer", "list", "ours", "peer", 2.0),
     ("GET one asset, ours / aiohttp hello", "get", "ours", "hello", 0.3),
     ("same-work peer GET / aiohttp hello", "get", "peer", "hello", None),
+    ("GET one asset, ours on uvloop / same-work peer", "get", "uvloop", "peer", None),
+    ("list 25, ours on uvloop / same-work peer", "list", "uvloop", "peer", None),
+    ("GET one asset, ours on uvloop / ours", "get", "uvloop", "ours", None),
+    ("list 25, ours on uvloop / ours", "list", "uvloop", "ours", None),
+    ("mix, ours on uvloop / ours", "mix", "uvloop", "ours", None),
 )
+_PEER_WORKLOADS = (
+    ("get", "GET one asset"),
+    ("list", "list 25, filters, total"),
+    ("mix", "mix 60 % GET / 30 % list / 10 % POST"),
+)
+_PEER_COLUMNS = ("ours", "uvloop", "peer", "hello")
 
 
 def _paired(runs: dict[Any, list[Run]], workload: str, a: str, b: str) -> list[float]:
@@ -178,23 +212,32 @@ def peer_section(p: dict[str, Any]) -> list[str]:
         f" over the same data dir (key lookup and cache, revocation check, rate-limit counter,"
         f" row read, pydantic models, envelope, ETag, headers; bodies byte-identical,"
         f" tests/test_bench_peer.py). Our server, the peer and the aiohttp hello ran side by"
-        f" side; {p['pairs']} rounds of {p['duration']:.0f} s runs, the load alternating"
-        f" between them run by run (ours, peer, hello; then peer, ours, hello). Load average"
-        f" (1 min) {p['loadavg_start']:.2f} before, {p['loadavg_end']:.2f} after.",
+        f" side, with ours a second time on uvloop (`[server] event_loop`); {p['pairs']}"
+        f" rounds of {p['duration']:.0f} s runs, the load going to one server at a time and"
+        f" the order rotating round by round. Load average (1 min) {p['loadavg_start']:.2f}"
+        f" before, {p['loadavg_end']:.2f} after.",
         "",
-        "| workload | ours req/s | same-work peer req/s | aiohttp hello req/s | failed |",
-        "|---|---:|---:|---:|---:|",
+        "| workload | ours req/s | ours on uvloop req/s | same-work peer req/s"
+        " | aiohttp hello req/s | failed |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for workload, label in (("get", "GET one asset"), ("list", "list 25, filters, total")):
-        ours = Result(runs[workload, "ours"])
-        peer = Result(runs[workload, "peer"])
-        failed = ours.failed + peer.failed
-        hello = "-"
-        if (workload, "hello") in runs:
-            hello_result = Result(runs[workload, "hello"])
-            hello = _fmt(hello_result.rps)
-            failed += hello_result.failed
-        lines.append(f"| {label} | {_fmt(ours.rps)} | {_fmt(peer.rps)} | {hello} | {failed} |")
+    for workload, label in _PEER_WORKLOADS:
+        cells, failed = [], 0
+        for server in _PEER_COLUMNS:
+            if (workload, server) not in runs:
+                cells.append("-")
+                continue
+            result = Result(runs[workload, server])
+            cells.append(_fmt(result.rps))
+            failed += result.failed
+        lines.append(f"| {label} | {' | '.join(cells)} | {failed} |")
+    mix_ours, mix_uvloop = Result(runs["mix", "ours"]), Result(runs["mix", "uvloop"])
+    lines += [
+        "",
+        f"Mix at 64 connections (closed loop), median of the rounds: p50 {mix_ours.p50_ms:.2f} ms,"
+        f" p99 {mix_ours.p99_ms:.2f} ms; on uvloop p50 {mix_uvloop.p50_ms:.2f} ms,"
+        f" p99 {mix_uvloop.p99_ms:.2f} ms.",
+    ]
     lines += [
         "",
         "| ratio | median of the rounds | spread (min-max) | target | verdict |",

@@ -181,8 +181,15 @@ def main() -> int:
     return 0
 
 
-# The peer comparison's legs: (workload, server). The hello answers `/hello` only.
-PEER_LEGS = (("get", "ours"), ("get", "peer"), ("get", "hello"), ("list", "ours"), ("list", "peer"))
+# The peer comparison's servers, each run in turn per workload; "uvloop" is ours with
+# `[server] event_loop = "uvloop"` (issue 16). The hello answers `/hello` only, and only
+# our two serve the mix (it writes).
+PEER_SERVERS = {
+    "get": ("ours", "uvloop", "peer", "hello"),
+    "list": ("ours", "uvloop", "peer"),
+    "mix": ("ours", "uvloop"),
+}
+PEER_LEGS = tuple((w, s) for w, servers_of in PEER_SERVERS.items() for s in servers_of)
 
 
 def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -191,11 +198,16 @@ def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str
     env = servers.production_env(tmp)
     data_dir = Path(data.data_dir)
     specs = workloads(data, after_id="")
-    ports = {name: servers.free_port() for name in ("ours", "peer", "hello")}
+    ports = {name: servers.free_port() for name in ("ours", "uvloop", "peer", "hello")}
     commands = {
-        "ours": (servers.reliatic(data_dir, ports["ours"]), "/healthz"),
-        "peer": (servers.peer(data_dir, ports["peer"]), "/healthz"),
-        "hello": (servers.baseline("aiohttp", ports["hello"]), "/hello"),
+        "ours": (servers.reliatic(data_dir, ports["ours"]), "/healthz", env),
+        "uvloop": (
+            servers.reliatic(data_dir, ports["uvloop"]),
+            "/healthz",
+            {**env, "RELIATIC_SERVER_EVENT_LOOP": "uvloop"},
+        ),
+        "peer": (servers.peer(data_dir, ports["peer"]), "/healthz", env),
+        "hello": (servers.baseline("aiohttp", ports["hello"]), "/hello", env),
     }
     out: dict[str, Any] = {
         "tool": load.tool(),
@@ -205,6 +217,8 @@ def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str
     }
     runs: dict[tuple[str, str], list[load.Run]] = {leg: [] for leg in PEER_LEGS}
 
+    started = int(time.time()) % 100_000
+
     def leg(workload: str, server: str, duration: float, tag: str) -> load.Run:
         hello = server == "hello"
         return load.closed_loop(
@@ -212,38 +226,40 @@ def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str
             specs["hello"] if hello else specs[workload],
             "" if hello else data.key,
             duration,
-            tag,
+            # The mix's POSTs number their tags with it: unique per leg, run and data dir.
+            f"{tag}{server[0]}{started}",
         )
 
     print(f"same-work peer: {args.pairs} rounds, servers interleaved", flush=True)
     with contextlib.ExitStack() as stack:
-        for name, (command, ready) in commands.items():
+        for name, (command, ready, server_env) in commands.items():
             stack.enter_context(
                 servers.running(
                     command,
                     log=tmp / f"peer-{name}.log",
                     ready_path=ready,
                     port=ports[name],
-                    env=env,
+                    env=server_env,
                 )
             )
         time.sleep(3)  # our scheduler's first tick and housekeeping pass
         for workload, server in PEER_LEGS:
             leg(workload, server, 1.0, "PW")  # warm-up: key caches, statements, page cache
         for i in range(args.pairs):
-            for workload in ("get", "list"):
-                # Alternate which goes first (A B, then B A), so neither always follows the other.
-                order = ["ours", "peer"] if i % 2 == 0 else ["peer", "ours"]
-                if workload == "get":
-                    order.append("hello")
-                for server in order:
+            for workload, order in PEER_SERVERS.items():
+                # Rotate who goes first round by round, so none always follows another.
+                shift = i % len(order)
+                for server in (*order[shift:], *order[:shift]):
                     runs[workload, server].append(leg(workload, server, args.duration, f"P{i}"))
-            got = {k: v[-1].rps for k, v in runs.items()}
+            got = {k: v[-1] for k, v in runs.items()}
             print(
-                f"  round {i + 1}: get ours {got['get', 'ours']:,.0f}"
-                f" peer {got['get', 'peer']:,.0f}"
-                f" hello {got['get', 'hello']:,.0f}; list ours {got['list', 'ours']:,.0f}"
-                f" peer {got['list', 'peer']:,.0f} req/s",
+                f"  round {i + 1}: "
+                + "; ".join(
+                    f"{w} " + " ".join(f"{s} {got[w, s].rps:,.0f}" for s in order)
+                    for w, order in PEER_SERVERS.items()
+                )
+                + f" req/s; mix p99 ours {got['mix', 'ours'].p99_ms:.1f}"
+                f" uvloop {got['mix', 'uvloop'].p99_ms:.1f} ms",
                 flush=True,
             )
     out["runs"] = runs
