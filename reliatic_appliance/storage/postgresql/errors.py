@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import psycopg
 import psycopg_pool
@@ -38,6 +40,21 @@ def unique_column(exc: pg.UniqueViolation) -> str:
     table = exc.diag.table_name or ""
     column = name.removeprefix(f"{table}_").removesuffix("_key")
     return column or name
+
+
+@contextlib.contextmanager
+def unique_violation(*columns: str) -> Iterator[None]:
+    """Inside a store: a unique violation on one of `columns` becomes
+    `ports.UniqueViolation(column)` at once, for a service that catches it inside its unit of
+    work (users.py: email taken -> 409). Any other constraint stays the bug it is. (The
+    transaction is aborted after it either way: the unit of work can only end.)"""
+    try:
+        yield
+    except pg.UniqueViolation as exc:
+        column = unique_column(exc)
+        if column in columns:
+            raise UniqueViolation(column) from None
+        raise
 
 
 def is_transient(exc: BaseException) -> bool:
