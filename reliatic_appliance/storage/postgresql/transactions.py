@@ -10,9 +10,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 import psycopg
+
+from reliatic_appliance.storage.postgresql.asset_metrics import PgAssetMetrics
+from reliatic_appliance.storage.postgresql.assets import PgAssets
+from reliatic_appliance.storage.postgresql.overview import PgOverview
+from reliatic_appliance.storage.postgresql.references import PgReferences
 
 Row = dict[str, Any]
 Cursor = psycopg.Cursor[Row]
@@ -25,6 +31,22 @@ class PgTenantTx:
         self.cur = cur
         self.tenant_id = tenant_id
         self._savepoints = itertools.count(1)
+
+    @cached_property
+    def asset_metrics(self) -> PgAssetMetrics:
+        return PgAssetMetrics(self.cur, self.tenant_id)
+
+    @cached_property
+    def assets(self) -> PgAssets:
+        return PgAssets(self.cur, self.tenant_id)
+
+    @cached_property
+    def overview(self) -> PgOverview:
+        return PgOverview(self.cur, self.tenant_id)
+
+    @cached_property
+    def references(self) -> PgReferences:
+        return PgReferences(self.cur, self.tenant_id)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
