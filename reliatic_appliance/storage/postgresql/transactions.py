@@ -1,0 +1,70 @@
+"""PostgreSQL transaction handles: the stores of `ports` over one cursor.
+
+A handle is made for each unit of work (`PgDatabase.read`/`write`) and lives only as long as
+it; each store is made on first use (`cached_property`), exactly like storage/transactions.py.
+A store is `Pg<Thing>(cur, tenant_id)`, `cur` a psycopg cursor with `dict_row`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from functools import cached_property
+
+from reliatic_appliance.storage.postgresql.audit import PgAudit
+from reliatic_appliance.storage.postgresql.control import PgControl
+from reliatic_appliance.storage.postgresql.database import Cursor, Memo
+from reliatic_appliance.storage.postgresql.users import PgInvitations, PgSessions, PgUsers
+
+
+class PgTenantTx:
+    """`ports.TenantTx` for one tenant (`app.tenant_id` is already set to it)."""
+
+    def __init__(self, cur: Cursor, tenant_id: str) -> None:
+        self.cur = cur
+        self.tenant_id = tenant_id
+        self._savepoints = itertools.count(1)
+
+    @cached_property
+    def audit(self) -> PgAudit:
+        return PgAudit(self.cur, self.tenant_id)
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        name = f"sp_{next(self._savepoints)}"  # ours, never input
+        self.cur.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.cur.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.cur.execute(f"RELEASE SAVEPOINT {name}")
+
+
+class PgControlTx:
+    """`ports.ControlTx`: tenants, API keys, users, sessions, invitations, control audit."""
+
+    def __init__(self, cur: Cursor, memo: Memo | None = None) -> None:
+        self.cur = cur
+        self.memo = memo
+
+    @cached_property
+    def control(self) -> PgControl:
+        return PgControl(self.cur, self.memo)
+
+    @cached_property
+    def users(self) -> PgUsers:
+        return PgUsers(self.cur)
+
+    @cached_property
+    def sessions(self) -> PgSessions:
+        return PgSessions(self.cur)
+
+    @cached_property
+    def invitations(self) -> PgInvitations:
+        return PgInvitations(self.cur)
+
+    def audit(self, tenant_id: str) -> PgAudit:
+        return PgAudit(self.cur, tenant_id, control=True)
