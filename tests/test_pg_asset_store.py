@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, BadCursor, TenantTx, UniqueViolation
+from reliatic_appliance.ports import (
+    ASSET_SORTABLE,
+    AssetFilter,
+    BadCursor,
+    TenantTx,
+    UniqueViolation,
+)
 from reliatic_appliance.storage import migrate as sqlite_migrate
 from reliatic_appliance.storage.sqlite import connect
 from reliatic_appliance.storage.transactions import SqliteTenantTx
@@ -171,7 +177,9 @@ def test_writes_keep_totals_and_search_right(both: tuple[SqliteTenantTx, PgTenan
     lite, pg = both
     _fill(lite, pg)
     for tx in (lite, pg):
-        tx.assets.update_asset("ast_" + "0" * 26, {"status": "decommissioned"}, "2026-04-01T00:00:00.000000Z")
+        tx.assets.update_asset(
+            "ast_" + "0" * 26, {"status": "decommissioned"}, "2026-04-01T00:00:00.000000Z"
+        )
         tx.assets.update_asset(
             "ast_" + "1".rjust(26, "0"),
             {"asset_type": "tank", "description": "fresh words"},
@@ -207,9 +215,9 @@ def test_single_rows_and_lookups_agree(both: tuple[SqliteTenantTx, PgTenantTx]) 
         )
     for table in ("assets", "inspections"):
         assert pg.references.exists(table, "ast_" + "0" * 26) == (table == "assets")
-    assert pg.asset_metrics.asset_basis("ast_" + "5".rjust(26, "0")) == lite.asset_metrics.asset_basis(
+    assert pg.asset_metrics.asset_basis(
         "ast_" + "5".rjust(26, "0")
-    )
+    ) == lite.asset_metrics.asset_basis("ast_" + "5".rjust(26, "0"))
 
 
 def test_bulk_insert_returns_what_get_gives(both: tuple[SqliteTenantTx, PgTenantTx]) -> None:
@@ -230,7 +238,11 @@ def test_a_tag_that_differs_only_by_case_is_taken(both: tuple[SqliteTenantTx, Pg
 
 @pytest.mark.parametrize(
     "after",
-    ["ast_nothing", "WyJuYW1lIiwxLCJhc3RfMSJd", "WyJpbnN0YWxsX2RhdGUiLCJub3QgYSBkYXRlIiwiYXN0XzEiXQ"],
+    [
+        "ast_nothing",
+        "WyJuYW1lIiwxLCJhc3RfMSJd",
+        "WyJpbnN0YWxsX2RhdGUiLCJub3QgYSBkYXRlIiwiYXN0XzEiXQ",
+    ],
 )
 def test_a_cursor_that_is_not_this_lists_is_bad(
     both: tuple[SqliteTenantTx, PgTenantTx], after: str
