@@ -12,9 +12,13 @@ import itertools
 from collections.abc import Iterator
 from functools import cached_property
 
+from reliatic_appliance.storage.postgresql.asset_metrics import PgAssetMetrics
+from reliatic_appliance.storage.postgresql.assets import PgAssets
 from reliatic_appliance.storage.postgresql.audit import PgAudit
 from reliatic_appliance.storage.postgresql.control import PgControl
 from reliatic_appliance.storage.postgresql.database import Cursor, Memo
+from reliatic_appliance.storage.postgresql.overview import PgOverview
+from reliatic_appliance.storage.postgresql.references import PgReferences
 from reliatic_appliance.storage.postgresql.users import PgInvitations, PgSessions, PgUsers
 
 
@@ -29,6 +33,22 @@ class PgTenantTx:
     @cached_property
     def audit(self) -> PgAudit:
         return PgAudit(self.cur, self.tenant_id)
+
+    @cached_property
+    def asset_metrics(self) -> PgAssetMetrics:
+        return PgAssetMetrics(self.cur, self.tenant_id)
+
+    @cached_property
+    def assets(self) -> PgAssets:
+        return PgAssets(self.cur, self.tenant_id)
+
+    @cached_property
+    def overview(self) -> PgOverview:
+        return PgOverview(self.cur, self.tenant_id)
+
+    @cached_property
+    def references(self) -> PgReferences:
+        return PgReferences(self.cur, self.tenant_id)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
