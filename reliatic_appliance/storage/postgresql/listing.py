@@ -241,10 +241,18 @@ def fetch_window(
         extra = _follows(column, descending, *position, keys)
     clause, params = where([*conditions, extra])
     fetch = limit + 1 if after is not None else limit
-    rows = cur.execute(
-        f"{select}{clause} ORDER BY {order_by(sort, sortable, keys)} LIMIT %s OFFSET %s",
-        [*params, fetch, offset],
-    ).fetchall()
+    try:
+        rows = cur.execute(
+            f"{select}{clause} ORDER BY {order_by(sort, sortable, keys)} LIMIT %s OFFSET %s",
+            [*params, fetch, offset],
+        ).fetchall()
+    except (psycopg.errors.DataError, psycopg.errors.UndefinedFunction):
+        # SQLite compares any value with any column; PostgreSQL refuses a token's value
+        # that is not of the column's type (a date that is no date, a number for text).
+        # Only a token can bring one here (filters are validated): it is not this list's.
+        if extra is None:
+            raise
+        raise BadCursor("is not a cursor of this list; take it from its Link header") from None
     next_after = None
     if after is not None and len(rows) > limit:
         rows = rows[:limit]
