@@ -143,6 +143,7 @@ def claim(conn: apsw.Connection, owner: str, now: str, limit: int = 7) -> list[s
     return [row["id"] for row in rows]
 
 
+@pytest.mark.sqlite_only(reason="claims on two apsw connections to one SQLite file")
 def test_claim_due_never_hands_a_row_to_two_owners(tmp_path: Path) -> None:
     """Many claimers in threads, each with its own connection, racing for one outbox."""
     path = tmp_path / "tenant.db"
@@ -176,6 +177,7 @@ def test_claim_due_never_hands_a_row_to_two_owners(tmp_path: Path) -> None:
     assert sum(1 for rows in claimed.values() if rows) > 1  # they really competed
 
 
+@pytest.mark.sqlite_only(reason="leases on an apsw connection to one SQLite file")
 def test_a_lease_is_taken_over_only_when_it_expires(tmp_path: Path) -> None:
     path = tmp_path / "tenant.db"
     ids = outbox(path, 3)
