@@ -218,10 +218,10 @@ def migrate_template(admin_dsn: str) -> bool:
     stays empty and every server migrates its own clone at start (the same end state, slower).
     """
     try:
-        from reliatic_appliance.storage.postgresql import migrate  # type: ignore[attr-defined]
+        from reliatic_appliance.storage.postgresql import migrate
     except ImportError:
         return False
-    migrate.migrate(admin_dsn)
+    migrate.apply_migrations(admin_dsn)
     return True
 
 

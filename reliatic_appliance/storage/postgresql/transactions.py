@@ -17,9 +17,12 @@ from reliatic_appliance.storage.postgresql.assets import PgAssets
 from reliatic_appliance.storage.postgresql.audit import PgAudit
 from reliatic_appliance.storage.postgresql.control import PgControl
 from reliatic_appliance.storage.postgresql.database import Cursor, Memo
+from reliatic_appliance.storage.postgresql.events import PgEvents
+from reliatic_appliance.storage.postgresql.idempotency import PgIdempotency
 from reliatic_appliance.storage.postgresql.overview import PgOverview
 from reliatic_appliance.storage.postgresql.references import PgReferences
 from reliatic_appliance.storage.postgresql.users import PgInvitations, PgSessions, PgUsers
+from reliatic_appliance.storage.postgresql.webhooks import PgWebhooks
 
 
 class PgTenantTx:
@@ -49,6 +52,18 @@ class PgTenantTx:
     @cached_property
     def references(self) -> PgReferences:
         return PgReferences(self.cur, self.tenant_id)
+
+    @cached_property
+    def events(self) -> PgEvents:
+        return PgEvents(self.cur, self.tenant_id)
+
+    @cached_property
+    def idempotency(self) -> PgIdempotency:
+        return PgIdempotency(self.cur, self.tenant_id)
+
+    @cached_property
+    def webhooks(self) -> PgWebhooks:
+        return PgWebhooks(self.cur, self.tenant_id)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
