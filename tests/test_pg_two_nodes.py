@@ -21,14 +21,18 @@ import shutil
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
+from reliatic_appliance.app import create_app
+from reliatic_appliance.storage.layout import initialise
+from tests.conftest import make_settings, open_api
 from tests.pg_cluster import backend_env
-from tests.process import Server, cli, cli_json, start_server
+from tests.process import Server, start_server
 from tests.test_webhooks import FAST
 from tests.webhook_receiver import Receiver, wait_for
 
@@ -43,30 +47,27 @@ ENV = {
 
 
 @pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[tuple[Server, Server, str]]:
-    """Two servers on one database, and an admin key of tenant `acme` (made through the CLI
-    of the first node)."""
+async def nodes(
+    tmp_path: Path, aiohttp_client: Callable[..., Awaitable[TestClient]]
+) -> AsyncIterator[tuple[Server, Server, str]]:
+    """Two servers on one database, and a key of tenant `acme` that may manage webhooks and
+    keys (made in-process on that database, by an app without a scheduler)."""
     first_dir, second_dir = tmp_path / "node1" / "data", tmp_path / "node2" / "data"
-    first_dir.parent.mkdir()
-    second_dir.parent.mkdir()
-    assert cli(first_dir, "init").returncode == 0
-    assert cli(first_dir, "tenant", "create", "acme").returncode == 0
-    key = cli_json(
-        first_dir,
-        *("key", "create", "--tenant", "acme", "--name", "ops", "--level", "read_write"),
-        *("--scope", "webhooks:write", "--scope", "api_keys:write"),
-    )["key"]
-    shutil.copytree(first_dir, second_dir)
+    initialise(first_dir)
+    setup = await aiohttp_client(create_app(make_settings(first_dir), run_scheduler=False))
+    key = (await open_api(setup, ["webhooks:write", "api_keys:write"])).key
+    await setup.close()
+    shutil.copytree(first_dir, second_dir)  # the master key moves with the data dir
     shared = backend_env(first_dir)  # the second node on the first's database
-    first = start_server(first_dir, ENV)
+    first = await asyncio.to_thread(start_server, first_dir, ENV)
     try:
-        second = start_server(second_dir, {**ENV, **shared})
+        second = await asyncio.to_thread(start_server, second_dir, {**ENV, **shared})
         try:
             yield first, second, key
         finally:
-            second.stop()
+            await asyncio.to_thread(second.stop)
     finally:
-        first.stop()
+        await asyncio.to_thread(first.stop)
 
 
 async def call(
@@ -105,7 +106,7 @@ async def test_two_nodes_share_one_outbox_keys_and_idempotency(
     async def post(n: int) -> None:
         async with gate:
             node = first if n % 2 else second
-            asset = {"tag_number": f"N-{n:04d}", "name": "pump", "asset_type": "pump"}
+            asset = {"tag_number": f"N-{n:04d}", "name": "pump", "asset_type": "rotating"}
             status, _, body = await call(node, "POST", "/api/v1/assets", key, asset)
             assert status == 201, body
 
