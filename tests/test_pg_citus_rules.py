@@ -119,3 +119,19 @@ def test_tenant_id_leads_every_key_index_and_foreign_key(pg_cluster: PgCluster) 
         f" constraint, index and all {sum(s in tables for _, s, *_ in foreign_keys)} foreign keys"
     )
     assert problems == []
+
+
+def test_scale_out_doc_names_every_table_once(pg_cluster: PgCluster) -> None:
+    """docs/scale-out.md distributes exactly the tenant tables and makes exactly the control
+    tables reference tables, so a table added later cannot be forgotten there."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "scale-out.md").read_text(encoding="utf-8")
+    distributed = re.findall(r"create_distributed_table\('(\w+)', 'tenant_id'", doc)
+    reference = re.findall(r"create_reference_table\('(\w+)'\)", doc)
+    every = {name for (name,) in rows(pg_cluster, "SELECT tablename FROM pg_tables"
+                                      " WHERE schemaname = 'public'")}  # fmt: skip
+    assert sorted(distributed) == sorted(set(distributed)) == sorted(tenant_tables(pg_cluster))
+    assert sorted(reference) == sorted(set(reference))
+    assert set(reference) == (every & CONTROL_TABLES) - {"schema_migrations"}
