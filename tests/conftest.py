@@ -181,4 +181,13 @@ async def events_of(api: Api) -> list[dict[str, Any]]:
     from reliatic_appliance.keys import TENANT_DBS
 
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM events ORDER BY id")))
+
+    def read(tx: Any) -> list[dict[str, Any]]:
+        if hasattr(tx, "cur"):  # PostgreSQL: the same columns, without the tenant's
+            rows = tx.cur.execute(
+                "SELECT * FROM events WHERE tenant_id = %s ORDER BY id", (tx.tenant_id,)
+            ).fetchall()
+            return [{k: v for k, v in row.items() if k != "tenant_id"} for row in rows]
+        return list(tx.conn.execute("SELECT * FROM events ORDER BY id"))
+
+    return list(await db.read(read))
