@@ -212,16 +212,11 @@ class PgCluster:
 
 
 def migrate_template(admin_dsn: str) -> bool:
-    """Migrate the template once with pg-core's runner; False while there is none.
+    """Migrate the template once with pg-core's runner; every clone then starts at the newest
+    schema, and a server's own run at start finds nothing to do."""
+    from reliatic_appliance.storage.postgresql.migrate import apply_migrations
 
-    HOOK (pg-core): until `reliatic_appliance.storage.postgresql.migrate` lands, the template
-    stays empty and every server migrates its own clone at start (the same end state, slower).
-    """
-    try:
-        from reliatic_appliance.storage.postgresql import migrate  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    migrate.migrate(admin_dsn)
+    apply_migrations(admin_dsn)
     return True
 
 
