@@ -1,4 +1,5 @@
-"""Shared fixtures: a real server on loopback over real SQLite files in a temp dir."""
+"""Shared fixtures: a real server on loopback over real SQLite files in a temp dir, or over a
+throwaway PostgreSQL cluster with `--backend=postgresql` (tests/pg_cluster.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ from reliatic_appliance.services.audit import Who
 from reliatic_appliance.settings import Settings, load_settings
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
+from tests.pg_cluster import (  # noqa: F401  (pytest finds hooks and fixtures by name here)
+    _backend_databases,
+    backend_env,
+    pg_cluster,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_report_header,
+    pytest_terminal_summary,
+)
 from tests.webhook_receiver import Receiver
 
 # Generous limits so functional tests never trip the limiter by accident; the rate-limit
@@ -29,7 +40,12 @@ TEST_ENV = {
 
 
 def make_settings(data_dir: Path, env: dict[str, str] | None = None) -> Settings:
-    return load_settings(data_dir=data_dir, config_file=None, env={**TEST_ENV, **(env or {})})
+    """Test settings for `data_dir` on the session's backend (a fresh database on PostgreSQL)."""
+    return load_settings(
+        data_dir=data_dir,
+        config_file=None,
+        env={**TEST_ENV, **backend_env(data_dir), **(env or {})},
+    )
 
 
 @dataclass

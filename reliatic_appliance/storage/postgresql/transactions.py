@@ -1,0 +1,84 @@
+"""PostgreSQL transaction handles: the stores of `ports` over one cursor.
+
+A handle is made for each unit of work (`PgDatabase.read`/`write`) and lives only as long as
+it; each store is made on first use (`cached_property`), exactly like storage/transactions.py.
+A store is `Pg<Thing>(cur, tenant_id)`, `cur` a psycopg cursor with `dict_row`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+import psycopg
+
+from reliatic_appliance.storage.postgresql.asset_metrics import PgAssetMetrics
+from reliatic_appliance.storage.postgresql.assets import PgAssets
+from reliatic_appliance.storage.postgresql.events import PgEvents
+from reliatic_appliance.storage.postgresql.idempotency import PgIdempotency
+from reliatic_appliance.storage.postgresql.overview import PgOverview
+from reliatic_appliance.storage.postgresql.references import PgReferences
+from reliatic_appliance.storage.postgresql.webhooks import PgWebhooks
+
+Row = dict[str, Any]
+Cursor = psycopg.Cursor[Row]
+
+
+class PgTenantTx:
+    """`ports.TenantTx` for one tenant (`app.tenant_id` is already set to it)."""
+
+    def __init__(self, cur: Cursor, tenant_id: str) -> None:
+        self.cur = cur
+        self.tenant_id = tenant_id
+        self._savepoints = itertools.count(1)
+
+    @cached_property
+    def asset_metrics(self) -> PgAssetMetrics:
+        return PgAssetMetrics(self.cur, self.tenant_id)
+
+    @cached_property
+    def assets(self) -> PgAssets:
+        return PgAssets(self.cur, self.tenant_id)
+
+    @cached_property
+    def overview(self) -> PgOverview:
+        return PgOverview(self.cur, self.tenant_id)
+
+    @cached_property
+    def references(self) -> PgReferences:
+        return PgReferences(self.cur, self.tenant_id)
+
+    @cached_property
+    def events(self) -> PgEvents:
+        return PgEvents(self.cur, self.tenant_id)
+
+    @cached_property
+    def idempotency(self) -> PgIdempotency:
+        return PgIdempotency(self.cur, self.tenant_id)
+
+    @cached_property
+    def webhooks(self) -> PgWebhooks:
+        return PgWebhooks(self.cur, self.tenant_id)
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        name = f"sp_{next(self._savepoints)}"  # ours, never input
+        self.cur.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.cur.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.cur.execute(f"RELEASE SAVEPOINT {name}")
+
+
+class PgControlTx:
+    """`ports.ControlTx`: tenants, API keys, users, sessions, invitations, control audit."""
+
+    def __init__(self, cur: Cursor, memo: Any = None) -> None:
+        self.cur = cur
+        self.memo = memo
