@@ -229,6 +229,9 @@ def test_verify_passes_an_intact_log(audited: tuple[Path, str]) -> None:
         ("tenant", ["DELETE FROM audit_log WHERE seq = 1"], None, "missing"),
     ],
 )  # fmt: skip
+@pytest.mark.sqlite_only(
+    reason="tampers with the SQLite file from outside (on PostgreSQL: rows, as the owner)"
+)
 def test_verify_names_what_was_tampered_with(
     audited: tuple[Path, str],
     where: str,
@@ -251,6 +254,9 @@ def test_verify_names_what_was_tampered_with(
         assert f"entry {ids[was]} (#{now})" in line
 
 
+@pytest.mark.sqlite_only(
+    reason="tampers with the SQLite file from outside (on PostgreSQL: rows, as the owner)"
+)
 def test_verify_catches_an_entry_rehashed_to_hide_a_change(audited: tuple[Path, str]) -> None:
     """Recomputing the altered entry's own hash moves the break to the next entry."""
     data_dir, _ = audited

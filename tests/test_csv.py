@@ -560,6 +560,7 @@ def test_the_progress_bar_draws_only_on_a_terminal() -> None:
     assert piped.getvalue() == ""
 
 
+@pytest.mark.sqlite_only(reason="holds a SQLite file's write lock from another connection")
 def test_an_import_that_cannot_get_the_write_lock_writes_nothing(
     cli: Cli, acme: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

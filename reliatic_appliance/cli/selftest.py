@@ -58,9 +58,12 @@ from reliatic_appliance.services.target_grants import (
 )
 from reliatic_appliance.settings import ENV_DATA_DIR, SYSTEM_DATA_DIR
 from reliatic_appliance.storage.layout import master_key_file
-from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, open_control
-from reliatic_appliance.storage.transactions import SqliteControlTx
+from reliatic_appliance.storage.tenancy import (
+    ControlDatabase,
+    TenantDatabases,
+    control_file,
+    open_control,
+)
 from reliatic_appliance.timefmt import format_ts, utc_now
 from reliatic_appliance.tlscert import make_self_signed, server_context
 
@@ -409,7 +412,7 @@ async def _check_data_dir(data_dir: Path) -> None:
             )
 
 
-async def _open_control(ctx: CliContext, data_dir: Path) -> Database[SqliteControlTx]:
+async def _open_control(ctx: CliContext, data_dir: Path) -> ControlDatabase:
     return open_control(data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
 
 

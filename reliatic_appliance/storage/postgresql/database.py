@@ -136,10 +136,18 @@ class PgDatabase(Generic[TxT]):
     """
 
     def __init__(
-        self, pool: PgPool, handle: Callable[[Cursor], TxT], *, tenant_id: str | None = None
+        self,
+        pool: PgPool,
+        handle: Callable[[Cursor], TxT],
+        *,
+        tenant_id: str | None = None,
+        read_handle: Callable[[Cursor], TxT] | None = None,
     ) -> None:
         self._pool = pool
         self._handle = handle
+        # Reads may get a handle of their own (the control data's remembers what it reads;
+        # a write must not, it could remember what it then rolls back).
+        self._read_handle = read_handle or handle
         self.tenant_id = tenant_id
 
     @property
@@ -195,9 +203,10 @@ class PgDatabase(Generic[TxT]):
         snapshot: bool,
     ) -> T:
         tenant = self.tenant_id
+        handle = self._handle if write else self._read_handle
         if not write and not snapshot and tenant is None:
             # Control data has no row security to scope: statements run on their own.
-            return fn(self._handle(cur))
+            return fn(handle(cur))
         if write:
             cur.execute("BEGIN")
             if tenant is None:
@@ -209,7 +218,7 @@ class PgDatabase(Generic[TxT]):
             if tenant is not None:
                 cur.execute(_SCOPE, (tenant,))
         try:
-            result = fn(self._handle(cur))
+            result = fn(handle(cur))
         except BaseException:
             _rollback(conn)
             raise

@@ -11,20 +11,18 @@ import contextlib
 import itertools
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
-
-import psycopg
 
 from reliatic_appliance.storage.postgresql.asset_metrics import PgAssetMetrics
 from reliatic_appliance.storage.postgresql.assets import PgAssets
+from reliatic_appliance.storage.postgresql.audit import PgAudit
+from reliatic_appliance.storage.postgresql.control import PgControl
+from reliatic_appliance.storage.postgresql.database import Cursor, Memo
 from reliatic_appliance.storage.postgresql.events import PgEvents
 from reliatic_appliance.storage.postgresql.idempotency import PgIdempotency
 from reliatic_appliance.storage.postgresql.overview import PgOverview
 from reliatic_appliance.storage.postgresql.references import PgReferences
+from reliatic_appliance.storage.postgresql.users import PgInvitations, PgSessions, PgUsers
 from reliatic_appliance.storage.postgresql.webhooks import PgWebhooks
-
-Row = dict[str, Any]
-Cursor = psycopg.Cursor[Row]
 
 
 class PgTenantTx:
@@ -42,6 +40,10 @@ class PgTenantTx:
     @cached_property
     def assets(self) -> PgAssets:
         return PgAssets(self.cur, self.tenant_id)
+
+    @cached_property
+    def audit(self) -> PgAudit:
+        return PgAudit(self.cur, self.tenant_id)
 
     @cached_property
     def overview(self) -> PgOverview:
@@ -79,6 +81,25 @@ class PgTenantTx:
 class PgControlTx:
     """`ports.ControlTx`: tenants, API keys, users, sessions, invitations, control audit."""
 
-    def __init__(self, cur: Cursor, memo: Any = None) -> None:
+    def __init__(self, cur: Cursor, memo: Memo | None = None) -> None:
         self.cur = cur
         self.memo = memo
+
+    @cached_property
+    def control(self) -> PgControl:
+        return PgControl(self.cur, self.memo)
+
+    @cached_property
+    def users(self) -> PgUsers:
+        return PgUsers(self.cur)
+
+    @cached_property
+    def sessions(self) -> PgSessions:
+        return PgSessions(self.cur)
+
+    @cached_property
+    def invitations(self) -> PgInvitations:
+        return PgInvitations(self.cur)
+
+    def audit(self, tenant_id: str) -> PgAudit:
+        return PgAudit(self.cur, tenant_id, control=True)

@@ -1,0 +1,64 @@
+"""Which backend holds the data (`[storage] backend`, SPEC §11), opened for the server or a
+command: the control database and the tenant directory, and how to close them.
+
+The PostgreSQL backend is imported only when chosen: psycopg is an optional extra, and a
+plant on SQLite never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from reliatic_appliance.ports import ControlDb, TenantDirectory
+from reliatic_appliance.settings import Settings
+from reliatic_appliance.storage.sqlite import CommitObserver
+from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
+
+
+@dataclass
+class OpenStorage:
+    control: ControlDb
+    tenants: TenantDirectory
+    close: Callable[[], None]
+
+
+def is_postgresql(settings: Settings) -> bool:
+    return settings.storage.backend == "postgresql"
+
+
+def open_storage(
+    settings: Settings,
+    *,
+    control_observer: CommitObserver | None = None,
+    tenant_observer: CommitObserver | None = None,
+) -> OpenStorage:
+    """Open (and migrate) the configured backend. Blocking on PostgreSQL (it connects and
+    migrates): call it off the event loop there. The observers are SQLite's group-commit
+    counters for /metrics; PostgreSQL has none to report."""
+    storage = settings.storage
+    if is_postgresql(settings):
+        # Here, not at the top: the optional extra (module doc).
+        from reliatic_appliance.storage.postgresql.tenancy import open_postgresql
+
+        assert storage.dsn is not None  # settings refuse postgresql without a dsn
+        timeout_s = storage.busy_timeout_ms / 1000
+        pg = open_postgresql(storage.dsn, storage.admin_dsn, timeout_s=timeout_s)
+        # A cast while the PostgreSQL stores are being written (issue 15): PgTenantTx gains
+        # one store per concern as each lands; once it has all of them, drop the cast and
+        # mypy checks PgTenants against the port like everything else.
+        tenants = cast(TenantDirectory, pg.tenants)
+        return OpenStorage(pg.control, tenants, pg.close)
+    control = open_control(
+        settings.data_dir, busy_timeout_ms=storage.busy_timeout_ms, on_commit=control_observer
+    )
+    tenants = TenantDatabases(
+        settings.data_dir, busy_timeout_ms=storage.busy_timeout_ms, on_commit=tenant_observer
+    )
+
+    def close() -> None:
+        tenants.close()
+        control.close()
+
+    return OpenStorage(control, tenants, close)
