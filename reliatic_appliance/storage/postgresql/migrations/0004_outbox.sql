@@ -77,7 +77,8 @@ CREATE TABLE webhook_deliveries (
     FOREIGN KEY (tenant_id, webhook_id) REFERENCES webhooks (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, event_id) REFERENCES events (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (tenant_id, status, next_attempt_at);
+CREATE INDEX webhook_deliveries_due
+    ON webhook_deliveries (tenant_id, status, next_attempt_at, id);
 CREATE INDEX webhook_deliveries_by_webhook
     ON webhook_deliveries (tenant_id, webhook_id, created_at, id);
 CREATE INDEX webhook_deliveries_by_created ON webhook_deliveries (tenant_id, created_at);
