@@ -95,7 +95,7 @@ async def _fill(client: TestClient) -> tuple[Api, dict[str, str]]:
     ids = await seed_all(acme)
     first = await acme.post(
         "/api/v1/assets",
-        json={"tag_number": "P-7", "name": "Feed pump", "asset_type": "pump"},
+        json={"tag_number": "P-7", "name": "Feed pump", "asset_type": "rotating"},
         headers=IDEMPOTENT,
     )
     assert first.status == 201, await first.text()

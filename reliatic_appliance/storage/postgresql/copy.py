@@ -531,6 +531,10 @@ def _copy_held(
     data_dir: Path, dsn: str, verify_only: bool, progress: Progress, verify_progress: Progress
 ) -> CopyResult:
     conn = connect_target(dsn)
+    if verify_only:
+        # One snapshot for every table; and nothing written, whatever goes wrong.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
     try:
         try:
             return _copy_in_transaction(conn, data_dir, verify_only, progress, verify_progress)
@@ -565,9 +569,7 @@ def _copy_in_transaction(
     copied = 0
     built: list[str] = []
     source_digests: dict[tuple[Source, str], Digest] = {}
-    if verify_only:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    else:
+    if not verify_only:
         not_owned = [name for name in forced if not tables[name].owned]
         if not_owned:
             raise CopyError(
