@@ -32,6 +32,8 @@ from tests.conftest import TEST_ENV, Api, create_asset, open_api
 from tests.pg_cluster import Database, PgCluster
 from tests.process import CLI
 from tests.resources import ADMIN_SCOPES, seed_all
+from tests.test_webhooks import verify
+from tests.webhook_receiver import Receiver, wait_for
 
 PASSWORD = "correct horse battery staple"
 IDEMPOTENT = {"Idempotency-Key": "order-4711-create"}
@@ -296,3 +298,67 @@ def test_a_table_the_target_lacks_is_refused_by_name(source: Source, target: Dat
     result = copy_cli(source.data_dir, "--to", target.admin_dsn)
     assert result.returncode == 1
     assert "table mystery has no table 'mystery' in the target" in result.stderr
+
+
+HOOK_ENV = {
+    **TEST_ENV,
+    "RELIATIC_WEBHOOKS_ALLOW_HTTP": "true",
+    "RELIATIC_WEBHOOKS_ALLOW_LOOPBACK_TARGETS": "true",
+}
+
+
+async def test_after_the_copy_the_same_key_works_and_the_pending_delivery_goes_out(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    tmp_path: Path,
+    target: Database,
+    receiver: Receiver,
+) -> None:
+    """The end to end of SPEC §11 "Moving up": the PostgreSQL-backed server over the copy
+    and the data dir's secret/, with nothing else carried over."""
+    data_dir = tmp_path / "data"
+    initialise(data_dir)
+    # No scheduler: the delivery the asset queues is still pending when the server stops.
+    sqlite = load_settings(data_dir=data_dir, config_file=None, env=HOOK_ENV)
+    client = await aiohttp_client(create_app(sqlite, run_scheduler=False))
+    acme = await open_api(client, ADMIN_SCOPES)
+    made = await acme.post(
+        "/api/v1/webhooks", json={"url": receiver.url("/moved"), "events": ["asset.created"]}
+    )
+    assert made.status == 201, await made.text()
+    hook = (await made.json())["data"]
+    asset = await create_asset(acme)
+    await client.close()
+    assert sqlite_rows(tenant_file_of(data_dir, acme), "SELECT status FROM webhook_deliveries") == [
+        ("pending",)
+    ]
+
+    copied = copy_cli(data_dir, "--to", target.admin_dsn)
+    assert copied.returncode == 0, copied.stderr
+
+    on_pg = load_settings(
+        data_dir=data_dir,
+        config_file=None,
+        env={
+            **HOOK_ENV,
+            "RELIATIC_STORAGE_BACKEND": "postgresql",
+            "RELIATIC_STORAGE_DSN": target.dsn,
+            "RELIATIC_STORAGE_ADMIN_DSN": target.admin_dsn,
+        },
+    )
+    moved = await aiohttp_client(create_app(on_pg))
+    acme.client = moved
+    listed = await acme.get(f"/api/v1/assets/{asset['id']}")
+    assert listed.status == 200, await listed.text()
+    await wait_for(lambda: len(receiver.on("/moved")) == 1, within=30)
+    payload = verify(receiver.on("/moved")[0], hook["secret"])  # the sealed secret, unsealed
+    assert payload["type"] == "asset.created" and payload["resource"]["id"] == asset["id"]
+    # New events go on after the copied ones, in the feed the integrations follow.
+    before = (await (await acme.get("/api/v1/events")).json())["data"]
+    await create_asset(acme, tag_number="V-102")
+    after = (await (await acme.get("/api/v1/events")).json())["data"]
+    assert len(after) == len(before) + 1
+    await wait_for(lambda: len(receiver.on("/moved")) == 2, within=30)
+
+
+def tenant_file_of(data_dir: Path, api: Api) -> Path:
+    return data_dir / "tenants" / f"{api.tenant['id']}.db"
