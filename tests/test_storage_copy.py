@@ -22,8 +22,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
-from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER
-from reliatic_appliance.services import users
+from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER, TENANT_DBS
+from reliatic_appliance.services import audit, users
 from reliatic_appliance.services.audit import Who
 from reliatic_appliance.settings import load_settings
 from reliatic_appliance.storage.layout import initialise
@@ -349,6 +349,13 @@ async def test_after_the_copy_the_same_key_works_and_the_pending_delivery_goes_o
     acme.client = moved
     listed = await acme.get(f"/api/v1/assets/{asset['id']}")
     assert listed.status == 200, await listed.text()
+    # Both audit chains walk clean on PostgreSQL: every copied hash recomputes from the rows
+    # as the PostgreSQL stores read them back.
+    tenant_id = acme.tenant["id"]
+    check = await audit.verify(
+        moved.app[CONTROL_DB], await moved.app[TENANT_DBS].get(tenant_id), tenant_id
+    )
+    assert check.ok and all(c.checked > 0 for c in check.chains), check.problems()
     await wait_for(lambda: len(receiver.on("/moved")) == 1, within=30)
     payload = verify(receiver.on("/moved")[0], hook["secret"])  # the sealed secret, unsealed
     assert payload["type"] == "asset.created" and payload["resource"]["id"] == asset["id"]
@@ -362,3 +369,12 @@ async def test_after_the_copy_the_same_key_works_and_the_pending_delivery_goes_o
 
 def tenant_file_of(data_dir: Path, api: Api) -> Path:
     return data_dir / "tenants" / f"{api.tenant['id']}.db"
+
+
+def test_the_servers_role_is_refused_with_the_reason(source: Source, target: Database) -> None:
+    """The server's role may not COPY under row security, nor migrate: the owner it is."""
+    result = copy_cli(source.data_dir, "--to", target.dsn)
+    assert result.returncode == 1
+    assert "admin_dsn" in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    su = target.admin_dsn.replace("reliatic_owner", "postgres")
+    assert pg_rows(su, "SELECT count(*) FROM tenants") == [(0,)]

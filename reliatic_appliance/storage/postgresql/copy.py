@@ -30,6 +30,7 @@ the server that serves them needs the data dir's `secret/master.key`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -522,7 +523,10 @@ def _migrate(dsn: str) -> None:
     try:
         pg_migrate.apply_migrations(dsn)
     except psycopg.Error as exc:
-        raise CopyError(f"cannot migrate the target: {_pg_reason(exc)}") from None
+        raise CopyError(
+            f"cannot migrate the target ({_pg_reason(exc)}): connect as the role that owns"
+            " the tables and runs the migrations ([storage] admin_dsn)"
+        ) from None
     except pg_migrate.SchemaTooNew as exc:
         raise CopyError(f"the target {exc}") from None
 
@@ -539,12 +543,14 @@ def _copy_held(
         try:
             return _copy_in_transaction(conn, data_dir, verify_only, progress, verify_progress)
         except psycopg.Error as exc:
-            conn.rollback()
+            with contextlib.suppress(psycopg.Error):  # the connection may be gone
+                conn.rollback()
             raise CopyError(
                 f"the target refused the copy ({_pg_reason(exc)}); nothing was written"
             ) from None
         except BaseException:
-            conn.rollback()
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
             raise
     finally:
         conn.close()
