@@ -102,6 +102,8 @@ class PgCluster:
     )
     clone_seconds: list[float] = field(default_factory=list)
     migrated: bool = False
+    # fsync and synchronous commit on, as a production server runs (bench/pg_drivers.py).
+    durable: bool = False
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -149,9 +151,8 @@ class PgCluster:
                 f"-k {self.root}",
                 f"-p {PORT}",
                 # A throwaway cluster: durability buys nothing and costs seconds per test.
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *([] if self.durable else ["-c fsync=off", "-c synchronous_commit=off"]),
+                *([] if self.durable else ["-c full_page_writes=off"]),
                 "-c max_connections=300",
                 # Its segments in the data dir, removed with it (not left in /dev/shm).
                 "-c dynamic_shared_memory_type=mmap",
