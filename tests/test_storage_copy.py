@@ -378,3 +378,16 @@ def test_the_servers_role_is_refused_with_the_reason(source: Source, target: Dat
     assert "admin_dsn" in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
     su = target.admin_dsn.replace("reliatic_owner", "postgres")
     assert pg_rows(su, "SELECT count(*) FROM tenants") == [(0,)]
+
+
+def test_no_command_needs_the_postgresql_driver_to_start() -> None:
+    """psycopg is the optional `postgresql` extra: registering `storage copy` imports none."""
+    probe = (
+        "import sys; import reliatic_appliance.cli.main as m; m.build_parser();"
+        " print(sorted(n for n in sys.modules if n.startswith('psycopg')))"
+    )
+    result = subprocess.run(
+        [CLI[0], "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"

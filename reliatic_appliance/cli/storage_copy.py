@@ -11,7 +11,6 @@ from typing import Any
 from reliatic_appliance.cli.context import CliContext, CliError, table
 from reliatic_appliance.cli.progress import ProgressBar
 from reliatic_appliance.storage.layout import master_key_file
-from reliatic_appliance.storage.postgresql.copy import CopyError, copy_data_dir, describe_dsn
 
 CHECKSUM_SHOWN = 16
 
@@ -69,6 +68,19 @@ def register(
 
 async def run_copy(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.require_initialised()
+    try:
+        # Here, not at the top: psycopg is the optional `postgresql` extra, and every other
+        # command must start without it.
+        from reliatic_appliance.storage.postgresql.copy import (
+            CopyError,
+            copy_data_dir,
+            describe_dsn,
+        )
+    except ImportError as exc:
+        raise CliError(
+            f"storage copy needs the PostgreSQL driver ({exc.name} is missing): install"
+            " reliatic-appliance[postgresql]"
+        ) from None
     copying = ProgressBar("copy", total=0, unit="rows")
     verifying = ProgressBar("verify", total=0, unit="rows")
 
