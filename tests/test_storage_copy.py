@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from reliatic_appliance.api.auth import SESSION_COOKIE
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER, TENANT_DBS
 from reliatic_appliance.services import audit, users
@@ -32,6 +33,7 @@ from tests.conftest import TEST_ENV, Api, create_asset, open_api
 from tests.pg_cluster import Database, PgCluster
 from tests.process import CLI
 from tests.resources import ADMIN_SCOPES, seed_all
+from tests.sessions_support import cookie_of
 from tests.test_webhooks import verify
 from tests.webhook_receiver import Receiver, wait_for
 
@@ -327,6 +329,21 @@ async def test_after_the_copy_the_same_key_works_and_the_pending_delivery_goes_o
     assert made.status == 201, await made.text()
     hook = (await made.json())["data"]
     asset = await create_asset(acme)
+    await users.create_user(
+        client.app[CONTROL_DB],
+        client.app[PASSWORD_HASHER],
+        tenant_id=acme.tenant["id"],
+        email="ann@acme.example",
+        role="admin",
+        password=PASSWORD,
+        by=Who("test"),
+        now=utc_now(),
+    )
+    login = await client.post(
+        "/auth/login", json={"email": "ann@acme.example", "password": PASSWORD}
+    )
+    assert login.status == 200, await login.text()
+    session = {"Cookie": f"{SESSION_COOKIE}={cookie_of(login)}"}
     await client.close()
     assert sqlite_rows(tenant_file_of(data_dir, acme), "SELECT status FROM webhook_deliveries") == [
         ("pending",)
@@ -349,6 +366,16 @@ async def test_after_the_copy_the_same_key_works_and_the_pending_delivery_goes_o
     acme.client = moved
     listed = await acme.get(f"/api/v1/assets/{asset['id']}")
     assert listed.status == 200, await listed.text()
+    # The admin's session goes on, and the password (its argon2id hash) still logs in.
+    moved.session.cookie_jar.clear()
+    page = await moved.get("/admin/assets", headers=session, allow_redirects=False)
+    assert page.status == 200, page.headers.get("Location")
+    anonymous = await moved.get("/admin/assets", allow_redirects=False)
+    assert anonymous.status in (302, 303), anonymous.status
+    again = await moved.post(
+        "/auth/login", json={"email": "ann@acme.example", "password": PASSWORD}
+    )
+    assert again.status == 200, await again.text()
     # Both audit chains walk clean on PostgreSQL: every copied hash recomputes from the rows
     # as the PostgreSQL stores read them back.
     tenant_id = acme.tenant["id"]
