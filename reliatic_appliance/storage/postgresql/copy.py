@@ -564,6 +564,10 @@ def _copy_in_transaction(
     verify_progress: Progress,
 ) -> CopyResult:
     cur = conn.cursor()
+    # A long COPY is not a runaway query (a role's statement_timeout must not end it); a
+    # table another session holds is, after a while, a clear error rather than a hang.
+    cur.execute("SET LOCAL statement_timeout = 0")
+    cur.execute("SET LOCAL lock_timeout = '30s'")
     tables = target_tables(cur)
     plans = plan(data_dir, tables)
     used = sorted({p.target.name for p in plans})
