@@ -250,11 +250,11 @@ class Session:
             self.databases[key] = self.cluster.clone()
         return self.databases[key]
 
-    def drop_all(self) -> None:
-        if self.cluster is not None:
-            for database in self.databases.values():
+    def drop_new(self, keep: set[Path]) -> None:
+        for key in [k for k in self.databases if k not in keep]:
+            database = self.databases.pop(key)
+            if self.cluster is not None:
                 self.cluster.drop(database)
-        self.databases.clear()
 
 
 # The one piece of module state: plain helpers (make_settings, tests/process.py's cli) have no
@@ -351,14 +351,20 @@ def pg_cluster() -> Iterator[PgCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _backend_cluster(request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL: the cluster up before any fixture, module-scoped ones included, asks
+    `backend_env` for a database."""
+    if SESSION.backend == "postgresql":
+        request.getfixturevalue("pg_cluster")
+
+
 @pytest.fixture(autouse=True)
-def _backend_databases(request: pytest.FixtureRequest) -> Iterator[None]:
-    """On PostgreSQL: the cluster up before the test, its data dirs' databases dropped after."""
-    if SESSION.backend != "postgresql":
-        yield
-        return
-    request.getfixturevalue("pg_cluster")
+def _backend_databases(_backend_cluster: None) -> Iterator[None]:
+    """On PostgreSQL: the databases of the data dirs this test made, dropped after it. Those
+    of wider-scoped fixtures (a module's data dir) live until the cluster goes."""
+    before = set(SESSION.databases)
     try:
         yield
     finally:
-        SESSION.drop_all()
+        SESSION.drop_new(before)
