@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from psycopg import Cursor
-
 from reliatic_appliance.ports import HistoryKind, Row
+from reliatic_appliance.storage.postgresql.listing import Cursor
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def _entry(row: Row) -> Row:
 class PgHistory:
     """PostgreSQL: status histories of actions and MOCs (SPEC §5)."""
 
-    def __init__(self, cur: Cursor[Row], tenant_id: str) -> None:
+    def __init__(self, cur: Cursor, tenant_id: str) -> None:
         self._cur = cur
         self._tenant_id = tenant_id
 

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from psycopg import Cursor
-
 from reliatic_appliance.ports import Row
+from reliatic_appliance.storage.postgresql.listing import Cursor
 
 
 class PgSla:
     """PostgreSQL: the SLA escalation's queries (SPEC §7)."""
 
-    def __init__(self, cur: Cursor[Row], tenant_id: str) -> None:
+    def __init__(self, cur: Cursor, tenant_id: str) -> None:
         self._cur = cur
         self._tenant_id = tenant_id
 
