@@ -505,6 +505,8 @@ def copy_data_dir(
     """Copy `data_dir` (stopped) into the empty database at `dsn` and verify it, in one
     transaction that commits only when every table matches; `verify_only` compares a copy
     made before, writing nothing."""
+    if not control_file(data_dir).is_file():
+        raise CopyError(f"{data_dir} holds no control.db: not a data dir")
     try:
         with hold_data_dir(data_dir, exclusive=True):
             if not verify_only:
@@ -514,8 +516,6 @@ def copy_data_dir(
         raise CopyError(
             f"{data_dir} is in use by a running server (or a restore): stop it, then copy"
         ) from None
-    except FileNotFoundError:
-        raise CopyError(f"{data_dir} is not a data dir") from None
 
 
 def _migrate(dsn: str) -> None:
