@@ -104,7 +104,10 @@ async def _fill(client: TestClient) -> tuple[Api, dict[str, str]]:
     )
     assert first.status == 201, await first.text()
     beta = await open_api(client, ["webhooks:read", "webhooks:write"], slug="beta")
-    await create_asset(beta, tag_number="T-1", description="Crude tank, ünïcode")
+    tank = await create_asset(beta, tag_number="T-1", description="Crude tank, ünïcode")
+    # SQLite's count triggers now hold (active, vessel) at 0; the target's hold no such row.
+    moved = await beta.put(f"/api/v1/assets/{tank['id']}", json={"status": "inactive"})
+    assert moved.status == 200, await moved.text()
     control, hasher = client.app[CONTROL_DB], client.app[PASSWORD_HASHER]
     await users.create_user(
         control,
@@ -192,6 +195,13 @@ def test_copy_moves_every_table_and_verifies_it(source: Source, target: Database
             == count
         ), table
     assert "master key was not copied" in report["master_key"]
+    # The counts the target's trigger made are compared with SQLite's, not copied twice.
+    assert len(report["built_by_target"]) == 2 and by_table["asset_counts"]["ok"]
+    zero = sqlite_rows(
+        source.data_dir / "tenants" / f"{beta_id(source)}.db",
+        "SELECT count(*) FROM asset_counts WHERE n = 0",
+    )
+    assert zero == [(1,)]
 
     su = target.admin_dsn.replace("reliatic_owner", "postgres")
     # Hashes and sealed secrets: the same bytes.
@@ -418,3 +428,8 @@ def test_no_command_needs_the_postgresql_driver_to_start() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "[]\n"
+
+
+def beta_id(source: Source) -> str:
+    control = source.data_dir / "control.db"
+    return str(sqlite_rows(control, "SELECT id FROM tenants WHERE slug = 'beta'")[0][0])
