@@ -1,9 +1,14 @@
 """SQL for assets on PostgreSQL: `storage/assets.py` ported, the same rows and answers.
 
 What differs from SQLite, and why:
-- `search` is `lower(col COLLATE "C") LIKE '%term%'` served by pg_trgm GIN indexes (0002),
-  so there is no separate index table to keep, and the planner chooses between the index's
-  matches and a walk in order (SQLite's DENSE_FACTOR choice, made here by statistics).
+- `search` is the `LIKE '%term%'` SQLite's trigram index stands in for, run as a filter:
+  under FORCE ROW LEVEL SECURITY no index can serve LIKE for the server's role (it is not
+  LEAKPROOF; postgresql/listing.py), so a trigram index would cost every write and help
+  no read. A rare term therefore reads the tenant's assets once for the page and once for
+  the total; a common one fills its page after a few rows, in the list's order.
+- the case-insensitive tag (SQLite: `COLLATE NOCASE`) is the generated column `tag_key`,
+  folded as NOCASE folds: its unique index is the constraint, and the tag sort, the
+  `after` cursor, `tag_exists` and `existing_tags` seek it with plain comparisons.
 - a list page's `json` (its items, as `services.assets.list_assets` takes them) is made in
   Python from the same row dicts `get_asset` returns, so both give identical values;
 - `insert_assets` is one `INSERT … SELECT FROM unnest(…)` per chunk: the counts' triggers
@@ -22,12 +27,12 @@ from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, Row, Window
 from reliatic_appliance.storage.assets import COLUMNS, WRITABLE_COLUMNS
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.errors import unique_violation
-from reliatic_appliance.storage.postgresql.listing import FOLDED, Condition, Cursor
+from reliatic_appliance.storage.postgresql.listing import Condition, Cursor, SortKey, fold
 from reliatic_appliance.storage.postgresql.overview import newest_assessments
 
 SORTABLE_COLUMNS: frozenset[str] = frozenset(ASSET_SORTABLE)
-# tag_number orders and compares as SQLite's COLLATE NOCASE column does (0002's index).
-KEYS = {"tag_number": FOLDED}
+# tag_number orders and compares as SQLite's COLLATE NOCASE column does (0002's tag_key).
+KEYS = {"tag_number": SortKey("tag_key", fold)}
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM assets"
 _INSERTED = ("id", *WRITABLE_COLUMNS, "created_at", "updated_at")
 # The SQL type of each inserted column other than text, for the casts out of unnest().
@@ -190,11 +195,10 @@ class PgAssets:
 
     def tag_exists(self, tag_number: str, except_id: str | None = None) -> bool:
         row = self._cur.execute(
-            f"SELECT 1 FROM assets WHERE tenant_id = %s AND {FOLDED.format('tag_number')} = %s"
-            " AND id IS DISTINCT FROM %s",
-            (self._tenant_id, listing.fold(tag_number), except_id),
+            "SELECT id FROM assets WHERE tenant_id = %s AND tag_key = %s",
+            (self._tenant_id, fold(tag_number)),
         ).fetchone()
-        return row is not None
+        return row is not None and row["id"] != except_id
 
     def count_all(self) -> int:
         return self._counts(None, None)
@@ -203,9 +207,9 @@ class PgAssets:
         # One statement for any number of tags (a bulk import checks 100k at once), each
         # compared as the unique index compares, and seeking it.
         rows = self._cur.execute(
-            "SELECT t.tag FROM unnest(%s::text[]) AS t (tag) JOIN assets AS a"
-            f" ON a.tenant_id = %s AND {FOLDED.format('a.tag_number')} = {FOLDED.format('t.tag')}",
-            (list(tags), self._tenant_id),
+            "SELECT t.tag FROM unnest(%s::text[], %s::text[]) AS t (tag, tag_key)"
+            " JOIN assets AS a ON a.tenant_id = %s AND a.tag_key = t.tag_key",
+            (list(tags), [fold(tag) for tag in tags], self._tenant_id),
         ).fetchall()
         return [row["tag"] for row in rows]
 

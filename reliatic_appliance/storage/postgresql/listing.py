@@ -10,10 +10,17 @@ list method ports by changing `?` to `%s` and passing `tenant_id`:
 - order is SQLite's: text compares byte-wise (columns and ids are `COLLATE "C"` in the
   schema), NULLs come first ascending and last descending (so an index meant to serve a
   sort declares its column `NULLS FIRST`), ties broken by id in the same direction.
-  A sort column that SQLite compares `COLLATE NOCASE` orders here by an expression given in
-  `keys` (`{"tag_number": FOLDED}`), the same one its unique index uses.
+  A field that SQLite sorts `COLLATE NOCASE` sorts here by another column, given in `keys`
+  (`{"tag_number": SortKey("tag_key", fold)}`: a generated, folded copy with its index).
 - `after` is a keyset cursor, made and read exactly as on SQLite (a token of the SQLite
   backend continues a list here after `reliatic storage copy`).
+
+Under FORCE ROW LEVEL SECURITY a condition can use an index only if its operator and
+functions are LEAKPROOF (otherwise PostgreSQL must check the policy on every row first):
+`=`, `<`, `>=`, … on text, numbers, dates and instants are; `lower(col)`, `LIKE`, casts of a
+column, jsonb and array operators are not, and such a condition is a filter over every row
+of the tenant. So conditions compare plain columns with values prepared in Python (a
+folded copy of a column where case must not matter), as `SortKey` does.
 
 What SQLite's `snapshot.py` remembers is deliberately not carried over. It works because
 `PRAGMA data_version` says, for the price of one call, that nothing was committed since a
@@ -27,7 +34,7 @@ pointed at `after` by the Link header, which seeks whatever the depth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +48,7 @@ __all__ = [
     "Condition",
     "Cursor",
     "Row",
+    "SortKey",
     "at_least",
     "at_most",
     "contains_any",
@@ -61,21 +69,32 @@ Row = dict[str, Any]
 Cursor = psycopg.Cursor[Row]
 
 # SQLite's `COLLATE NOCASE` and `lower()`: A-Z folded, every other character left alone.
-# (`lower()` under the database's own collation would fold É too: "C" keeps it ASCII-only,
-# and makes the expression immutable, so indexes and generated columns may use it.)
+# (`lower()` under the database's own collation would fold É too; "C" keeps it ASCII-only.)
 FOLDED = 'lower({} COLLATE "C")'
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def fold(text: str) -> str:
-    """`text` as `FOLDED` makes it, in Python."""
-    return text.translate(_ASCII_LOWER)
+def fold(text: Any) -> Any:
+    """`text` as `FOLDED` makes it, in Python (anything else as it is)."""
+    return text.translate(_ASCII_LOWER) if isinstance(text, str) else text
 
 
 @dataclass(frozen=True)
 class Condition:
     sql: str
     params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sortable field that orders by another `column`, whose value for a row is
+    `convert(the field's value)`: cursors still carry the field's own value."""
+
+    column: str
+    convert: Callable[[Any], Any]
+
+
+Keys = Mapping[str, SortKey]
 
 
 def tenant(tenant_id: str) -> Condition:
@@ -100,8 +119,8 @@ def _escape_like(text: str) -> str:
 
 def contains_any(columns: Sequence[str], text: str | None) -> Condition | None:
     """Case-insensitive substring of any of `columns`, as SQLite's LIKE finds it (A-Z fold
-    only); LIKE wildcards in `text` are literal. A pg_trgm GIN index on `FOLDED` of a
-    column serves it (0002)."""
+    only); LIKE wildcards in `text` are literal. No index serves it under RLS (LIKE is
+    not LEAKPROOF, module doc): it filters the rows the other conditions leave."""
     if text is None:
         return None
     pattern = f"%{_escape_like(fold(text))}%"
@@ -125,20 +144,18 @@ def _scoped(
     return [tenant(tenant_id) if tenant_id is not None else None, *conditions]
 
 
-def _key(column: str, keys: Mapping[str, str] | None) -> str:
-    """The expression `column` orders by (a template with `{}` for the column or value)."""
-    return (keys or {}).get(column, "{}")
+def _key(column: str, keys: Keys | None) -> SortKey | None:
+    return (keys or {}).get(column)
 
 
-def order_by(
-    sort: str | None, sortable: frozenset[str], keys: Mapping[str, str] | None = None
-) -> str:
+def order_by(sort: str | None, sortable: frozenset[str], keys: Keys | None = None) -> str:
     """`sort` is `field` or `-field`; ties broken by id in the same direction (SPEC §3),
     NULLs where SQLite puts them."""
     column, descending = sort_column(sort, sortable)
     if column == "id":
         return "id DESC" if descending else "id"
-    expr = _key(column, keys).format(column)
+    key = _key(column, keys)
+    expr = column if key is None else key.column
     if descending:
         return f"{expr} DESC NULLS LAST, id DESC"
     return f"{expr} ASC NULLS FIRST, id ASC"
@@ -182,22 +199,24 @@ def cursor_position(
 
 
 def _follows(
-    column: str, descending: bool, value: Any, row_id: Any, keys: Mapping[str, str] | None
+    column: str, descending: bool, value: Any, row_id: Any, keys: Keys | None
 ) -> Condition:
     """Rows strictly after (value, row_id) in the list's order (NULLs first ascending,
     last descending)."""
     if column == "id":
         return Condition("id < %s" if descending else "id > %s", (row_id,))
     key = _key(column, keys)
-    col, val = key.format(column), key.format("%s")
+    if key is not None:
+        column = key.column
+        value = None if value is None else key.convert(value)
     if not descending:
         if value is None:
-            return Condition(f"({col} IS NOT NULL OR id > %s)", (row_id,))
-        return Condition(f"({col} > {val} OR ({col} = {val} AND id > %s))", (value, value, row_id))
+            return Condition(f"({column} IS NOT NULL OR id > %s)", (row_id,))
+        return Condition(f"({column} > %s OR ({column} = %s AND id > %s))", (value, value, row_id))
     if value is None:
-        return Condition(f"({col} IS NULL AND id < %s)", (row_id,))
+        return Condition(f"({column} IS NULL AND id < %s)", (row_id,))
     return Condition(
-        f"({col} < {val} OR {col} IS NULL OR ({col} = {val} AND id < %s))",
+        f"({column} < %s OR {column} IS NULL OR ({column} = %s AND id < %s))",
         (value, value, row_id),
     )
 
@@ -227,7 +246,7 @@ def fetch_window(
     offset: int,
     after: str | None = None,
     total: int | None = None,
-    keys: Mapping[str, str] | None = None,
+    keys: Keys | None = None,
 ) -> Window:
     """One page of `select` (a `SELECT … FROM table`, no WHERE), the total matching rows
     (unless the caller knows it: `total`), and with `after` the cursor of the next page."""
@@ -271,7 +290,7 @@ def fetch_page(
     sortable: frozenset[str],
     limit: int,
     offset: int,
-    keys: Mapping[str, str] | None = None,
+    keys: Keys | None = None,
 ) -> tuple[list[Row], int]:
     """One page of `select` (a `SELECT … FROM table`, no WHERE) and the total matching rows."""
     window = fetch_window(

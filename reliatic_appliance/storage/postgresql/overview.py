@@ -4,7 +4,7 @@ ported (risk matrix counts, inspections due), each one statement."""
 from __future__ import annotations
 
 from reliatic_appliance.ports import Row
-from reliatic_appliance.storage.postgresql.listing import FOLDED, Condition, Cursor
+from reliatic_appliance.storage.postgresql.listing import Condition, Cursor
 
 
 def newest_assessments(tenant_id: str) -> Condition:
@@ -55,7 +55,7 @@ class PgOverview:
             "SELECT id, tag_number, name, asset_type, unit, risk_ranking,"
             " last_inspection_date, next_inspection_due, remaining_life_years"
             + where
-            + f" ORDER BY next_inspection_due, {FOLDED.format('tag_number')} LIMIT %s",
+            + " ORDER BY next_inspection_due, tag_key LIMIT %s",
             (*params, limit),
         ).fetchall()
         found = self._cur.execute("SELECT COUNT(*) AS n" + where, params).fetchone()

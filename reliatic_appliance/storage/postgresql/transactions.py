@@ -42,16 +42,16 @@ class PgTenantTx:
         self._savepoints = itertools.count(1)
 
     @cached_property
-    def audit(self) -> PgAudit:
-        return PgAudit(self.cur, self.tenant_id)
-
-    @cached_property
     def asset_metrics(self) -> PgAssetMetrics:
         return PgAssetMetrics(self.cur, self.tenant_id)
 
     @cached_property
     def assets(self) -> PgAssets:
         return PgAssets(self.cur, self.tenant_id)
+
+    @cached_property
+    def audit(self) -> PgAudit:
+        return PgAudit(self.cur, self.tenant_id)
 
     @cached_property
     def overview(self) -> PgOverview:

@@ -1,22 +1,27 @@
--- Assets (SPEC §5), their maintained counts and their search index: the final shape of
+-- Assets (SPEC §5) and their maintained counts: the final shape of
 -- SQLite's tenant/0001 and 0005, with every tenant's rows in one table under RLS.
 --
 -- Text that lists sort or page by is COLLATE "C": byte order, as SQLite's BINARY compares
 -- it (and ids, which the default order and the `after` cursor compare, the same way).
 -- Indexes that serve a sort declare it NULLS FIRST, the order SQLite gives NULLs
 -- (postgresql/listing.py orders `ASC NULLS FIRST` / `DESC NULLS LAST`).
-
--- `search` (SPEC §5): a case-insensitive substring, i.e. `LIKE '%term%'`, which a pg_trgm
--- GIN index serves for any term of 3 or more characters; btree_gin lets that index lead
--- with tenant_id as every index here does. Both extensions are trusted (PostgreSQL 13+):
--- the database's owner may create them without being a superuser.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE EXTENSION IF NOT EXISTS btree_gin;
+--
+-- Under FORCE ROW LEVEL SECURITY only LEAKPROOF conditions (plain comparisons of a column
+-- with a value) can use an index for the server's role (postgresql/listing.py). Hence
+-- `tag_key` below rather than an index on lower(tag_number), and no index for `search`:
+-- SQLite's FTS5 trigram table has no counterpart here that RLS would let a query use
+-- (LIKE and pg_trgm's operators are not LEAKPROOF), so `search` is a filter on the rows
+-- the other conditions leave, in the list's order (postgresql/assets.py).
 
 CREATE TABLE assets (
     tenant_id                  text NOT NULL,
     id                         text COLLATE "C" NOT NULL,
     tag_number                 text COLLATE "C" NOT NULL,
+    -- Plant tags are case-insensitive identifiers: V-101 and v-101 are one vessel. The tag
+    -- as SQLite's NOCASE compares it (A-Z folded, nothing else; listing.fold in Python),
+    -- kept by the database itself; never in a row the stores return.
+    tag_key                    text COLLATE "C" NOT NULL
+        GENERATED ALWAYS AS (lower(tag_number COLLATE "C")) STORED,
     name                       text COLLATE "C" NOT NULL,
     asset_type                 text NOT NULL,
     description                text COLLATE "C",
@@ -44,10 +49,9 @@ CREATE TABLE assets (
     PRIMARY KEY (tenant_id, id)
 );
 
--- Plant tags are case-insensitive identifiers: V-101 and v-101 are one vessel. Folded as
--- SQLite's NOCASE folds (A-Z only); the expression is listing.FOLDED, which the tag
--- sort and `tag_exists` use too, so they seek this index.
-CREATE UNIQUE INDEX assets_tag_number_key ON assets (tenant_id, lower(tag_number COLLATE "C"));
+-- One tag per tenant, whatever its case; named for tag_number, the column a conflict names
+-- (postgresql/errors.py). NULLS FIRST, as the tag sort orders (the column has none).
+CREATE UNIQUE INDEX assets_tag_number_key ON assets (tenant_id, tag_key NULLS FIRST);
 
 CREATE INDEX assets_by_status ON assets (tenant_id, status, id);
 CREATE INDEX assets_by_type ON assets (tenant_id, asset_type, id);
@@ -55,17 +59,6 @@ CREATE INDEX assets_by_type ON assets (tenant_id, asset_type, id);
 CREATE INDEX assets_by_type_status ON assets (tenant_id, asset_type, status, id);
 CREATE INDEX assets_by_updated ON assets (tenant_id, updated_at NULLS FIRST, id);
 CREATE INDEX assets_by_created ON assets (tenant_id, created_at NULLS FIRST, id);
--- The Overview's "inspections due" (overview.py), soonest first.
-CREATE INDEX assets_by_due ON assets
-    (tenant_id, next_inspection_due, lower(tag_number COLLATE "C"));
-
--- The `search` filter: `lower(col COLLATE "C") LIKE '%term%'` (listing.contains_any).
--- The index only narrows; PostgreSQL rechecks every candidate with the LIKE itself, so the
--- rows found are exactly SQLite's, whatever characters the term holds.
-CREATE INDEX assets_search_tag ON assets
-    USING gin (tenant_id, lower(tag_number COLLATE "C") gin_trgm_ops);
-CREATE INDEX assets_search_description ON assets
-    USING gin (tenant_id, lower(description COLLATE "C") gin_trgm_ops);
 
 -- How many assets of a tenant have each (status, asset_type): `meta.total` of a list
 -- filtered only by those (or by nothing) is a sum over at most 15 rows instead of a COUNT.
