@@ -10,7 +10,6 @@ LIKE's own wildcards and its escape character, NULLs in every sort column, ties.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,10 @@ psycopg = pytest.importorskip("psycopg")
 from psycopg.rows import dict_row  # noqa: E402
 
 from reliatic_appliance.storage.postgresql import types  # noqa: E402
-from reliatic_appliance.storage.postgresql.migrate import apply_migrations  # noqa: E402
 from reliatic_appliance.storage.postgresql.transactions import PgTenantTx  # noqa: E402
+from tests.pg_cluster import PgCluster  # noqa: E402
+
+pytestmark = pytest.mark.postgresql_only
 
 TENANT = "ten_ASSETSTORE"
 OTHER = "ten_OTHERTENANT"
@@ -89,12 +90,13 @@ def _assets() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def pg_dsn() -> str:
-    dsn = os.environ.get("PG_TEST_DSN")
-    if not dsn:
-        pytest.skip("no PostgreSQL")
-    apply_migrations(dsn)
-    return dsn
+def pg_dsn(pg_cluster: PgCluster) -> Iterator[str]:
+    """A migrated database of the session's cluster, as the server's role (RLS applies)."""
+    database = pg_cluster.clone()
+    try:
+        yield database.dsn
+    finally:
+        pg_cluster.drop(database)
 
 
 @pytest.fixture
@@ -266,3 +268,107 @@ def test_another_tenant_sees_none_of_them(both: tuple[SqliteTenantTx, PgTenantTx
     assert other.assets.list_assets(AssetFilter(), sort=None, limit=5, offset=0).rows == []
     assert other.assets.get_asset(_assets()[0]["id"]) is None
     assert not other.assets.tag_exists("V-101")
+
+
+def _assess(tx: TenantTx, n: int, asset: int, p: int, c: int, date: str, at: str) -> None:
+    values = (f"ras_{n:03d}", f"ast_{asset:026d}", p, c, p * c, "low", date, at, at)
+    columns = (
+        "id, asset_id, probability_of_failure, consequence_of_failure, risk_score,"
+        " risk_ranking, assessment_date, created_at, updated_at"
+    )
+    if isinstance(tx, PgTenantTx):
+        tx.cur.execute(
+            f"INSERT INTO risk_assessments (tenant_id, {columns})"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (TENANT, *values),
+        )
+    else:
+        assert isinstance(tx, SqliteTenantTx)
+        tx.conn.execute(
+            f"INSERT INTO risk_assessments ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+        )
+
+
+def _inspect(tx: TenantTx, n: int, asset: int, date: str, status: str, mm: float | None) -> None:
+    at = "2026-03-01T00:00:00.000000Z"
+    values = (f"ins_{n:03d}", f"ast_{asset:026d}", "visual", date, "J", status, mm, "C", at, at)
+    columns = (
+        "id, asset_id, inspection_type, inspection_date, inspector_name, status,"
+        " min_measured_thickness_mm, effectiveness, created_at, updated_at"
+    )
+    if isinstance(tx, PgTenantTx):
+        tx.cur.execute(
+            f"INSERT INTO inspections (tenant_id, {columns})"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (TENANT, *values),
+        )
+    else:
+        assert isinstance(tx, SqliteTenantTx)
+        tx.conn.execute(
+            f"INSERT INTO inspections ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+        )
+
+
+def test_risk_cells_metrics_and_due_inspections_agree(
+    both: tuple[SqliteTenantTx, PgTenantTx],
+) -> None:
+    """The Overview, the risk-cell filter and the metrics' inputs: "newest" assessment by
+    date, then created, then id, over ties; decommissioned assets left out."""
+    lite, pg = both
+    _fill(lite, pg)
+    early, late = "2026-03-01T00:00:00.000000Z", "2026-03-02T00:00:00.000000Z"
+    for tx in (lite, pg):
+        n = 0
+        for asset in range(0, 40, 3):
+            for p, c, date, at in (
+                (1 + asset % 5, 2, "2025-01-01", late),
+                (2, 1 + asset % 4, "2025-06-01", early),
+                (3, 3, "2025-06-01", early if asset % 2 else late),
+            ):
+                n += 1
+                _assess(tx, n, asset, p, c, date, at)
+        for asset in range(0, 30, 4):
+            _inspect(tx, asset, asset, f"2024-0{1 + asset % 9}-10", "completed", 9.5)
+            _inspect(tx, 100 + asset, asset, "2025-02-01", "draft", 9.0)
+            _inspect(tx, 200 + asset, asset, "2023-11-30", "completed", None)
+        for asset in range(0, 60, 2):
+            metrics = {
+                "risk_ranking": tx.asset_metrics.newest_risk_ranking(f"ast_{asset:026d}"),
+                "last_inspection_date": None,
+                "corrosion_rate_mm_per_year": 0.25 if asset % 3 else None,
+                "remaining_life_years": 7.5,
+                "next_inspection_due": f"2026-0{1 + asset % 9}-0{1 + asset % 7}",
+            }
+            changed = tx.asset_metrics.store_metrics(
+                f"ast_{asset:026d}", metrics, updated_at="2026-04-01T00:00:00.000000Z"
+            )
+            assert changed
+            assert not tx.asset_metrics.store_metrics(
+                f"ast_{asset:026d}", metrics, updated_at="2026-04-02T00:00:00.000000Z"
+            )
+
+    def cells(tx: TenantTx) -> list[tuple[Any, ...]]:
+        return sorted(tuple(r.values()) for r in tx.overview.risk_cells())
+
+    assert cells(pg) == cells(lite) != []
+    for asset in range(0, 30, 2):
+        asset_id = f"ast_{asset:026d}"
+        assert pg.asset_metrics.completed_inspections(
+            asset_id
+        ) == lite.asset_metrics.completed_inspections(asset_id)
+        assert pg.asset_metrics.newest_risk_ranking(
+            asset_id
+        ) == lite.asset_metrics.newest_risk_ranking(asset_id)
+    assert pg.assets.get_asset("ast_" + "2".rjust(26, "0")) == lite.assets.get_asset(
+        "ast_" + "2".rjust(26, "0")
+    )
+    for start, end, limit in (("2026-01-01", "2026-12-31", 100), ("2026-02-01", "2026-05-03", 4)):
+        due = lite.overview.inspections_due(start, end, limit=limit)
+        assert pg.overview.inspections_due(start, end, limit=limit) == due
+        assert due[0] and due[1] >= len(due[0])
+    for p in range(1, 6):
+        for c in range(1, 6):
+            flt = AssetFilter(probability=p, consequence=c)
+            a = lite.assets.list_assets(flt, sort="-tag_number", limit=100, offset=0)
+            b = pg.assets.list_assets(flt, sort="-tag_number", limit=100, offset=0)
+            assert (_items(b.rows), b.total) == (_items(a.rows), a.total), (p, c)
