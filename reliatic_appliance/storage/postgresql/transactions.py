@@ -12,10 +12,25 @@ import itertools
 from collections.abc import Iterator
 from functools import cached_property
 
+from reliatic_appliance.storage.postgresql.actions import PgActions
+from reliatic_appliance.storage.postgresql.alerts import PgAlerts
+from reliatic_appliance.storage.postgresql.asset_metrics import PgAssetMetrics
+from reliatic_appliance.storage.postgresql.assets import PgAssets
 from reliatic_appliance.storage.postgresql.audit import PgAudit
 from reliatic_appliance.storage.postgresql.control import PgControl
 from reliatic_appliance.storage.postgresql.database import Cursor, Memo
+from reliatic_appliance.storage.postgresql.events import PgEvents
+from reliatic_appliance.storage.postgresql.failure_modes import PgFailureModes
+from reliatic_appliance.storage.postgresql.history import PgHistory
+from reliatic_appliance.storage.postgresql.idempotency import PgIdempotency
+from reliatic_appliance.storage.postgresql.inspections import PgInspections
+from reliatic_appliance.storage.postgresql.mocs import PgMocs
+from reliatic_appliance.storage.postgresql.overview import PgOverview
+from reliatic_appliance.storage.postgresql.references import PgReferences
+from reliatic_appliance.storage.postgresql.risk_assessments import PgRiskAssessments
+from reliatic_appliance.storage.postgresql.sla import PgSla
 from reliatic_appliance.storage.postgresql.users import PgInvitations, PgSessions, PgUsers
+from reliatic_appliance.storage.postgresql.webhooks import PgWebhooks
 
 
 class PgTenantTx:
@@ -27,8 +42,68 @@ class PgTenantTx:
         self._savepoints = itertools.count(1)
 
     @cached_property
+    def asset_metrics(self) -> PgAssetMetrics:
+        return PgAssetMetrics(self.cur, self.tenant_id)
+
+    @cached_property
+    def assets(self) -> PgAssets:
+        return PgAssets(self.cur, self.tenant_id)
+
+    @cached_property
     def audit(self) -> PgAudit:
         return PgAudit(self.cur, self.tenant_id)
+
+    @cached_property
+    def overview(self) -> PgOverview:
+        return PgOverview(self.cur, self.tenant_id)
+
+    @cached_property
+    def references(self) -> PgReferences:
+        return PgReferences(self.cur, self.tenant_id)
+
+    @cached_property
+    def events(self) -> PgEvents:
+        return PgEvents(self.cur, self.tenant_id)
+
+    @cached_property
+    def idempotency(self) -> PgIdempotency:
+        return PgIdempotency(self.cur, self.tenant_id)
+
+    @cached_property
+    def webhooks(self) -> PgWebhooks:
+        return PgWebhooks(self.cur, self.tenant_id)
+
+    @cached_property
+    def actions(self) -> PgActions:
+        return PgActions(self.cur, self.tenant_id)
+
+    @cached_property
+    def alerts(self) -> PgAlerts:
+        return PgAlerts(self.cur, self.tenant_id)
+
+    @cached_property
+    def failure_modes(self) -> PgFailureModes:
+        return PgFailureModes(self.cur, self.tenant_id)
+
+    @cached_property
+    def history(self) -> PgHistory:
+        return PgHistory(self.cur, self.tenant_id)
+
+    @cached_property
+    def inspections(self) -> PgInspections:
+        return PgInspections(self.cur, self.tenant_id)
+
+    @cached_property
+    def mocs(self) -> PgMocs:
+        return PgMocs(self.cur, self.tenant_id)
+
+    @cached_property
+    def risk_assessments(self) -> PgRiskAssessments:
+        return PgRiskAssessments(self.cur, self.tenant_id)
+
+    @cached_property
+    def sla(self) -> PgSla:
+        return PgSla(self.cur, self.tenant_id)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
