@@ -101,7 +101,6 @@ class PgCluster:
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="reliatic-pg-", dir=BASE_DIR))
     )
     clone_seconds: list[float] = field(default_factory=list)
-    migrated: bool = False
     # fsync and synchronous commit on, as a production server runs (bench/pg_drivers.py).
     durable: bool = False
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -174,9 +173,7 @@ class PgCluster:
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             if (self.data / "postmaster.pid").exists():
-                self._run(
-                    str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"
-                )
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def execute(self, sql: str, params: Any = None, dbname: str = "postgres") -> list[Any]:
@@ -195,7 +192,7 @@ class PgCluster:
             f"IN ROLE {SERVER_GROUP}"
         )
         self.execute(f"CREATE DATABASE {TEMPLATE_DB} OWNER {OWNER_ROLE}")
-        self.migrated = migrate_template(self.dsn(TEMPLATE_DB, OWNER_ROLE))
+        migrate_template(self.dsn(TEMPLATE_DB, OWNER_ROLE))
         # CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.
         self.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -221,7 +218,7 @@ class PgCluster:
         self.execute(f"DROP DATABASE IF EXISTS {database.name} WITH (FORCE)")
 
 
-def migrate_template(admin_dsn: str) -> bool:
+def migrate_template(admin_dsn: str) -> None:
     """Migrate the template once with pg-core's runner, as the owner role.
 
     Clones then start at the newest schema, and a server's own run at start finds nothing to do.
@@ -229,13 +226,12 @@ def migrate_template(admin_dsn: str) -> bool:
     from reliatic_appliance.storage.postgresql.migrate import apply_migrations
 
     apply_migrations(admin_dsn)
-    return True
 
 
 @dataclass
 class Session:
     """What the fixtures share within one pytest session: the backend, the cluster, and the
-    database of each data dir the current test touched."""
+    database of each data dir in use (the current test's and wider-scoped fixtures')."""
 
     backend: str
     cluster: PgCluster | None = None
@@ -250,11 +246,11 @@ class Session:
             self.databases[key] = self.cluster.clone()
         return self.databases[key]
 
-    def drop_all(self) -> None:
-        if self.cluster is not None:
-            for database in self.databases.values():
+    def drop_new(self, keep: set[Path]) -> None:
+        for key in [k for k in self.databases if k not in keep]:
+            database = self.databases.pop(key)
+            if self.cluster is not None:
                 self.cluster.drop(database)
-        self.databases.clear()
 
 
 # The one piece of module state: plain helpers (make_settings, tests/process.py's cli) have no
@@ -351,14 +347,20 @@ def pg_cluster() -> Iterator[PgCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _backend_cluster(request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL: the cluster up before any fixture, module-scoped ones included, asks
+    `backend_env` for a database."""
+    if SESSION.backend == "postgresql":
+        request.getfixturevalue("pg_cluster")
+
+
 @pytest.fixture(autouse=True)
-def _backend_databases(request: pytest.FixtureRequest) -> Iterator[None]:
-    """On PostgreSQL: the cluster up before the test, its data dirs' databases dropped after."""
-    if SESSION.backend != "postgresql":
-        yield
-        return
-    request.getfixturevalue("pg_cluster")
+def _backend_databases(_backend_cluster: None) -> Iterator[None]:
+    """On PostgreSQL: the databases of the data dirs this test made, dropped after it. Those
+    of wider-scoped fixtures (a module's data dir) live until the cluster goes."""
+    before = set(SESSION.databases)
     try:
         yield
     finally:
-        SESSION.drop_all()
+        SESSION.drop_new(before)

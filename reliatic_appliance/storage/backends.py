@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
 from reliatic_appliance.ports import ControlDb, TenantDirectory
 from reliatic_appliance.settings import Settings
@@ -64,11 +63,7 @@ def open_storage(
             if reason is None:
                 raise
             raise StorageUnusable(reason) from exc
-        # A cast while the PostgreSQL stores are being written (issue 15): PgTenantTx gains
-        # one store per concern as each lands; once it has all of them, drop the cast and
-        # mypy checks PgTenants against the port like everything else.
-        tenants = cast(TenantDirectory, pg.tenants)
-        return OpenStorage(pg.control, tenants, pg.close)
+        return OpenStorage(pg.control, pg.tenants, pg.close)
     control = open_control(
         settings.data_dir, busy_timeout_ms=storage.busy_timeout_ms, on_commit=control_observer
     )
