@@ -154,8 +154,9 @@ def create_app(
     app[METRICS] = AppMetrics()
     app[ACCESS_LOG] = AccessLog()
     app[SECRET_BOX] = SecretBox.from_file(master_key_file(settings.data_dir))
-    app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
-    app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
+    limits = settings.rate_limit
+    app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=limits.max_tracked, nodes=limits.nodes)
+    app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=limits.max_tracked, nodes=limits.nodes)
     app[IDEMPOTENCY_INFLIGHT] = InFlight()
     app[PASSWORD_HASHER] = PasswordHasher(settings.sessions.hash_concurrency)
     app[LOGIN_ACCOUNT_THROTTLE] = sessions.login_throttle(settings.rate_limit.max_tracked, clock)

@@ -21,6 +21,7 @@ from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
 from tests.pg_cluster import (  # noqa: F401  (pytest finds hooks and fixtures by name here)
     SESSION,
+    _backend_cluster,
     _backend_databases,
     backend_env,
     pg_cluster,

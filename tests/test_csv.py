@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -18,6 +20,7 @@ from reliatic_appliance.cli.progress import ProgressBar
 from reliatic_appliance.services.asset_csv import EXPORT_COLUMNS, neutralise, restore
 from reliatic_appliance.storage.sqlite import connect
 from reliatic_appliance.storage.transactions import SqliteTenantTx
+from tests.pg_cluster import backend_env
 
 HEADER = "tag_number,name,asset_type,design_pressure_kpa,install_date,description"
 GOOD = [
@@ -57,7 +60,9 @@ class Cli:
 
     def __call__(self, *args: str) -> Run:
         self._capsys.readouterr()
-        status = main(["--data-dir", str(self.data_dir), *args])
+        # In this process the command reads os.environ: the data dir's backend goes there.
+        with patch.dict(os.environ, backend_env(self.data_dir)):
+            status = main(["--data-dir", str(self.data_dir), *args])
         captured = self._capsys.readouterr()
         return Run(status, captured.out, captured.err)
 

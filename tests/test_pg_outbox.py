@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.storage.postgresql import types
+from reliatic_appliance.storage.postgresql.events import PgEvents
 from reliatic_appliance.storage.postgresql.webhooks import PgWebhooks
 from tests.pg_cluster import SESSION
 
@@ -165,3 +166,58 @@ def test_another_tenants_claim_sees_none_of_these_rows(dsn: str) -> None:
         with tenant_tx(conn, "ten_OTHER") as hooks:
             assert hooks.claim_due(owner="x", now=AFTER_LEASE, lease_until=LEASE, limit=9) == []
             assert hooks.pending_backlog() == (0, None)
+
+
+def test_a_bulk_import_writes_its_events_in_order_and_one_outbox_row_each(dsn: str) -> None:
+    """`insert_events` and `insert_deliveries` (one statement each, over arrays): ids rise in
+    the order given, JSON with quotes and non-ASCII survives, each row points at its event."""
+    at = "2026-01-01T00:00:00.000000Z"
+    events = [
+        {
+            "type": "asset.created",
+            "resource_type": "asset",
+            "resource_id": f"ast_{n:04d}",
+            "data": {"after": {"name": f'Pump "{n}" \\ Ø'}},
+            "actor": None if n % 2 else "key_1",
+            "created_at": at,
+        }
+        for n in reversed(range(300))
+    ]
+    webhook_id = new_id("whk")
+    with connect(dsn) as conn, conn.transaction():
+        cur = conn.cursor()
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (TENANT,))
+        ids = PgEvents(cur, TENANT).insert_events(events)
+        hooks = PgWebhooks(cur, TENANT)
+        hooks.insert_webhook(
+            {
+                "id": webhook_id,
+                "url": "https://10.0.0.1/x",
+                "events": ["asset.created"],
+                "description": None,
+                "enabled": True,
+                "secret_enc": b"x",
+                "created_at": at,
+            }
+        )
+        hooks.insert_deliveries(
+            [
+                {
+                    "id": f"dlv_{event_id:06d}",
+                    "webhook_id": webhook_id,
+                    "event_id": event_id,
+                    "event_type": "asset.created",
+                    "payload": None,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
+                for event_id in ids
+            ]
+        )
+        assert ids == sorted(ids) and len(set(ids)) == 300
+        stored = hooks.event_rows(ids)
+        for event_id, event in zip(ids, events, strict=True):
+            assert stored[event_id]["resource_id"] == event["resource_id"]
+            assert hooks.event_row(event_id)["data"] == event["data"]  # type: ignore[index]
+        claimed = hooks.claim_due(owner="a", now=NOW, lease_until=LEASE, limit=500)
+        assert sorted(row["event_id"] for row in claimed) == ids

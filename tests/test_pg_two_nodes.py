@@ -7,7 +7,9 @@ both point at the same database. Checked against a real local webhook receiver:
 - every outbox delivery is sent exactly once, though both schedulers claim from one outbox
   (`FOR UPDATE SKIP LOCKED` and a lease, storage/postgresql/webhooks.py);
 - a key revoked through one node is refused by the other on its next request;
-- an Idempotency-Key replays across nodes: the same response, and the work done once.
+- an Idempotency-Key replays across nodes: the same response, and the work done once;
+- a node killed mid-send strands nothing: once its leases run out, the other node sends
+  what it held (at least once, under the same delivery ids).
 
 The figures (deliveries, duplicates, time, who sent what) are printed for the note: run with
 `-s` to see them.
@@ -18,17 +20,22 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import signal
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
+from reliatic_appliance.app import create_app
+from reliatic_appliance.storage.layout import initialise
+from tests.conftest import make_settings, open_api
 from tests.pg_cluster import backend_env
-from tests.process import Server, cli, cli_json, start_server
+from tests.process import Server, start_server
 from tests.test_webhooks import FAST
 from tests.webhook_receiver import Receiver, wait_for
 
@@ -37,36 +44,35 @@ pytestmark = pytest.mark.postgresql_only
 EVENTS = 200
 ENV = {
     **FAST,
+    # Room to SIGKILL a node while its sends hang (a delivery's lease is this + 30 s).
+    "RELIATIC_WEBHOOKS_TIMEOUT_SECONDS": "2",
     "RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "100000",
     "RELIATIC_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE": "100000",
 }
 
 
 @pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[tuple[Server, Server, str]]:
-    """Two servers on one database, and an admin key of tenant `acme` (made through the CLI
-    of the first node)."""
+async def nodes(
+    tmp_path: Path, aiohttp_client: Callable[..., Awaitable[TestClient]]
+) -> AsyncIterator[tuple[Server, Server, str]]:
+    """Two servers on one database, and a key of tenant `acme` that may manage webhooks and
+    keys (made in-process on that database, by an app without a scheduler)."""
     first_dir, second_dir = tmp_path / "node1" / "data", tmp_path / "node2" / "data"
-    first_dir.parent.mkdir()
-    second_dir.parent.mkdir()
-    assert cli(first_dir, "init").returncode == 0
-    assert cli(first_dir, "tenant", "create", "acme").returncode == 0
-    key = cli_json(
-        first_dir,
-        *("key", "create", "--tenant", "acme", "--name", "ops", "--level", "read_write"),
-        *("--scope", "webhooks:write", "--scope", "api_keys:write"),
-    )["key"]
-    shutil.copytree(first_dir, second_dir)
+    initialise(first_dir)
+    setup = await aiohttp_client(create_app(make_settings(first_dir), run_scheduler=False))
+    key = (await open_api(setup, ["webhooks:write", "api_keys:write"])).key
+    await setup.close()
+    shutil.copytree(first_dir, second_dir)  # the master key moves with the data dir
     shared = backend_env(first_dir)  # the second node on the first's database
-    first = start_server(first_dir, ENV)
+    first = await asyncio.to_thread(start_server, first_dir, ENV)
     try:
-        second = start_server(second_dir, {**ENV, **shared})
+        second = await asyncio.to_thread(start_server, second_dir, {**ENV, **shared})
         try:
             yield first, second, key
         finally:
-            second.stop()
+            await asyncio.to_thread(second.stop)
     finally:
-        first.stop()
+        await asyncio.to_thread(first.stop)
 
 
 async def call(
@@ -105,7 +111,7 @@ async def test_two_nodes_share_one_outbox_keys_and_idempotency(
     async def post(n: int) -> None:
         async with gate:
             node = first if n % 2 else second
-            asset = {"tag_number": f"N-{n:04d}", "name": "pump", "asset_type": "pump"}
+            asset = {"tag_number": f"N-{n:04d}", "name": "pump", "asset_type": "rotating"}
             status, _, body = await call(node, "POST", "/api/v1/assets", key, asset)
             assert status == 201, body
 
@@ -170,3 +176,48 @@ async def test_two_nodes_share_one_outbox_keys_and_idempotency(
     other = await call(second, "POST", "/api/v1/assets", key, {**asset, "name": "x"}, **headers)
     assert other[0] == 409 and other[2]["error"] == "conflict"
     print("Idempotency-Key: POST to node 1, the same to node 2: the same 201, one asset")
+
+
+async def test_what_a_killed_node_held_is_sent_by_the_other_once_its_lease_runs_out(
+    nodes: tuple[Server, Server, str], receiver: Receiver
+) -> None:
+    first, second, key = nodes
+    await asyncio.to_thread(first.stop)  # only the second node's scheduler claims
+    receiver.hang.add("/stuck")
+    status, _, body = await call(
+        second,
+        "POST",
+        "/api/v1/webhooks",
+        key,
+        {"url": receiver.url("/stuck"), "events": ["asset.created"]},
+    )
+    assert status == 201, body
+    for n in range(5):
+        asset = {"tag_number": f"K-{n}", "name": "pump", "asset_type": "rotating"}
+        assert (await call(second, "POST", "/api/v1/assets", key, asset))[0] == 201
+    await wait_for(lambda: len(receiver.on("/stuck")) >= 1)  # claimed, and sending
+    killed = time.monotonic()
+    await asyncio.to_thread(second.stop, signal.SIGKILL)
+    before = len(receiver.on("/stuck"))
+    stranded = {r.headers["webhook-id"] for r in receiver.on("/stuck")}
+    receiver.hang.discard("/stuck")
+
+    restarted = await asyncio.to_thread(start_server, first.data_dir, ENV)
+    try:
+
+        def answered() -> set[str]:
+            return {r.headers["webhook-id"] for r in receiver.on("/stuck")[before:]}
+
+        await wait_for(lambda: len(answered()) >= 5, within=60)
+        took = time.monotonic() - killed
+    finally:
+        await asyncio.to_thread(restarted.stop)
+    per_event: dict[str, set[str]] = {}
+    for hit in receiver.on("/stuck"):
+        per_event.setdefault(hit.payload["id"], set()).add(hit.headers["webhook-id"])
+    print(
+        f"\nnode 2 SIGKILLed holding 5 leased deliveries ({len(stranded)} mid-send): node 1"
+        f" sent all 5 {took:.1f} s later (lease = timeout 2 s + 30 s margin)"
+    )
+    assert stranded <= answered()  # the same deliveries, sent again: at least once
+    assert len(per_event) == 5 and all(len(ids) == 1 for ids in per_event.values())

@@ -110,6 +110,15 @@ class RateLimitSettings(BaseModel):
             "keys and addresses appear (§4)."
         ),
     )
+    nodes: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description=(
+            "API nodes serving one PostgreSQL database behind a load balancer: each admits "
+            "limit / nodes (at least 1) per window, so the sum across nodes holds (§11)."
+        ),
+    )
 
 
 class WebhookSettings(BaseModel):

@@ -77,9 +77,12 @@ CREATE TABLE webhook_deliveries (
     FOREIGN KEY (tenant_id, webhook_id) REFERENCES webhooks (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, event_id) REFERENCES events (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (tenant_id, status, next_attempt_at);
+CREATE INDEX webhook_deliveries_due
+    ON webhook_deliveries (tenant_id, status, next_attempt_at, id);
+-- A subscription's log, newest first: `created_at DESC NULLS LAST, id DESC` is what the list
+-- builder asks for (SQLite's NULL order), which only a NULLS FIRST column serves, backwards.
 CREATE INDEX webhook_deliveries_by_webhook
-    ON webhook_deliveries (tenant_id, webhook_id, created_at, id);
+    ON webhook_deliveries (tenant_id, webhook_id, created_at NULLS FIRST, id);
 CREATE INDEX webhook_deliveries_by_created ON webhook_deliveries (tenant_id, created_at);
 -- The backlog only, by age: /metrics reads the oldest pending one at every scrape.
 CREATE INDEX webhook_deliveries_pending
