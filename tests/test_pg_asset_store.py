@@ -31,7 +31,12 @@ psycopg = pytest.importorskip("psycopg")
 
 from psycopg.rows import dict_row  # noqa: E402
 
-from reliatic_appliance.storage.postgresql import types  # noqa: E402
+from reliatic_appliance.storage.postgresql import listing, types  # noqa: E402
+from reliatic_appliance.storage.postgresql.assets import (  # noqa: E402
+    KEYS,
+    NOT_NULL,
+    SORTABLE_COLUMNS,
+)
 from reliatic_appliance.storage.postgresql.transactions import PgTenantTx  # noqa: E402
 from tests.pg_cluster import PgCluster  # noqa: E402
 
@@ -372,3 +377,51 @@ def test_risk_cells_metrics_and_due_inspections_agree(
             a = lite.assets.list_assets(flt, sort="-tag_number", limit=100, offset=0)
             b = pg.assets.list_assets(flt, sort="-tag_number", limit=100, offset=0)
             assert (_items(b.rows), b.total) == (_items(a.rows), a.total), (p, c)
+
+
+def test_tag_lookups_seek_the_tag_index_under_row_security(
+    both: tuple[SqliteTenantTx, PgTenantTx],
+) -> None:
+    """As the server's role, a condition can be an index condition only if it is LEAKPROOF
+    (postgresql/listing.py): the tag's lookups compare the plain `tag_key` column, so they
+    seek its unique index rather than filter every asset of the tenant."""
+    _, pg = both
+    pg.assets.insert_assets(
+        [
+            {**_assets()[1], "id": f"ast_{n:026d}", "tag_number": f"BULK-{n:05d}"}
+            for n in range(3000)
+        ]
+    )
+    cur = pg.cur
+    # Enough rows that the planner, given the choice, seeks an index; then the tag
+    # conditions must be in the tag index's Index Cond (they would be a Filter over the
+    # tenant's rows if RLS kept them from the index, as it does `lower(tag_number) = …`).
+    for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+        cur.execute(f"SET LOCAL {setting} = off")
+    after = {
+        sort: listing._follows(
+            "tag_number", sort.startswith("-"), "BULK-01000", "ast_1", KEYS, NOT_NULL
+        )
+        for sort in ("tag_number", "-tag_number")
+    }
+    plans = {
+        "tag_exists": (
+            "SELECT id FROM assets WHERE tenant_id = %s AND tag_key = %s",
+            (TENANT, "bulk-00042"),
+        ),
+        **{
+            f"after in the {sort} order": (
+                f"SELECT id FROM assets WHERE tenant_id = %s AND {condition.sql}"
+                f" ORDER BY {listing.order_by(sort, SORTABLE_COLUMNS, KEYS)} LIMIT 5",
+                (TENANT, *condition.params),
+            )
+            for sort, condition in after.items()
+        },
+    }
+    for what, (sql, params) in plans.items():
+        plan = "\n".join(
+            row["QUERY PLAN"] for row in cur.execute("EXPLAIN " + sql, params).fetchall()
+        )
+        assert "assets_tag_number_key" in plan, (what, plan)
+        condition = plan.split("Index Cond: ", 1)[1].split("\n", 1)[0]
+        assert "tag_key" in condition, (what, plan)

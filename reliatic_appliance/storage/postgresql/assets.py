@@ -33,6 +33,8 @@ from reliatic_appliance.storage.postgresql.overview import newest_assessments
 SORTABLE_COLUMNS: frozenset[str] = frozenset(ASSET_SORTABLE)
 # tag_number orders and compares as SQLite's COLLATE NOCASE column does (0002's tag_key).
 KEYS = {"tag_number": SortKey("tag_key", fold)}
+# Sortable fields whose columns are NOT NULL (0002): a descending `after` seeks on them.
+NOT_NULL = frozenset({"tag_number", "name", "created_at", "updated_at"})
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM assets"
 _INSERTED = ("id", *WRITABLE_COLUMNS, "created_at", "updated_at")
 # The SQL type of each inserted column other than text, for the casts out of unnest().
@@ -141,6 +143,7 @@ class PgAssets:
             after=after,
             total=self.count_assets(flt),
             keys=KEYS,
+            not_null=NOT_NULL,
         )
         for row in window.rows:
             row["json"] = pydantic_core.to_json({c: row[c] for c in COLUMNS}).decode()

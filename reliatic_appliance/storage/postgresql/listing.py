@@ -199,12 +199,24 @@ def cursor_position(
 
 
 def _follows(
-    column: str, descending: bool, value: Any, row_id: Any, keys: Keys | None
+    column: str,
+    descending: bool,
+    value: Any,
+    row_id: Any,
+    keys: Keys | None,
+    not_null: frozenset[str] = frozenset(),
 ) -> Condition:
     """Rows strictly after (value, row_id) in the list's order (NULLs first ascending,
-    last descending)."""
+    last descending).
+
+    An OR is no index condition, so where it is right a plain bound goes with it
+    (`col >= value`): the index walk then starts at the cursor instead of the list's start.
+    Descending, that bound would drop the NULLs that follow, unless the field is in
+    `not_null` (a NOT NULL column).
+    """
     if column == "id":
         return Condition("id < %s" if descending else "id > %s", (row_id,))
+    field = column
     key = _key(column, keys)
     if key is not None:
         column = key.column
@@ -212,9 +224,17 @@ def _follows(
     if not descending:
         if value is None:
             return Condition(f"({column} IS NOT NULL OR id > %s)", (row_id,))
-        return Condition(f"({column} > %s OR ({column} = %s AND id > %s))", (value, value, row_id))
+        return Condition(
+            f"({column} >= %s AND ({column} > %s OR ({column} = %s AND id > %s)))",
+            (value, value, value, row_id),
+        )
     if value is None:
         return Condition(f"({column} IS NULL AND id < %s)", (row_id,))
+    if field in not_null:
+        return Condition(
+            f"({column} <= %s AND ({column} < %s OR ({column} = %s AND id < %s)))",
+            (value, value, value, row_id),
+        )
     return Condition(
         f"({column} < %s OR {column} IS NULL OR ({column} = %s AND id < %s))",
         (value, value, row_id),
@@ -247,9 +267,11 @@ def fetch_window(
     after: str | None = None,
     total: int | None = None,
     keys: Keys | None = None,
+    not_null: frozenset[str] = frozenset(),
 ) -> Window:
     """One page of `select` (a `SELECT … FROM table`, no WHERE), the total matching rows
-    (unless the caller knows it: `total`), and with `after` the cursor of the next page."""
+    (unless the caller knows it: `total`), and with `after` the cursor of the next page.
+    `not_null`: sortable fields that are NOT NULL columns (a descending cursor seeks)."""
     conditions = _scoped(tenant_id, conditions)
     if total is None:
         total = count(cur, table, conditions, tenant_id=None)
@@ -257,7 +279,7 @@ def fetch_window(
     extra: Condition | None = None
     if after is not None:
         position = cursor_position(cur, table, sort, after, sortable, tenant_id=tenant_id)
-        extra = _follows(column, descending, *position, keys)
+        extra = _follows(column, descending, *position, keys, not_null)
     clause, params = where([*conditions, extra])
     fetch = limit + 1 if after is not None else limit
     try:
