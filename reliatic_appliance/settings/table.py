@@ -336,6 +336,17 @@ class Settings(BaseModel):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
 
+    @model_validator(mode="after")
+    def _scheduled_backups_are_of_files(self, info: ValidationInfo) -> Self:
+        if (info.context or {}).get(PARTIAL):
+            return self
+        if self.storage.backend == "postgresql" and self.backup.interval_minutes:
+            raise ValueError(
+                "[backup] interval_minutes copies the SQLite files of the data dir; with"
+                ' [storage] backend = "postgresql" schedule pg_dump (docs/postgresql.md)'
+            )
+        return self
+
 
 def _section_models() -> dict[str, type[BaseModel]]:
     out: dict[str, type[BaseModel]] = {}
