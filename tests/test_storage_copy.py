@@ -433,3 +433,10 @@ def test_no_command_needs_the_postgresql_driver_to_start() -> None:
 def beta_id(source: Source) -> str:
     control = source.data_dir / "control.db"
     return str(sqlite_rows(control, "SELECT id FROM tenants WHERE slug = 'beta'")[0][0])
+
+
+def test_a_malformed_target_is_named_without_echoing_it(source: Source) -> None:
+    result = copy_cli(source.data_dir, "--to", "s3cret-word host=db")
+    assert result.returncode == 1
+    assert "not a PostgreSQL connection string" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
