@@ -468,3 +468,12 @@ def test_a_killed_servers_data_dir_copies_with_its_acknowledged_writes(
     assert tables["assets"]["rows"] == 3 and tables["assets"]["ok"]
     su = target.admin_dsn.replace("reliatic_owner", "postgres")
     assert pg_rows(su, "SELECT tag_number FROM assets ORDER BY 1") == [("V-1",), ("V-2",), ("V-3",)]
+
+
+def test_a_column_the_target_lacks_is_refused_by_name(source: Source, target: Database) -> None:
+    conn = apsw.Connection(str(tenant_file(source)))
+    conn.execute("ALTER TABLE assets ADD COLUMN colour TEXT")
+    conn.close()
+    result = copy_cli(source.data_dir, "--to", target.admin_dsn)
+    assert result.returncode == 1
+    assert "table assets: the target table assets has no column 'colour'" in result.stderr
