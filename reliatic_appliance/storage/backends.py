@@ -17,6 +17,19 @@ from reliatic_appliance.storage.sqlite import CommitObserver
 from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 
 
+class StorageUnusable(Exception):
+    """The configured database cannot be used (unreachable, refused, or a newer schema): the
+    message says what, in one line, and never holds a DSN."""
+
+
+# What `reliatic backup`, `restore` and `check` say on PostgreSQL: they work on the data dir's
+# SQLite files; a PostgreSQL database is backed up and checked with its own tools.
+POSTGRESQL_FILE_COMMAND = (
+    "'reliatic {command}' works on the SQLite files of a data dir; with [storage] backend ="
+    ' "postgresql" use pg_dump / pg_restore (and amcheck) as docs/postgresql.md shows'
+)
+
+
 @dataclass
 class OpenStorage:
     control: ControlDb
@@ -40,11 +53,17 @@ def open_storage(
     storage = settings.storage
     if is_postgresql(settings):
         # Here, not at the top: the optional extra (module doc).
-        from reliatic_appliance.storage.postgresql.tenancy import open_postgresql
+        from reliatic_appliance.storage.postgresql.tenancy import open_postgresql, refusal
 
         assert storage.dsn is not None  # settings refuse postgresql without a dsn
         timeout_s = storage.busy_timeout_ms / 1000
-        pg = open_postgresql(storage.dsn, storage.admin_dsn, timeout_s=timeout_s)
+        try:
+            pg = open_postgresql(storage.dsn, storage.admin_dsn, timeout_s=timeout_s)
+        except Exception as exc:
+            reason = refusal(exc)
+            if reason is None:
+                raise
+            raise StorageUnusable(reason) from exc
         # A cast while the PostgreSQL stores are being written (issue 15): PgTenantTx gains
         # one store per concern as each lands; once it has all of them, drop the cast and
         # mypy checks PgTenants against the port like everything else.

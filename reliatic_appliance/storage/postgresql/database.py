@@ -99,7 +99,7 @@ class PgPool:
         except Exception as exc:
             self.pool.close()
             self._executor.shutdown(wait=False)
-            raise Unavailable("The PostgreSQL database cannot be reached.") from translate(exc)
+            raise Unavailable("The PostgreSQL database cannot be reached.") from exc
 
     def close(self) -> None:
         if self._closed:

@@ -14,10 +14,12 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import sql
 
+from reliatic_appliance.errors import Unavailable
 from reliatic_appliance.storage.postgresql.database import Cursor, Memo, PgDatabase, PgPool
-from reliatic_appliance.storage.postgresql.migrate import apply_migrations
+from reliatic_appliance.storage.postgresql.migrate import SchemaTooNew, apply_migrations
 from reliatic_appliance.storage.postgresql.transactions import PgControlTx, PgTenantTx
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,31 @@ class PgTenants:
         self._open.clear()
 
 
+def refusal(exc: BaseException) -> str | None:
+    """One line for an operator on why the database could not be opened; None: a bug.
+
+    psycopg's message names host, port and user at most, never the password; the first line
+    is enough (the rest is libpq's context)."""
+    if isinstance(exc, ServerRoleRefused | SchemaTooNew):
+        return str(exc)
+    if isinstance(exc, Unavailable):
+        cause = exc.__cause__ or exc.__context__
+        detail = _first_line(cause) if cause is not None else str(exc)
+        return f"cannot connect to PostgreSQL ([storage] dsn): {detail}"
+    if isinstance(exc, psycopg.Error):
+        hint = exc.diag.message_hint if exc.diag else None
+        return (
+            f"cannot migrate the PostgreSQL database ([storage] admin_dsn): {_first_line(exc)}"
+            + (f" ({hint})" if hint else "")
+        )
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 @dataclass
 class PgStorage:
     """What `open_postgresql` hands the server or a command; `close()` ends the pool."""
@@ -140,20 +167,21 @@ def open_postgresql(
             " the tables (docs/postgresql.md recommends a separate owner)"
         )
     apply_migrations(admin_dsn or dsn)
-    pool = PgPool(dsn, timeout_s=timeout_s, max_size=max_size)
-    pool.open()
+    # One plain connection first: a wrong password or host fails here with libpq's reason
+    # (the pool would only retry until its timeout), and the role is checked once.
     try:
-        with pool.connection() as conn:
+        with psycopg.connect(dsn, connect_timeout=max(2, int(timeout_s))) as conn:
             row = conn.execute(
                 "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
             ).fetchone()
-        if row is None or row[0] or row[1]:
-            raise ServerRoleRefused(
-                "the role of [storage] dsn is a superuser or has BYPASSRLS, so row level"
-                " security would not isolate tenants; connect as a member of reliatic_server"
-                " (docs/postgresql.md)"
-            )
-    except BaseException:
-        pool.close()
-        raise
+    except psycopg.OperationalError as exc:
+        raise Unavailable("The PostgreSQL database cannot be reached.") from exc
+    if row is None or row[0] or row[1]:
+        raise ServerRoleRefused(
+            "the role of [storage] dsn is a superuser or has BYPASSRLS, so row level"
+            " security would not isolate tenants; connect as a member of reliatic_server"
+            " (docs/postgresql.md)"
+        )
+    pool = PgPool(dsn, timeout_s=timeout_s, max_size=max_size)
+    pool.open()
     return PgStorage(pool, PgControlDatabase(pool), PgTenants(pool))
