@@ -20,8 +20,8 @@ BACKEND ?=
 # What the PostgreSQL leg of plain `make test` runs: empty (no leg), `all` (the whole suite),
 # or the test files that pass on PostgreSQL already, while the rest of the backend is being
 # written and main must stay green. The pytest option is tests/pg_cluster.py's --backend.
-PG_LEG ?= tests/test_pg_cluster.py tests/test_pg_rls.py tests/test_pg_citus_rules.py \
-	tests/test_rate_limit_api.py
+# Every tests/test_pg_*.py is PostgreSQL-only, so it runs in this leg or nowhere.
+PG_LEG ?= $(wildcard tests/test_pg_*.py) tests/test_storage_copy.py tests/test_rate_limit_api.py
 
 # Install the project with its test dependencies, then lint, type-check and run every test;
 # last, the same code against the lowest dependency versions pyproject.toml allows.
