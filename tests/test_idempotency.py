@@ -288,3 +288,28 @@ def test_a_replay_survives_a_restart(tmp_path: Path) -> None:
 async def test_without_the_header_nothing_is_recorded(api: Api) -> None:
     await create_asset(api)
     assert await records(api) == []
+
+
+async def test_one_key_sent_to_two_servers_at_once_does_the_work_once(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    """Two servers on one store (two nodes on PostgreSQL, two processes on one data dir):
+    each single-flights only its own requests, so the record itself must hold the other's."""
+    settings = make_settings(data_dir)
+    first = await open_api(await aiohttp_client(create_app(settings)), [])
+    other = await aiohttp_client(create_app(settings))
+    second = Api(client=other, tenant=first.tenant, key=first.key, key_id=first.key_id)
+
+    async def both(n: int) -> list[tuple[int, Any]]:
+        headers = {"Idempotency-Key": f"race-{n}"}
+        body = {**ASSET, "tag_number": f"RACE-{n}"}
+        responses = await asyncio.gather(
+            first.post("/api/v1/assets", json=body, headers=headers),
+            second.post("/api/v1/assets", json=body, headers=headers),
+        )
+        return [(r.status, await r.json()) for r in responses]
+
+    for one, two in await asyncio.gather(*(both(n) for n in range(10))):
+        assert one[0] == two[0] == 201, (one, two)
+        assert one[1]["data"] == two[1]["data"]
+    assert await count_assets(first) == 10

@@ -221,3 +221,32 @@ async def test_what_a_killed_node_held_is_sent_by_the_other_once_its_lease_runs_
     )
     assert stranded <= answered()  # the same deliveries, sent again: at least once
     assert len(per_event) == 5 and all(len(ids) == 1 for ids in per_event.values())
+
+
+async def test_one_idempotency_key_sent_to_both_nodes_at_once_does_the_work_once(
+    nodes: tuple[Server, Server, str],
+) -> None:
+    """The in-process single flight (api/inflight.py) cannot hold a request on another
+    node: the record itself, checked under the tenant's write lock, must."""
+    first, second, key = nodes
+    pairs = 20
+
+    async def both(n: int) -> tuple[Any, Any]:
+        asset = {"tag_number": f"RACE-{n}", "name": "vessel", "asset_type": "vessel"}
+        headers = {"Idempotency-Key": f"race-{n}"}
+        return await asyncio.gather(
+            call(first, "POST", "/api/v1/assets", key, asset, **headers),
+            call(second, "POST", "/api/v1/assets", key, asset, **headers),
+        )
+
+    results = await asyncio.gather(*(both(n) for n in range(pairs)))
+    _, _, page = await call(first, "GET", "/api/v1/assets?search=RACE-&per_page=100", key)
+    replayed = sum(1 for one, two in results for r in (one, two) if r[1].get("Idempotent-Replayed"))
+    print(
+        f"\n{pairs} keys, each sent to both nodes at once: {page['meta']['total']} assets, "
+        f"{replayed} replays"
+    )
+    for one, two in results:
+        assert one[0] == two[0] == 201, (one, two)
+        assert one[2]["data"] == two[2]["data"]
+    assert page["meta"]["total"] == pairs
