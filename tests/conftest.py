@@ -19,8 +19,8 @@ from reliatic_appliance.services.audit import Who
 from reliatic_appliance.settings import Settings, load_settings
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
+from tests import rawsql
 from tests.pg_cluster import (  # noqa: F401  (pytest finds hooks and fixtures by name here)
-    SESSION,
     _backend_cluster,
     _backend_databases,
     backend_env,
@@ -186,39 +186,28 @@ async def tenant_sql(
     write: bool = False,
     tenant_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Raw SQL on a tenant's data (the api's by default), for tests that look beneath the API,
-    on either backend: `?` placeholders and no `tenant_id` in the SQL. On PostgreSQL the
-    transaction is the server's own (its role, its `app.tenant_id`), so RLS scopes the SQL
-    to the tenant, as the tenant's file does on SQLite; an INSERT must name `tenant_id`
-    there, which `insert_row` does."""
+    """Raw SQL on a tenant's data (the api's by default) through tests/rawsql.py, on either
+    backend: `?` placeholders and no `tenant_id` in the SQL. On PostgreSQL the transaction is
+    the server's own (its role, its `app.tenant_id`), so RLS scopes the SQL to the tenant, as
+    the tenant's file does on SQLite. A write returns no rows."""
     from reliatic_appliance.keys import TENANT_DBS
 
     db = await api.client.app[TENANT_DBS].get(tenant_id or api.tenant["id"])
-
-    def run(tx: Any) -> list[dict[str, Any]]:
-        cur = getattr(tx, "cur", None)
-        if cur is None:
-            return list(tx.conn.execute(sql, params))
-        cur.execute(sql.replace("?", "%s"), params)
-        return list(cur.fetchall()) if cur.description else []
-
-    return await (db.write(run) if write else db.read(run))  # type: ignore[no-any-return]
+    if write:
+        await rawsql.execute(db, sql, tuple(params))
+        return []
+    return await rawsql.rows(db, sql, tuple(params))
 
 
 async def insert_row(
     api: Api, table: str, row: dict[str, Any], *, tenant_id: str | None = None
 ) -> None:
-    """One row straight into a tenant table (`table` and the keys are the test's literals)."""
+    """One row straight into a tenant table (the api's tenant by default)."""
+    from reliatic_appliance.keys import TENANT_DBS
+
     tenant_id = tenant_id or api.tenant["id"]
-    if SESSION.backend == "postgresql":
-        row = {"tenant_id": tenant_id, **row}
-    await tenant_sql(
-        api,
-        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        list(row.values()),
-        write=True,
-        tenant_id=tenant_id,
-    )
+    db = await api.client.app[TENANT_DBS].get(tenant_id)
+    await rawsql.insert(db, table, row, tenant_id=tenant_id)
 
 
 async def events_of(api: Api) -> list[dict[str, Any]]:

@@ -33,3 +33,25 @@ async def rows(db: Any, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
 async def row(db: Any, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
     found = await rows(db, sql, params)
     return found[0] if found else None
+
+
+async def execute(db: Any, sql: str, params: tuple[Any, ...] = ()) -> None:
+    """A write (INSERT, UPDATE) in one write transaction of `db`, as `rows` reads."""
+    postgresql = on_postgresql(db)
+
+    def write(tx: Any) -> None:
+        if postgresql:
+            tx.cur.execute(sql.replace("?", "%s"), params)
+        else:
+            tx.conn.execute(sql, params)
+
+    await db.write(write)
+
+
+async def insert(db: Any, table: str, row: Row, *, tenant_id: str) -> None:
+    """One row straight into a tenant table of `db` (`table` and the keys are the test's
+    literals): on PostgreSQL the row also names its tenant, which a tenant file leaves out."""
+    if on_postgresql(db):
+        row = {"tenant_id": tenant_id, **row}
+    sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+    await execute(db, sql, tuple(row.values()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
 from tests.conftest import TEST_ENV, Api, create_asset, open_api
 from tests.pg_cluster import Database, PgCluster
-from tests.process import CLI
+from tests.process import CLI, cli_json, tenant_server
 from tests.resources import ADMIN_SCOPES, seed_all
 from tests.sessions_support import cookie_of
 from tests.test_webhooks import verify
@@ -433,3 +434,46 @@ def test_no_command_needs_the_postgresql_driver_to_start() -> None:
 def beta_id(source: Source) -> str:
     control = source.data_dir / "control.db"
     return str(sqlite_rows(control, "SELECT id FROM tenants WHERE slug = 'beta'")[0][0])
+
+
+def test_a_malformed_target_is_named_without_echoing_it(source: Source) -> None:
+    result = copy_cli(source.data_dir, "--to", "s3cret-word host=db")
+    assert result.returncode == 1
+    assert "not a PostgreSQL connection string" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+@pytest.mark.sqlite_only(
+    reason="the killed server is a SQLite one; its process helpers follow the session's backend"
+)
+def test_a_killed_servers_data_dir_copies_with_its_acknowledged_writes(
+    tmp_path: Path, target: Database
+) -> None:
+    """kill -9 leaves the last writes in the WAL, unmerged: the copy reads them too."""
+    data_dir = tmp_path / "data"
+    with tenant_server(data_dir, {}) as server:
+        key = cli_json(
+            data_dir, "key", "create", "--tenant", "acme", "--name", "k", "--level", "read_write"
+        )["key"]
+        for tag in ("V-1", "V-2", "V-3"):
+            body = {"tag_number": tag, "name": "Drum", "asset_type": "vessel"}
+            status, _, _ = server.request("POST", "/api/v1/assets", key=key, body=body)
+            assert status == 201
+        server.stop(signal.SIGKILL)
+    wal = next((data_dir / "tenants").glob("*.db-wal"))
+    assert wal.stat().st_size > 0  # not checkpointed: the rows live in the WAL
+    result = copy_cli(data_dir, "--to", target.admin_dsn, "--json")
+    assert result.returncode == 0, result.stderr
+    tables = {t["table"]: t for t in json.loads(result.stdout)["tables"]}
+    assert tables["assets"]["rows"] == 3 and tables["assets"]["ok"]
+    su = target.admin_dsn.replace("reliatic_owner", "postgres")
+    assert pg_rows(su, "SELECT tag_number FROM assets ORDER BY 1") == [("V-1",), ("V-2",), ("V-3",)]
+
+
+def test_a_column_the_target_lacks_is_refused_by_name(source: Source, target: Database) -> None:
+    conn = apsw.Connection(str(tenant_file(source)))
+    conn.execute("ALTER TABLE assets ADD COLUMN colour TEXT")
+    conn.close()
+    result = copy_cli(source.data_dir, "--to", target.admin_dsn)
+    assert result.returncode == 1
+    assert "table assets: the target table assets has no column 'colour'" in result.stderr

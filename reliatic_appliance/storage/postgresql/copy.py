@@ -508,6 +508,13 @@ def copy_data_dir(
     if not control_file(data_dir).is_file():
         raise CopyError(f"{data_dir} holds no control.db: not a data dir")
     try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        # Not the parser's message: it quotes the string, which may hold a password.
+        raise CopyError(
+            "--to is not a PostgreSQL connection string (a postgresql:// URI or key=value pairs)"
+        ) from None
+    try:
         with hold_data_dir(data_dir, exclusive=True):
             if not verify_only:
                 _migrate(dsn)
@@ -522,6 +529,8 @@ def _migrate(dsn: str) -> None:
     """The schema first, as a server's start would make it (a no-op on a migrated one)."""
     try:
         pg_migrate.apply_migrations(dsn)
+    except psycopg.OperationalError as exc:
+        raise CopyError(f"cannot connect to the target: {_pg_reason(exc)}") from None
     except psycopg.Error as exc:
         raise CopyError(
             f"cannot migrate the target ({_pg_reason(exc)}): connect as the role that owns"
