@@ -60,8 +60,8 @@ from reliatic_appliance.secretbox import SecretBox
 from reliatic_appliance.services import tenants as tenant_service
 from reliatic_appliance.services.passwords import PasswordHasher
 from reliatic_appliance.settings import Settings
+from reliatic_appliance.storage.backends import is_postgresql, open_storage
 from reliatic_appliance.storage.layout import hold_data_dir, master_key_file
-from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 from reliatic_appliance.timefmt import utc_now
 
 OPERATIONS: list[routes.Operation] = [
@@ -87,25 +87,30 @@ async def _data_dir_lock(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _databases(app: web.Application) -> AsyncIterator[None]:
-    """Open control.db and migrate every tenant file at start; close them all at exit."""
+    """Open the backend at start (SQLite: control.db, and every tenant file migrated;
+    PostgreSQL: the pool, after the migrations ran as the admin role); close it at exit."""
     settings = app[SETTINGS]
-    timeout = settings.storage.busy_timeout_ms
     metrics = app[METRICS]
-    control = open_control(
-        settings.data_dir, busy_timeout_ms=timeout, on_commit=metrics.commit_observer("control")
-    )
-    tenants = TenantDatabases(
-        settings.data_dir, busy_timeout_ms=timeout, on_commit=metrics.commit_observer("tenant")
-    )
-    app[CONTROL_DB] = control
-    app[TENANT_DBS] = tenants
+    observers = {
+        "control_observer": metrics.commit_observer("control"),
+        "tenant_observer": metrics.commit_observer("tenant"),
+    }
+    if is_postgresql(settings):
+        # Connecting and migrating block: off the loop.
+        storage = await asyncio.to_thread(lambda: open_storage(settings, **observers))
+    else:
+        storage = open_storage(settings, **observers)
+    app[CONTROL_DB] = storage.control
+    app[TENANT_DBS] = storage.tenants
     try:
-        for tenant in await tenant_service.list_tenants(control):
-            await tenants.get(tenant["id"])
+        for tenant in await tenant_service.list_tenants(storage.control):
+            await storage.tenants.get(tenant["id"])
         yield
     finally:
-        tenants.close()
-        control.close()
+        if is_postgresql(settings):
+            await asyncio.to_thread(storage.close)  # waits for units of work in flight
+        else:
+            storage.close()
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
@@ -149,8 +154,9 @@ def create_app(
     app[METRICS] = AppMetrics()
     app[ACCESS_LOG] = AccessLog()
     app[SECRET_BOX] = SecretBox.from_file(master_key_file(settings.data_dir))
-    app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
-    app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=settings.rate_limit.max_tracked)
+    limits = settings.rate_limit
+    app[KEY_LIMITER] = FixedWindowLimiter(max_tracked=limits.max_tracked, nodes=limits.nodes)
+    app[ADDRESS_LIMITER] = FixedWindowLimiter(max_tracked=limits.max_tracked, nodes=limits.nodes)
     app[IDEMPOTENCY_INFLIGHT] = InFlight()
     app[PASSWORD_HASHER] = PasswordHasher(settings.sessions.hash_concurrency)
     app[LOGIN_ACCOUNT_THROTTLE] = sessions.login_throttle(settings.rate_limit.max_tracked, clock)

@@ -1,8 +1,9 @@
-"""Shared fixtures: a real server on loopback over real SQLite files in a temp dir."""
+"""Shared fixtures: a real server on loopback over real SQLite files in a temp dir, or over a
+throwaway PostgreSQL cluster with `--backend=postgresql` (tests/pg_cluster.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,18 @@ from reliatic_appliance.services.audit import Who
 from reliatic_appliance.settings import Settings, load_settings
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
+from tests import rawsql
+from tests.pg_cluster import (  # noqa: F401  (pytest finds hooks and fixtures by name here)
+    _backend_cluster,
+    _backend_databases,
+    backend_env,
+    pg_cluster,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_report_header,
+    pytest_terminal_summary,
+)
 from tests.webhook_receiver import Receiver
 
 # Generous limits so functional tests never trip the limiter by accident; the rate-limit
@@ -29,7 +42,12 @@ TEST_ENV = {
 
 
 def make_settings(data_dir: Path, env: dict[str, str] | None = None) -> Settings:
-    return load_settings(data_dir=data_dir, config_file=None, env={**TEST_ENV, **(env or {})})
+    """Test settings for `data_dir` on the session's backend (a fresh database on PostgreSQL)."""
+    return load_settings(
+        data_dir=data_dir,
+        config_file=None,
+        env={**TEST_ENV, **backend_env(data_dir), **(env or {})},
+    )
 
 
 @dataclass
@@ -160,9 +178,42 @@ async def create_asset(api: Api, **fields: Any) -> dict[str, Any]:
     return (await response.json())["data"]
 
 
-async def events_of(api: Api) -> list[dict[str, Any]]:
-    """Every event row of the api's tenant, oldest first (data still JSON text)."""
+async def tenant_sql(
+    api: Api,
+    sql: str,
+    params: Sequence[Any] = (),
+    *,
+    write: bool = False,
+    tenant_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Raw SQL on a tenant's data (the api's by default) through tests/rawsql.py, on either
+    backend: `?` placeholders and no `tenant_id` in the SQL. On PostgreSQL the transaction is
+    the server's own (its role, its `app.tenant_id`), so RLS scopes the SQL to the tenant, as
+    the tenant's file does on SQLite. A write returns no rows."""
     from reliatic_appliance.keys import TENANT_DBS
 
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM events ORDER BY id")))
+    db = await api.client.app[TENANT_DBS].get(tenant_id or api.tenant["id"])
+    if write:
+        await rawsql.execute(db, sql, tuple(params))
+        return []
+    return await rawsql.rows(db, sql, tuple(params))
+
+
+async def insert_row(
+    api: Api, table: str, row: dict[str, Any], *, tenant_id: str | None = None
+) -> None:
+    """One row straight into a tenant table (the api's tenant by default)."""
+    from reliatic_appliance.keys import TENANT_DBS
+
+    tenant_id = tenant_id or api.tenant["id"]
+    db = await api.client.app[TENANT_DBS].get(tenant_id)
+    await rawsql.insert(db, table, row, tenant_id=tenant_id)
+
+
+async def events_of(api: Api) -> list[dict[str, Any]]:
+    """Every event row of the api's tenant, oldest first (data still JSON text)."""
+    return await tenant_sql(
+        api,
+        "SELECT id, type, resource_type, resource_id, data, actor, created_at"
+        " FROM events ORDER BY id",
+    )

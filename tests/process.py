@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.pg_cluster import backend_env
+
 CLI = [sys.executable, "-m", "reliatic_appliance"]
 
 
@@ -28,7 +30,7 @@ def cli(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **backend_env(data_dir), **(env or {})},
         input=input,
         check=False,
     )
@@ -115,7 +117,7 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None) -> Server:
         stdout=out,
         stderr=err,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **backend_env(data_dir), **(env or {})},
     )
     server = Server(data_dir=data_dir, port=port, process=process, log_path=log_path)
     deadline = time.monotonic() + 30

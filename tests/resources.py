@@ -95,10 +95,24 @@ async def seed_all(api: Api) -> dict[str, str]:
 
 async def table_counts(api: Api) -> dict[str, Any]:
     """Every table of the tenant file with its full content, and the tenant's key count:
-    equal before and after means nothing at all was written."""
+    equal before and after means nothing at all was written. On PostgreSQL: every table
+    under row level security (the tenant tables), as the server's role sees them, i.e. this
+    tenant's rows, in a stable order."""
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
 
-    def dump(conn: Any) -> dict[str, Any]:
+    def dump(tx: Any) -> dict[str, Any]:
+        cur = getattr(tx, "cur", None)
+        if cur is not None:
+            tables = [
+                row["relname"]
+                for row in cur.execute(
+                    "SELECT relname FROM pg_class WHERE relkind = 'r' AND relrowsecurity"
+                    " AND relnamespace = current_schema()::regnamespace ORDER BY relname"
+                )
+            ]
+            rows = {t: cur.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+            return {t: sorted((tuple(r.values()) for r in rows[t]), key=repr) for t in tables}
+        conn = tx.conn
         tables = [
             row["name"]
             for row in conn.execute(
@@ -110,14 +124,15 @@ async def table_counts(api: Api) -> dict[str, Any]:
             t: [tuple(r.values()) for r in conn.execute(f'SELECT * FROM "{t}"')] for t in tables
         }
 
-    content = db.read_now(lambda tx: dump(tx.conn))
-    control = api.client.app[CONTROL_DB]
-    content["control.api_keys"] = control.read_now(
-        lambda tx: [
-            (r["id"], r["revoked_at"])
-            for r in tx.conn.execute(
-                "SELECT id, revoked_at FROM api_keys WHERE tenant_id = ?", (api.tenant["id"],)
-            )
-        ]
-    )
+    def keys(tx: Any) -> list[tuple[Any, Any]]:
+        sql = "SELECT id, revoked_at FROM api_keys WHERE tenant_id = ?"
+        cur = getattr(tx, "cur", None)
+        if cur is None:
+            rows = list(tx.conn.execute(sql, (api.tenant["id"],)))
+        else:
+            rows = cur.execute(sql.replace("?", "%s"), (api.tenant["id"],)).fetchall()
+        return [(r["id"], r["revoked_at"]) for r in rows]
+
+    content: dict[str, Any] = await db.read(dump)
+    content["control.api_keys"] = await api.client.app[CONTROL_DB].read(keys)
     return content

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from reliatic_appliance.domain.lifecycle import ACTION_STATUSES
-from reliatic_appliance.keys import TENANT_DBS
-from tests.conftest import ASSET, Api, create_asset, events_of
+from tests.conftest import ASSET, Api, create_asset, events_of, insert_row, tenant_sql
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 ACTION = {"title": "Replace corroded nozzle N3", "priority": "high"}
@@ -67,17 +66,10 @@ async def status_events(api: Api) -> list[dict[str, Any]]:
 
 
 async def insert_rows(api: Api, table: str, rows: list[dict[str, Any]], tenant_id: str) -> None:
-    """Failure modes and inspections straight into the tenant file, so these tests depend
+    """Failure modes and inspections straight into the tenant's data, so these tests depend
     only on the schema, not on the FMEA and inspection endpoints."""
-    db = await api.client.app[TENANT_DBS].get(tenant_id)
-
-    def write(conn: Any) -> None:
-        for row in rows:
-            columns = ", ".join(row)
-            marks = ", ".join("?" * len(row))
-            conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
-
-    await db.write(lambda tx: write(tx.conn))
+    for row in rows:
+        await insert_row(api, table, row, tenant_id=tenant_id)
 
 
 def failure_mode(row_id: str, asset_id: str) -> dict[str, Any]:
@@ -495,27 +487,26 @@ async def test_bad_status_body_is_400(api: Api, body: dict[str, Any]) -> None:
 
 async def test_rework_restarts_sla_escalation(api: Api) -> None:
     action = await create_action(api, due_date=PAST)
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
 
-    def level() -> int:
-        return db.read_now(
-            lambda tx: tx.conn.execute(
-                "SELECT escalation_level FROM actions WHERE id = ?", (action["id"],)
-            ).fetchone()["escalation_level"]
+    async def level() -> int:
+        rows = await tenant_sql(
+            api, "SELECT escalation_level FROM actions WHERE id = ?", (action["id"],)
         )
+        return int(rows[0]["escalation_level"])
 
     async def set_level(value: int) -> None:
-        await db.write(
-            lambda tx: tx.conn.execute(
-                "UPDATE actions SET escalation_level = ? WHERE id = ?", (value, action["id"])
-            )
+        await tenant_sql(
+            api,
+            "UPDATE actions SET escalation_level = ? WHERE id = ?",
+            (value, action["id"]),
+            write=True,
         )
 
     await set_level(2)
     await walk(api, action["id"], ["in_progress", "on_hold", "in_progress", "completed"])
-    assert level() == 2  # moves between open states keep the level already raised
+    assert await level() == 2  # moves between open states keep the level already raised
     await walk(api, action["id"], ["in_progress"])
-    assert level() == 0
+    assert await level() == 0
 
 
 # -- lists -------------------------------------------------------------------------------

@@ -79,6 +79,19 @@ def test_only_storage_imports_a_database_driver() -> None:
     assert not offenders, offenders
 
 
+def test_only_the_postgresql_backend_imports_psycopg() -> None:
+    """psycopg is an optional extra: only storage/postgresql/ may import it, so the SQLite
+    backend, and everything else, works without it installed."""
+    postgresql = PACKAGE / "storage" / "postgresql"
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if not path.is_relative_to(postgresql)
+        and top_level_imports(path) & {"psycopg", "psycopg_pool"}
+    ]
+    assert not offenders, offenders
+
+
 def test_the_storage_interface_imports_nothing_of_the_project() -> None:
     """`ports/` is what a second backend implements: it must not lean on the first."""
     for path in (PACKAGE / "ports").rglob("*.py"):

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from reliatic_appliance.keys import TENANT_DBS
@@ -197,13 +199,28 @@ async def test_totals_stay_right_through_every_kind_of_write(api: Api) -> None:
     await _assert_totals(api)
 
 
+def _another_connection(db: Any, tenant_id: str) -> tuple[Any, Callable[[], None]]:
+    """A second database object on the tenant's data, with connections of its own."""
+    if isinstance(db, Database):
+        other = Database(db.path, SqliteTenantTx)
+        return other, other.close
+    from reliatic_appliance.storage.postgresql.database import PgDatabase, PgPool
+    from reliatic_appliance.storage.postgresql.transactions import PgTenantTx
+
+    pool = PgPool(db.pool.pool.conninfo, max_size=2)
+    pool.open()
+    pg = PgDatabase(pool, lambda cur: PgTenantTx(cur, tenant_id), tenant_id=tenant_id)
+    return pg, pool.close
+
+
 async def test_totals_see_a_write_by_another_connection_at_once(api: Api) -> None:
     """The CLI writes from another process; a remembered total must not outlive it."""
     await _make_assets(api, 5)
     queries = ["search=unit", "search=T-0", "updated_since=2000-01-01T00:00:00Z", "type=tank"]
     before = {q: (await _list(api, q))[0]["meta"]["total"] for q in queries}
     db = await _db(api)
-    other = Database(db.path, SqliteTenantTx)  # its own connections, like another process's
+    # Its own connections, like another process's (on PostgreSQL: another node's pool).
+    other, close = _another_connection(db, api.tenant["id"])
     try:
         await asset_service.create_asset(
             other,
@@ -218,7 +235,7 @@ async def test_totals_see_a_write_by_another_connection_at_once(api: Api) -> Non
             now=utc_now(),
         )
     finally:
-        other.close()
+        close()
     after = {q: (await _list(api, q))[0]["meta"]["total"] for q in queries}
     assert after == {q: n + 1 for q, n in before.items()}
 
@@ -291,17 +308,22 @@ TRICKY_TERMS = [
 
 
 async def _reference(api: Api, term: str) -> list[str]:
-    """What the plain LIKE finds (the semantics before the index: listing.contains_any)."""
+    """What SQLite's plain LIKE finds (the semantics before the index: listing.contains_any),
+    over the tenant's file, or on PostgreSQL over a copy of its assets in memory."""
     db = await _db(api)
     condition = listing.contains_any(("tag_number", "description"), term)
-    rows = db.read_now(
-        lambda tx: list(
-            tx.conn.execute(
-                f"SELECT id FROM assets WHERE {condition.sql} ORDER BY id", condition.params
-            )
-        )
+    query = f"SELECT id FROM assets WHERE {condition.sql} ORDER BY id"
+    if isinstance(db, Database):
+        rows = db.read_now(lambda tx: list(tx.conn.execute(query, condition.params)))
+        return [r["id"] for r in rows]
+    assets = await db.read(lambda tx: list(tx.assets.each_asset()))
+    memory = apsw.Connection(":memory:")
+    memory.execute("CREATE TABLE assets (id TEXT, tag_number TEXT, description TEXT)")
+    memory.executemany(
+        "INSERT INTO assets VALUES (?, ?, ?)",
+        [(a["id"], a["tag_number"], a["description"]) for a in assets],
     )
-    return [r["id"] for r in rows]
+    return [row[0] for row in memory.execute(query, condition.params)]
 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["index-page", "scan-page"])

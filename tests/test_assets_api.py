@@ -215,4 +215,4 @@ async def test_sql_like_and_unicode_text_is_stored_verbatim(api: Api) -> None:
     got = await (await api.get(f"/api/v1/assets/{asset['id']}")).json()
     assert got["data"]["description"] == text
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    assert db.read_now(lambda tx: tx.events.count_events()) == 1
+    assert await db.read(lambda tx: tx.events.count_events()) == 1

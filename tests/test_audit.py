@@ -5,6 +5,7 @@ checked by `reliatic audit verify`, which catches tampering done from outside th
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from reliatic_appliance.app import create_app
 from reliatic_appliance.domain.audit_chain import GENESIS, entry_hash, walk
 from reliatic_appliance.services.audit import Who, audit_url
 from tests.conftest import Api, create_asset, make_settings, open_api
+from tests.pg_cluster import APP_ROLE, OWNER_ROLE, SESSION, SUPERUSER, backend_env
+from tests.pg_cluster import Database as PgDatabaseName
 from tests.process import cli, cli_json
 from tests.test_webhooks import FAST, subscribe, wait_for_status
 from tests.webhook_receiver import Receiver
@@ -180,7 +183,10 @@ def _tamper(db: Path, *statements: str) -> None:
 @pytest.fixture(scope="module")
 def audited_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A data dir whose tenant `north` has a few acts in each chain, made with the CLI once."""
-    data_dir = tmp_path_factory.mktemp("audited") / "data"
+    return _audited(tmp_path_factory.mktemp("audited") / "data")
+
+
+def _audited(data_dir: Path) -> tuple[Path, str]:
     cli(data_dir, "init")
     tenant = cli_json(data_dir, "tenant", "create", "north")
     for n in range(4):
@@ -202,6 +208,21 @@ def audited_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
 def audited(audited_template: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
     """A copy of the template for one test to tamper with."""
     template, tenant_id = audited_template
+    if SESSION.backend == "postgresql":
+        # The data is in the data dir's own database, which copying the dir does not take:
+        # copy the template's database too, as the copy's (dropped after the test).
+        assert SESSION.cluster is not None
+        source = SESSION.database_for(template)
+        copy = tmp_path / "data"
+        name = f"{source.name}_copy_{secrets.token_hex(4)}"
+        SESSION.cluster.execute(
+            f"CREATE DATABASE {name} TEMPLATE {source.name} OWNER {OWNER_ROLE} STRATEGY FILE_COPY"
+        )
+        SESSION.databases[copy.resolve()] = PgDatabaseName(
+            name=name,
+            dsn=SESSION.cluster.dsn(name, APP_ROLE),
+            admin_dsn=SESSION.cluster.dsn(name, OWNER_ROLE),
+        )
     return Path(shutil.copytree(template, tmp_path / "data")), tenant_id
 
 
@@ -237,9 +258,13 @@ def test_verify_names_what_was_tampered_with(
     reason: str,
 ) -> None:
     data_dir, tenant_id = audited
-    db = data_dir / ("control.db" if where == "control" else f"tenants/{tenant_id}.db")
-    ids = _entry_ids(db)
-    _tamper(db, *statements)
+    if SESSION.backend == "postgresql":
+        ids, tamper = _pg_tamperer(data_dir, where)
+        tamper(*statements)
+    else:
+        db = data_dir / ("control.db" if where == "control" else f"tenants/{tenant_id}.db")
+        ids = _entry_ids(db)
+        _tamper(db, *statements)
     result = cli(data_dir, "audit", "verify", "--tenant", "north")
     assert result.returncode == 1 and result.stdout == ""
     line = result.stderr
@@ -251,6 +276,9 @@ def test_verify_names_what_was_tampered_with(
         assert f"entry {ids[was]} (#{now})" in line
 
 
+@pytest.mark.sqlite_only(
+    reason="tampers with the SQLite file from outside (on PostgreSQL: rows, as the owner)"
+)
 def test_verify_catches_an_entry_rehashed_to_hide_a_change(audited: tuple[Path, str]) -> None:
     """Recomputing the altered entry's own hash moves the break to the next entry."""
     data_dir, _ = audited
@@ -279,6 +307,25 @@ def _rows(db: Path, sql: str) -> list[dict[str, Any]]:
     )
     rows: list[dict[str, Any]] = json.loads(out.stdout)
     return rows
+
+
+def _pg_tamperer(data_dir: Path, where: str) -> tuple[dict[int, str], Callable[..., None]]:
+    """On PostgreSQL: the chain's ids by seq, and a way to run the SQLite statements on its
+    rows as the cluster's superuser (someone with the database, past row security). One
+    schema holds both chains, the control one as control_audit_log."""
+    import psycopg
+
+    dsn = backend_env(data_dir)["RELIATIC_STORAGE_DSN"].replace(f"{APP_ROLE}@", f"{SUPERUSER}@")
+    table = "control_audit_log" if where == "control" else "audit_log"
+    with psycopg.connect(dsn) as conn:
+        ids = {seq: id_ for seq, id_ in conn.execute(f"SELECT seq, id FROM {table}").fetchall()}
+
+    def tamper(*statements: str) -> None:
+        with psycopg.connect(dsn) as conn:
+            for statement in statements:
+                conn.execute(statement.replace("audit_log", table))
+
+    return ids, tamper
 
 
 def _entry_ids(db: Path) -> dict[int, str]:

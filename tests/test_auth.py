@@ -13,6 +13,7 @@ from reliatic_appliance.keys import CONTROL_DB
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.audit import Who
 from reliatic_appliance.timefmt import utc_now
+from tests import rawsql
 from tests.conftest import ASSET, Api, create_asset
 
 INVALID_KEY_BODY = {
@@ -61,9 +62,8 @@ async def test_unknown_key_gets_exact_body(api: Api, token: str) -> None:
 async def test_key_format_and_storage(api: Api) -> None:
     assert re.fullmatch(r"rl_live_[A-Za-z0-9_-]{43}", api.key)
     control = api.client.app[CONTROL_DB]
-    stored = control.read_now(
-        lambda tx: tx.conn.execute("SELECT * FROM api_keys WHERE id = ?", (api.key_id,)).fetchone()
-    )
+    stored = await rawsql.row(control, "SELECT * FROM api_keys WHERE id = ?", (api.key_id,))
+    assert stored is not None
     assert stored["key_hash"] == hashlib.sha256(api.key.encode()).digest()
     assert api.key not in repr(stored)
     assert stored["prefix"] == api.key[:12]
@@ -97,15 +97,16 @@ async def test_last_used_at_is_recorded(api: Api) -> None:
     key, key_id = await api.new_key()
     control = api.client.app[CONTROL_DB]
 
-    def last_used() -> str | None:
-        return control.read_now(
-            lambda c: c.conn.execute("SELECT last_used_at FROM api_keys WHERE id=?", (key_id,))
-        ).fetchone()["last_used_at"]
+    async def last_used() -> str | None:
+        found = await rawsql.row(control, "SELECT last_used_at FROM api_keys WHERE id=?", (key_id,))
+        assert found is not None
+        return found["last_used_at"]
 
-    assert last_used() is None
+    assert await last_used() is None
     before = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")
     await api.get("/api/v1/assets", key=key)
-    assert last_used() is not None and last_used() >= before
+    used = await last_used()
+    assert used is not None and used >= before
 
 
 async def test_read_only_key_can_read_not_write(api: Api) -> None:

@@ -17,6 +17,10 @@ import pytest
 
 from tests.process import Server, cli, cli_json, start_server
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="backup/restore/check of SQLite files; on PostgreSQL that is pg_dump/pg_restore"
+)
+
 ENV = {"RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "1000000"}
 
 # Columns a request changes on rows that exist before it: not part of the comparison.

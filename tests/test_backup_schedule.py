@@ -26,6 +26,10 @@ from tests.process import cli
 from tests.test_webhooks import ADMIN, FAST, Clock, subscribe, verify
 from tests.webhook_receiver import Receiver, wait_for
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="scheduled backups of SQLite files; on PostgreSQL that is pg_dump/pg_restore"
+)
+
 Factory = Callable[..., Awaitable[TestClient]]
 
 

@@ -413,9 +413,7 @@ ROWS = [
 
 async def snapshot(api: Api) -> tuple[int, int]:
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read_now(lambda tx: tx.assets.count_all()), db.read_now(
-        lambda tx: tx.events.count_events()
-    )
+    return await db.read(lambda tx: (tx.assets.count_all(), tx.events.count_events()))
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "code", "fields"), ROWS)

@@ -24,6 +24,7 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+@pytest.mark.sqlite_only(reason="looks at the SQLite files of the data dir")
 def test_init_creates_layout_and_is_idempotent(data_dir: Path) -> None:
     first = cli_json(data_dir, "init")
     assert first["created_master_key"] is True
@@ -38,6 +39,7 @@ def test_init_creates_layout_and_is_idempotent(data_dir: Path) -> None:
     assert key_file.read_bytes() == secret
 
 
+@pytest.mark.sqlite_only(reason="looks at the SQLite files of the data dir")
 def test_tenant_lifecycle(data_dir: Path) -> None:
     cli(data_dir, "init")
     created = cli_json(
@@ -139,6 +141,7 @@ def test_user_mistakes_are_one_line_exit_1(data_dir: Path, args: list[str], mess
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.sqlite_only(reason="looks at the SQLite files of the data dir")
 def test_duplicate_tenant_is_refused(data_dir: Path) -> None:
     cli(data_dir, "init")
     cli(data_dir, "tenant", "create", "acme")
@@ -239,6 +242,7 @@ def test_key_create_list_revoke(data_dir: Path) -> None:
     assert revoked["revoked_at"] is not None
 
 
+@pytest.mark.sqlite_only(reason="looks at the SQLite files of the data dir")
 def test_global_flags_after_subcommand_and_env(tmp_path: Path) -> None:
     data_dir = tmp_path / "elsewhere"
     result = cli(tmp_path / "ignored", "init", "--data-dir", str(data_dir))

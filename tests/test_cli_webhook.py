@@ -7,10 +7,11 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
+from tests.pg_cluster import SESSION
 from tests.process import Server, cli, cli_json, start_server
 from tests.test_webhooks import verify
 from tests.webhook_receiver import Receiver, wait_for
@@ -41,9 +42,14 @@ def data_dir(tmp_path: Path) -> Path:
     return initialised(tmp_path / "data")
 
 
-@pytest.fixture(scope="module")
+def _shared_on_sqlite(fixture_name: str, config: pytest.Config) -> Literal["module", "function"]:
+    # On PostgreSQL every test's databases are dropped after it (tests/pg_cluster.py).
+    return "function" if SESSION.backend == "postgresql" else "module"
+
+
+@pytest.fixture(scope=_shared_on_sqlite)
 def untouched_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Shared by the refusal cases, which must leave it as it is."""
+    """Shared by the refusal cases, which must leave it as it is (on SQLite)."""
     return initialised(tmp_path_factory.mktemp("refusals") / "data")
 
 

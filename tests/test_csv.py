@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -18,6 +20,7 @@ from reliatic_appliance.cli.progress import ProgressBar
 from reliatic_appliance.services.asset_csv import EXPORT_COLUMNS, neutralise, restore
 from reliatic_appliance.storage.sqlite import connect
 from reliatic_appliance.storage.transactions import SqliteTenantTx
+from tests.pg_cluster import backend_env
 
 HEADER = "tag_number,name,asset_type,design_pressure_kpa,install_date,description"
 GOOD = [
@@ -57,7 +60,9 @@ class Cli:
 
     def __call__(self, *args: str) -> Run:
         self._capsys.readouterr()
-        status = main(["--data-dir", str(self.data_dir), *args])
+        # In this process the command reads os.environ: the data dir's backend goes there.
+        with patch.dict(os.environ, backend_env(self.data_dir)):
+            status = main(["--data-dir", str(self.data_dir), *args])
         captured = self._capsys.readouterr()
         return Run(status, captured.out, captured.err)
 
@@ -560,6 +565,7 @@ def test_the_progress_bar_draws_only_on_a_terminal() -> None:
     assert piped.getvalue() == ""
 
 
+@pytest.mark.sqlite_only(reason="holds a SQLite file's write lock from another connection")
 def test_an_import_that_cannot_get_the_write_lock_writes_nothing(
     cli: Cli, acme: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,6 +34,8 @@ from reliatic_appliance.storage.tenancy import TenantDatabases, migrate_file
 from reliatic_appliance.storage.transactions import SqliteTenantTx
 from reliatic_appliance.timefmt import utc_now
 
+pytestmark = pytest.mark.sqlite_only(reason="compares SQLite files and their triggers row by row")
+
 NOW = utc_now()
 TRIGGERS = "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY name"
 

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from reliatic_appliance.keys import TENANT_DBS
-from tests.conftest import Api, create_asset, events_of
+from tests.conftest import Api, create_asset, events_of, insert_row, tenant_sql
 
 PATH = "/api/v1/failure-modes"
 
@@ -22,13 +21,8 @@ async def create_fm(api: Api, asset_id: str, **fields: Any) -> dict[str, Any]:
 
 
 async def count_rows(api: Api, table: str) -> int:
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     # `table` is one of this file's literals, never input.
-    return int(
-        db.read_now(lambda tx: tx.conn.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone())[
-            "n"
-        ]
-    )
+    return int((await tenant_sql(api, f"SELECT COUNT(*) AS n FROM {table}"))[0]["n"])
 
 
 async def test_create_returns_every_field_and_location_and_emits_nothing(api: Api) -> None:
@@ -307,17 +301,10 @@ async def test_other_tenants_failure_mode_is_404(api: Api) -> None:
 
 async def insert_action(api: Api, failure_mode_id: str) -> str:
     """An action row pointing at the failure mode, written directly (actions are not ours)."""
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     at = "2026-01-01T00:00:00.000000Z"
-
-    def write(conn: Any) -> None:
-        conn.execute(
-            "INSERT INTO actions (id, title, priority, failure_mode_id, created_at, updated_at)"
-            " VALUES ('act_1', 'Re-inspect', 'high', ?, ?, ?)",
-            (failure_mode_id, at, at),
-        )
-
-    await db.write(lambda tx: write(tx.conn))
+    row = {"id": "act_1", "title": "Re-inspect", "priority": "high"}
+    row |= {"failure_mode_id": failure_mode_id, "created_at": at, "updated_at": at}
+    await insert_row(api, "actions", row)
     return "act_1"
 
 
@@ -333,11 +320,8 @@ async def test_delete_is_hard_204_and_detaches_actions(api: Api) -> None:
     assert (await api.delete(f"{PATH}/{fm['id']}")).status == 404
     listed = await (await api.get(PATH)).json()
     assert [f["id"] for f in listed["data"]] == [keep["id"]]
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    action = db.read_now(
-        lambda tx: tx.conn.execute(
-            "SELECT failure_mode_id, updated_at FROM actions WHERE id = ?", (action_id,)
-        ).fetchone()
+    (action,) = await tenant_sql(
+        api, "SELECT failure_mode_id, updated_at FROM actions WHERE id = ?", (action_id,)
     )
     # The action stays, detached, and an updated_since sync sees that it changed.
     assert action["failure_mode_id"] is None

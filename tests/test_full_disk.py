@@ -22,6 +22,10 @@ from tests.process import Server, cli, cli_json, start_server
 from tests.test_webhooks import ADMIN, FAST, subscribe
 from tests.webhook_receiver import Receiver
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="SQLITE_FULL and locked SQLite files; PostgreSQL's disk is the database server's"
+)
+
 BODY = {"name": "Pump", "asset_type": "rotating"}
 UNLIMITED_PAGES = 4294967294
 
@@ -170,6 +174,7 @@ def test_a_full_filesystem_answers_503_and_writes_resume_when_space_is_freed(
 
 HOLD_LOCK = """
 import sqlite3, sys
+
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)

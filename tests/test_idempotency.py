@@ -15,7 +15,15 @@ from aiohttp.test_utils import TestClient
 from reliatic_appliance import ports as store
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import SCHEDULER, TENANT_DBS
-from tests.conftest import ASSET, Api, create_asset, events_of, make_settings, open_api
+from tests.conftest import (
+    ASSET,
+    Api,
+    create_asset,
+    events_of,
+    make_settings,
+    open_api,
+    tenant_sql,
+)
 from tests.process import cli, cli_json, start_server
 from tests.test_actions_api import create_action
 from tests.test_webhooks import ADMIN, Clock
@@ -29,8 +37,7 @@ async def count_assets(api: Api) -> int:
 
 
 async def records(api: Api) -> list[dict[str, Any]]:
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM idempotency_keys")))
+    return await tenant_sql(api, "SELECT * FROM idempotency_keys")
 
 
 async def test_a_retry_replays_the_first_response_without_redoing_the_work(api: Api) -> None:
@@ -171,7 +178,6 @@ async def test_public_and_read_operations_ignore_the_header(api: Api) -> None:
 async def test_a_record_left_in_progress_by_a_crash_is_redone(api: Api) -> None:
     """`in_progress` is only left behind when the work never committed (the `applied`
     mark commits with it), so the retry does the work."""
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
     first = await api.post("/api/v1/assets", json=ASSET, headers=KEY)
     asset_id = (await first.json())["data"]["id"]
     assert (await api.delete(f"/api/v1/assets/{asset_id}")).status == 200
@@ -181,13 +187,13 @@ async def test_a_record_left_in_progress_by_a_crash_is_redone(api: Api) -> None:
     other = {**ASSET, "tag_number": "V-200"}
     claim = {"Idempotency-Key": "crashed"}
     assert (await api.post("/api/v1/assets", json=other, headers=claim)).status == 201
-    await db.write(
-        lambda tx: tx.conn.execute(
-            "UPDATE idempotency_keys SET state = 'in_progress', status = NULL WHERE idem_key = ?",
-            ("crashed",),
-        )
+    await tenant_sql(
+        api,
+        "UPDATE idempotency_keys SET state = 'in_progress', status = NULL WHERE idem_key = ?",
+        ("crashed",),
+        write=True,
     )
-    await db.write(lambda tx: tx.conn.execute("DELETE FROM assets WHERE tag_number = 'V-200'"))
+    await tenant_sql(api, "DELETE FROM assets WHERE tag_number = 'V-200'", write=True)
     retry = await api.post("/api/v1/assets", json=other, headers=claim)
     assert retry.status == 201
     assert "Idempotent-Replayed" not in retry.headers
@@ -198,11 +204,8 @@ async def test_work_committed_but_response_lost_is_a_conflict_not_a_second_run(
 ) -> None:
     response = await api.post("/api/v1/assets", json=ASSET, headers=KEY)
     assert response.status == 201
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    await db.write(
-        lambda tx: tx.conn.execute(
-            "UPDATE idempotency_keys SET state = 'applied', status = NULL, body = NULL"
-        )
+    await tenant_sql(
+        api, "UPDATE idempotency_keys SET state = 'applied', status = NULL, body = NULL", write=True
     )
     retry = await api.post("/api/v1/assets", json=ASSET, headers=KEY)
     assert retry.status == 409
@@ -219,11 +222,8 @@ async def test_the_work_is_marked_applied_in_its_own_transaction(api: Api) -> No
 
     async def spy(fn: Callable[..., Any], **options: Any) -> Any:
         result = await original(fn, **options)
-        seen.extend(r["state"] for r in db.read_now(lambda tx: store_rows(tx.conn)))
+        seen.extend(r["state"] for r in await tenant_sql(api, "SELECT state FROM idempotency_keys"))
         return result
-
-    def store_rows(conn: Any) -> list[dict[str, Any]]:
-        return list(conn.execute("SELECT state FROM idempotency_keys"))
 
     db.write = spy  # type: ignore[method-assign]
     try:
@@ -288,3 +288,28 @@ def test_a_replay_survives_a_restart(tmp_path: Path) -> None:
 async def test_without_the_header_nothing_is_recorded(api: Api) -> None:
     await create_asset(api)
     assert await records(api) == []
+
+
+async def test_one_key_sent_to_two_servers_at_once_does_the_work_once(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    """Two servers on one store (two nodes on PostgreSQL, two processes on one data dir):
+    each single-flights only its own requests, so the record itself must hold the other's."""
+    settings = make_settings(data_dir)
+    first = await open_api(await aiohttp_client(create_app(settings)), [])
+    other = await aiohttp_client(create_app(settings))
+    second = Api(client=other, tenant=first.tenant, key=first.key, key_id=first.key_id)
+
+    async def both(n: int) -> list[tuple[int, Any]]:
+        headers = {"Idempotency-Key": f"race-{n}"}
+        body = {**ASSET, "tag_number": f"RACE-{n}"}
+        responses = await asyncio.gather(
+            first.post("/api/v1/assets", json=body, headers=headers),
+            second.post("/api/v1/assets", json=body, headers=headers),
+        )
+        return [(r.status, await r.json()) for r in responses]
+
+    for one, two in await asyncio.gather(*(both(n) for n in range(10))):
+        assert one[0] == two[0] == 201, (one, two)
+        assert one[1]["data"] == two[1]["data"]
+    assert await count_assets(first) == 10

@@ -50,9 +50,7 @@ async def create_inspection(api: Api, asset_id: str, **fields: Any) -> dict[str,
 async def written(api: Api) -> tuple[int, int]:
     """(inspection rows, event rows) of the api's tenant."""
     db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    return db.read_now(lambda tx: tx.inspections.count_all()), db.read_now(
-        lambda tx: tx.events.count_events()
-    )
+    return await db.read(lambda tx: (tx.inspections.count_all(), tx.events.count_events()))
 
 
 async def error_of(response: Any, status: int) -> dict[str, Any]:

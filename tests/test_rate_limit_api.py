@@ -132,3 +132,27 @@ async def test_every_response_has_rate_headers(limited: TestClient) -> None:
         response = await limited.get(path, headers=headers)
         for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
             assert name in response.headers, (path, name)
+
+
+async def test_with_nodes_set_each_node_admits_its_share_and_the_sum_holds(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    """SPEC §11: two nodes on one database, `[rate_limit] nodes = 2`, a key limited to 5 per
+    minute: each node admits 2 (5 // 2), so however the requests are spread, at most 4 of 12
+    pass, within the key's 5."""
+    env = {
+        "RELIATIC_RATE_LIMIT_DEFAULT_PER_MINUTE": "5",
+        "RELIATIC_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE": "3",
+        "RELIATIC_RATE_LIMIT_NODES": "2",
+    }
+    first = await aiohttp_client(create_app(make_settings(data_dir, env)))
+    second = await aiohttp_client(create_app(make_settings(data_dir, env)))
+    key = await make_key(first)
+    statuses = []
+    for n in range(12):
+        response = await (first, second)[n % 2].get("/api/v1/assets", headers=auth(key))
+        assert response.headers["X-RateLimit-Limit"] == "2"  # this node's share
+        statuses.append(response.status)
+    assert statuses == [200, 200, 200, 200] + [429] * 8
+    # Unauthenticated traffic too: 3 // 2 = 1 per node.
+    assert [(await first.get("/healthz")).status for _ in range(2)] == [200, 429]

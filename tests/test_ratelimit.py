@@ -173,3 +173,26 @@ def test_flood_of_addresses_stays_bounded_in_count_and_memory() -> None:
     assert after_200k <= 1.2 * after_20k, (after_20k, after_200k)
     assert not rl.peek(keys[-1], 1).allowed  # the newest bucket is still tracked
     assert rl.peek(keys[0], 1).allowed  # the oldest was evicted
+
+
+@pytest.mark.parametrize(
+    ("limit", "nodes", "share"),
+    [
+        pytest.param(100, 1, 100, id="one-node-the-whole-limit"),
+        pytest.param(100, 2, 50, id="halves"),
+        pytest.param(100, 3, 33, id="floored-so-the-sum-holds"),
+        pytest.param(5, 2, 2, id="small-limit-floored"),
+        pytest.param(1, 4, 1, id="never-zero"),
+    ],
+)
+def test_each_node_admits_its_share_of_the_limit(limit: int, nodes: int, share: int) -> None:
+    rls = [limiter(FakeClock(), nodes=nodes) for _ in range(nodes)]
+    admitted = sum(rl.hit("key", limit).allowed for _ in range(limit * 2) for rl in rls)
+    assert admitted == share * nodes
+    assert rls[0].peek("key", limit).limit == share
+    assert admitted <= limit or share == 1  # the sum holds, unless the limit < nodes
+
+
+def test_nodes_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="nodes"):
+        FixedWindowLimiter(nodes=0)

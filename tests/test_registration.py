@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from reliatic_appliance.keys import TENANT_DBS
 from reliatic_appliance.services import audit, users
 from reliatic_appliance.services.paging import PageRequest
+from tests import rawsql
 from tests.sessions_support import (
     COOKIE,
     PASSWORD,
@@ -184,9 +185,8 @@ async def test_user_and_session_acts_are_audited_without_a_secret(panel: Panel) 
     assert check.ok
     control_entries = [e for e in entries if e["chain"] == "control"]
     assert check.chains[0].checked == len(control_entries) + 1  # + the logout
-    last = panel.control.read_now(
-        lambda tx: tx.conn.execute(
-            "SELECT actor, action FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+    table = rawsql.control_table(panel.control, "audit_log")
+    last = await rawsql.row(
+        panel.control, f"SELECT actor, action FROM {table} ORDER BY seq DESC LIMIT 1"
     )
     assert last == {"actor": admin_id, "action": "session.logout"}

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from reliatic_appliance.keys import TENANT_DBS
-from tests.conftest import Api, create_asset, events_of
+from tests.conftest import Api, create_asset, events_of, tenant_sql
 
 PATH = "/api/v1/risk-assessments"
 
@@ -31,10 +30,7 @@ async def event_types(api: Api) -> list[str]:
 
 
 async def count_assessments(api: Api) -> int:
-    db = await api.client.app[TENANT_DBS].get(api.tenant["id"])
-    row = db.read_now(
-        lambda tx: tx.conn.execute("SELECT COUNT(*) AS n FROM risk_assessments").fetchone()
-    )
+    (row,) = await tenant_sql(api, "SELECT COUNT(*) AS n FROM risk_assessments")
     return int(row["n"])
 
 

@@ -124,6 +124,7 @@ def test_selftest_against_a_stopped_service_fails_at_the_first_step(
     assert "selftest" not in cli(data_dir, "tenant", "list").stdout
 
 
+@pytest.mark.sqlite_only(reason="checks that the tenant's SQLite file is gone")
 async def test_only_selftest_tenants_can_be_removed(tmp_path: Path) -> None:
     control = open_control(tmp_path)
     try:

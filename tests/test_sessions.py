@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import CONTROL_DB, PASSWORD_HASHER
 from reliatic_appliance.services import api_keys, tenants, users
+from tests import rawsql
 from tests.conftest import ASSET, make_settings
 from tests.sessions_support import (
     COOKIE,
@@ -61,7 +62,7 @@ async def test_json_login_answers_the_user_a_csrf_token_and_a_strict_cookie(pane
     token = morsel.value
     assert len(token) >= 22  # >= 128 bits of URL-safe base64 (it is 256)
     # Stored only as its SHA-256.
-    rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
+    rows = await rawsql.rows(panel.control, "SELECT * FROM sessions")
     assert [r["token_hash"] for r in rows] == [hashlib.sha256(token.encode()).digest()]
     assert token not in repr(rows)
 
@@ -156,7 +157,7 @@ async def test_logout_needs_csrf_and_ends_the_session_on_the_server(panel: Panel
     after = await session.request("GET", "/api/v1/assets")
     assert after.status == 401
     assert (await after.json())["error"] == "unauthorized"
-    rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
+    rows = await rawsql.rows(panel.control, "SELECT * FROM sessions")
     assert rows == []
 
 
@@ -210,7 +211,7 @@ async def test_disabling_a_user_ends_its_sessions(panel: Panel) -> None:
     await users.disable_user(panel.control, panel.admin["id"], tenant_id=None, by=TEST, now=START)
     assert (await session.request("GET", "/api/v1/assets")).status == 401
     assert (await other.request("GET", "/api/v1/assets")).status == 401
-    rows = panel.control.read_now(lambda tx: list(tx.conn.execute("SELECT * FROM sessions")))
+    rows = await rawsql.rows(panel.control, "SELECT * FROM sessions")
     assert rows == []
 
 
@@ -279,9 +280,8 @@ async def test_admin_session_can_create_a_key_that_then_works(panel: Panel) -> N
     )
     assert response.status == 201, await response.text()
     key = (await response.json())["data"]["key"]
-    stored = panel.control.read_now(
-        lambda tx: tx.conn.execute("SELECT created_by FROM api_keys").fetchone()
-    )
+    stored = await rawsql.row(panel.control, "SELECT created_by FROM api_keys")
+    assert stored is not None
     assert stored["created_by"] == panel.admin["id"]
     used = await panel.client.get("/api/v1/assets", headers={"Authorization": f"Bearer {key}"})
     assert used.status == 200

@@ -502,3 +502,21 @@ def test_settings_are_frozen() -> None:
     s = load()
     with pytest.raises(ValidationError):
         s.server.port = 1  # type: ignore[misc]
+
+
+def test_postgresql_settings_need_a_dsn_and_keep_it_secret() -> None:
+    with pytest.raises(SettingsError, match="needs dsn"):
+        load(env={"RELIATIC_STORAGE_BACKEND": "postgresql"})
+    dsn = "postgresql://app:pw-secret@db/reliatic"
+    s = load(env={"RELIATIC_STORAGE_BACKEND": "postgresql", "RELIATIC_STORAGE_DSN": dsn})
+    assert s.storage.dsn == dsn and s.storage.admin_dsn is None
+    dump = redacted_dump(s)
+    assert dump["storage"]["dsn"] == "********" and "pw-secret" not in json.dumps(dump)
+    with pytest.raises(SettingsError, match="schedule pg_dump"):
+        load(
+            env={
+                "RELIATIC_STORAGE_BACKEND": "postgresql",
+                "RELIATIC_STORAGE_DSN": dsn,
+                "RELIATIC_BACKUP_INTERVAL_MINUTES": "60",
+            }
+        )

@@ -18,6 +18,8 @@ import pytest
 from reliatic_appliance.storage.sqlite import Database, connect
 from reliatic_appliance.storage.transactions import SqliteTenantTx
 
+pytestmark = pytest.mark.sqlite_only(reason="the SQLite writer thread and its group commit")
+
 TABLE = "CREATE TABLE IF NOT EXISTS notes (n INTEGER PRIMARY KEY)"
 
 

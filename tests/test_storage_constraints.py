@@ -15,6 +15,10 @@ from reliatic_appliance.storage.assets import SqliteAssets
 from reliatic_appliance.storage.sqlite import connect
 from reliatic_appliance.storage.tenancy import migrate_file
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="the SQLite store's own constraint mapping, on an apsw connection"
+)
+
 
 def asset(asset_id: str, tag: str, **changes: Any) -> dict[str, Any]:
     return {

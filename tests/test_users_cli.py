@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from reliatic_appliance.app import create_app
 from tests.conftest import make_settings
+from tests.pg_cluster import backend_env
 from tests.process import CLI, cli, cli_json
 
 PASSWORD = "correct horse battery staple"
@@ -175,7 +176,11 @@ def _on_a_terminal(data_dir: Path, answers: list[str], *args: str) -> tuple[int,
     """Run `reliatic user create` on a pseudo-terminal, typing `answers` at its prompts."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: its stdin, stdout and controlling terminal are the pty
-        os.execv(CLI[0], [*CLI, "--data-dir", str(data_dir), "user", "create", *args])
+        os.execve(
+            CLI[0],
+            [*CLI, "--data-dir", str(data_dir), "user", "create", *args],
+            {**os.environ, **backend_env(data_dir)},
+        )
     output = b""
     pending = list(answers)
     answered = 0

@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestServer
 
 from reliatic_appliance.storage.sqlite import connect
 from reliatic_appliance.storage.tenancy import tenant_file
+from tests.pg_cluster import SESSION, backend_env
 from tests.process import Server, cli, cli_json, start_server
 from tests.test_webhooks import verify
 from tests.webhook_receiver import Received, Receiver, wait_for
@@ -107,17 +108,26 @@ async def write_until_killed(server: Server, key: str) -> list[str]:
 
 def outbox_after_the_kill(data_dir: Path, tenant_id: str) -> dict[str, Any]:
     """What the dead server left on disk: events, and the outbox rows still to be sent."""
-    conn = connect(tenant_file(data_dir, tenant_id))
-    try:
-        events = {
-            row["resource_id"]: row["id"]
-            for row in conn.execute(
-                "SELECT id, resource_id FROM events WHERE type = 'asset.created'"
-            )
-        }
-        rows = list(conn.execute("SELECT event_id, status, lease_owner FROM webhook_deliveries"))
-    finally:
-        conn.close()
+    events_sql = "SELECT id, resource_id FROM events WHERE type = 'asset.created'"
+    outbox_sql = "SELECT event_id, status, lease_owner FROM webhook_deliveries"
+    if SESSION.backend == "postgresql":
+        import psycopg  # the optional extra: only on this backend
+        from psycopg.rows import dict_row
+
+        dsn = backend_env(data_dir)["RELIATIC_STORAGE_DSN"]
+        with psycopg.connect(dsn, row_factory=dict_row) as pg, pg.transaction():
+            # The server's role under row level security: the tenant's rows, as it sees them.
+            pg.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant_id,))
+            found = pg.execute(events_sql).fetchall()
+            rows = pg.execute(outbox_sql).fetchall()
+    else:
+        conn = connect(tenant_file(data_dir, tenant_id))
+        try:
+            found = list(conn.execute(events_sql))
+            rows = list(conn.execute(outbox_sql))
+        finally:
+            conn.close()
+    events = {row["resource_id"]: row["id"] for row in found}
     return {
         "events": events,
         "outbox": {row["event_id"] for row in rows},

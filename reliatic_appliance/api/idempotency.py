@@ -13,7 +13,10 @@ A client that timed out retries with the same key; the server must not do the wo
   restart. A different request with that key: 409 `conflict`. Records older than 24 h are
   ignored and purged by the scheduler's housekeeping.
 - Concurrency: a second request with a key whose first request is still running waits for
-  it (`api/inflight.py`), then gets the replay. The work runs once.
+  it (`api/inflight.py`), then gets the replay. The work runs once. On several nodes
+  (SPEC §11) the first may run on another one: the work's transaction checks the record
+  under the tenant's write lock (`services.idempotency.check_free`), and the one that lost
+  waits for the winner's response and replays it.
 - Which outcomes are kept: every response below 500, 4xx included (as Stripe does: the same
   request gets the same answer). A 5xx (or 503 busy/full disk) is not kept when no work was
   committed, so the client may retry with the same key.
@@ -28,10 +31,12 @@ A client that timed out retries with the same key; the server must not do the wo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -57,6 +62,12 @@ KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
 _KEY = re.compile(KEY_PATTERN)
 # Response headers that belong to the stored response; the rest are per request.
 _KEPT_HEADERS = ("Content-Type", "Location", "ETag", "Cache-Control")
+# How long a request waits for another node's request with its key to store its response
+# (that one's work has committed; only the response's write is left): 3 s in 50 ms steps,
+# for an `applied` record younger than the window (older ones are responses lost).
+_WAIT_FOR_OTHER_STEPS = 60
+_WAIT_FOR_OTHER_STEP_SECONDS = 0.05
+_OTHER_NODE_WINDOW = timedelta(seconds=60)
 
 
 def applies_to(op: Operation) -> bool:
@@ -97,6 +108,22 @@ def _replay(record: dict[str, Any], box: SecretBox) -> web.Response:
     return web.Response(status=record["status"], body=body or None, headers=headers)
 
 
+async def _settled(call: Call, db: TenantDb, principal: str, key: str) -> dict[str, Any] | None:
+    """The key's record; one `applied` a moment ago may be another node's request whose
+    work has committed and whose response is being stored, so that one is waited for (a
+    little while) rather than taken at once for a response lost in a crash."""
+    clock = call.request.app[CLOCK]
+    record = await idempotency.find(db, principal, key, now=clock())
+    for _ in range(_WAIT_FOR_OTHER_STEPS):
+        if record is None or record["state"] != idempotency.APPLIED:
+            break
+        if record["created_at"] < format_ts(clock() - _OTHER_NODE_WINDOW):
+            break  # too old to be a request still running: its response was lost
+        await asyncio.sleep(_WAIT_FOR_OTHER_STEP_SECONDS)
+        record = await idempotency.find(db, principal, key, now=clock())
+    return record
+
+
 def _conflict(message: str, detail: str) -> Conflict:
     return Conflict(message, [{"field": HEADER, "message": detail}])
 
@@ -128,6 +155,9 @@ class _Record:
         self.db = db
         self.box = box
         self.claim = claim
+
+    def check_free(self, tx: TenantTx) -> None:
+        idempotency.check_free(tx, self.claim)
 
     def mark_applied(self, tx: TenantTx) -> None:
         idempotency.mark_applied(tx, self.claim)
@@ -174,7 +204,7 @@ async def _run_keyed(op: Operation, call: Call, handler: Handler, key: str) -> w
     path = call.request.path
     async with app[IDEMPOTENCY_INFLIGHT].hold((principal.tenant_id, principal.actor, key)):
         now = app[CLOCK]()
-        record = await idempotency.find(db, principal.actor, key, now=now)
+        record = await _settled(call, db, principal.actor, key)
         if record is not None:
             _check_reuse(record, fingerprint, op, path)
             if record["state"] == idempotency.DONE:
@@ -183,11 +213,25 @@ async def _run_keyed(op: Operation, call: Call, handler: Handler, key: str) -> w
         claim = idempotency.Claim(
             principal.actor, key, op.method, path, fingerprint, format_ts(now)
         )
-        return await _run_once(call, handler, _Record(db, app[SECRET_BOX], claim))
+        try:
+            return await _run_once(call, handler, _Record(db, app[SECRET_BOX], claim))
+        except idempotency.TakenElsewhere:
+            pass
+        # Another node's request with this key got there first: answer with its response.
+        record = await _settled(call, db, principal.actor, key)
+        if record is None:  # purged meanwhile: nothing to replay, and nothing done twice
+            raise _conflict(
+                "Another request with this Idempotency-Key was running; retry it.",
+                "another request with this key was running",
+            )
+        _check_reuse(record, fingerprint, op, path)
+        return _replay(record, app[SECRET_BOX])
 
 
 async def _run_once(call: Call, handler: Handler, record: _Record) -> web.StreamResponse:
-    # The `applied` mark rides in the work's own transaction: no trip of its own.
+    # The `applied` mark rides in the work's own transaction: no trip of its own. The
+    # check before the work is what holds a request with this key on another node.
+    call.guards.before.append(record.check_free)
     call.guards.after.append(record.mark_applied)
     try:
         response = await handler(call)

@@ -2,8 +2,10 @@
 
 Used by `api/idempotency.py` so that two concurrent requests with one Idempotency-Key do the
 work once: the second waits for the first to finish, then finds its stored response and
-replays it. One process serves the API (SPEC §1), so an in-memory registry is enough; it
-holds an entry only while a request runs, so memory stays bounded.
+replays it. This holds the requests of one process; with several nodes on one PostgreSQL
+database (SPEC §11) the record, checked in the work's transaction, holds the others
+(`services/idempotency.py`). It holds an entry only while a request runs, so memory stays
+bounded.
 """
 
 from __future__ import annotations

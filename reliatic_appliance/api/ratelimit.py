@@ -12,6 +12,11 @@ window, and an attacker able to do that already gets a fresh quota with every ne
 Give API keys and client addresses separate limiters, so a flood of addresses cannot evict
 the keys' windows.
 
+Several API nodes on one database (SPEC §11) keep their windows in memory each, so a limiter
+built with ``nodes`` admits ``limit // nodes`` (at least 1) per window: the sum over the nodes
+stays within the limit however a load balancer spreads a client's requests. The headers then
+describe this node's share, which is what this node enforces.
+
 Single-threaded by design: it runs on the event loop and never awaits, so no lock is needed.
 """
 
@@ -54,6 +59,7 @@ class FixedWindowLimiter:
         "_clock",
         "_counts",
         "_max_tracked",
+        "_nodes",
         "_order",
         "_window",
         "_window_end",
@@ -61,14 +67,22 @@ class FixedWindowLimiter:
     )
 
     def __init__(
-        self, *, window_seconds: int = 60, max_tracked: int = 100_000, clock: Clock = time.time
+        self,
+        *,
+        window_seconds: int = 60,
+        max_tracked: int = 100_000,
+        nodes: int = 1,
+        clock: Clock = time.time,
     ) -> None:
         if window_seconds < 1:
             raise ValueError("window_seconds must be >= 1")
         if max_tracked < 1:
             raise ValueError("max_tracked must be >= 1")
+        if nodes < 1:
+            raise ValueError("nodes must be >= 1")
         self._window = window_seconds
         self._max_tracked = max_tracked
+        self._nodes = nodes
         self._clock = clock
         # Empty range, so the first call opens the current window.
         self._window_start = 0
@@ -93,6 +107,11 @@ class FixedWindowLimiter:
     def __len__(self) -> int:
         return len(self._counts)
 
+    def share(self, limit: int) -> int:
+        """What this node admits of ``limit`` (module doc): floored so the nodes' sum never
+        exceeds it, but never 0, which would refuse every request."""
+        return limit if self._nodes == 1 else max(1, limit // self._nodes)
+
     def hit(self, bucket: str, limit: int) -> RateDecision:
         """Count one request of ``bucket`` and decide it against ``limit`` per window.
 
@@ -101,6 +120,7 @@ class FixedWindowLimiter:
         """
         if limit < 0:
             raise ValueError("limit must be >= 0")
+        limit = self.share(limit)
         now = self._now()
         counts = self._counts
         count = counts.get(bucket, 0) + 1
@@ -117,6 +137,7 @@ class FixedWindowLimiter:
         would pass, ``remaining`` how many still would."""
         if limit < 0:
             raise ValueError("limit must be >= 0")
+        limit = self.share(limit)
         now = self._now()
         count = self._counts.get(bucket, 0)
         return self._decide(count, limit, now, count < limit)

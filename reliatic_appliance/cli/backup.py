@@ -58,6 +58,7 @@ def register(
 
 
 async def run_backup(ctx: CliContext, args: argparse.Namespace) -> int:
+    ctx.require_sqlite("backup")
     ctx.require_initialised()
     bar = ProgressBar("backup", total=0, unit="pages")
     began = time.monotonic()
@@ -97,6 +98,7 @@ async def run_backup(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def run_restore(ctx: CliContext, args: argparse.Namespace) -> int:
+    ctx.require_sqlite("restore")
     try:
         result = backups.restore_backup(Path(args.source), ctx.data_dir)
     except backups.BackupError as exc:
@@ -114,6 +116,7 @@ async def run_restore(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def run_check(ctx: CliContext, args: argparse.Namespace) -> int:
+    ctx.require_sqlite("check")
     target = Path(args.backup) if args.backup else ctx.data_dir
     try:
         found = backups.check_backup(target) if args.backup else backups.check_data_dir(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -21,7 +22,15 @@ from reliatic_appliance.settings import (
     Origin,
     Settings,
 )
-from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, open_control
+from reliatic_appliance.storage.backends import (
+    POSTGRESQL_FILE_COMMAND,
+    OpenStorage,
+    StorageUnusable,
+    is_postgresql,
+    open_storage,
+)
+from reliatic_appliance.storage.layout import master_key_file
+from reliatic_appliance.storage.tenancy import control_file
 
 
 class CliError(Exception):
@@ -41,30 +50,56 @@ class CliContext:
         return self.settings.data_dir
 
     def require_initialised(self) -> None:
-        if not control_file(self.data_dir).exists():
+        # On PostgreSQL the data dir still holds secret/ (the master key seals webhook
+        # secrets); control.db there is not used.
+        marker = (
+            master_key_file(self.data_dir)
+            if is_postgresql(self.settings)
+            else control_file(self.data_dir)
+        )
+        if not marker.exists():
             hint = init_hint(self.data_dir, euid=os.geteuid())
             raise CliError(f"{self.data_dir} is not initialised; {hint}")
 
+    def require_sqlite(self, command: str) -> None:
+        """Refuse a command that works on the data dir's SQLite files (backup, restore,
+        check) when the data lives in PostgreSQL."""
+        if is_postgresql(self.settings):
+            raise CliError(POSTGRESQL_FILE_COMMAND.format(command=command))
+
+    @asynccontextmanager
+    async def _storage(self) -> AsyncIterator[OpenStorage]:
+        postgresql = is_postgresql(self.settings)
+        try:
+            # PostgreSQL: off the loop, it connects and migrates. SQLite: on it, where its
+            # read connection will be used.
+            if postgresql:
+                storage = await asyncio.to_thread(open_storage, self.settings)
+            else:
+                storage = open_storage(self.settings)
+        except StorageUnusable as exc:
+            raise CliError(str(exc)) from None
+        try:
+            yield storage
+        finally:
+            if postgresql:
+                await asyncio.to_thread(storage.close)
+            else:
+                storage.close()
+
     @asynccontextmanager
     async def control(self) -> AsyncIterator[ControlDb]:
-        """control.db, migrated, for the length of one command."""
+        """The control data (SQLite: control.db), migrated, for the length of one command."""
         self.require_initialised()
-        db = open_control(self.data_dir, busy_timeout_ms=self.settings.storage.busy_timeout_ms)
-        try:
-            yield db
-        finally:
-            db.close()
+        async with self._storage() as storage:
+            yield storage.control
 
     @asynccontextmanager
     async def tenant_files(self) -> AsyncIterator[TenantDirectory]:
-        """Every tenant's file, each opened (and migrated) on first use, for one command."""
-        databases = TenantDatabases(
-            self.data_dir, busy_timeout_ms=self.settings.storage.busy_timeout_ms
-        )
-        try:
-            yield databases
-        finally:
-            databases.close()
+        """Every tenant's data (SQLite: its file, opened and migrated on first use), for the
+        length of one command."""
+        async with self._storage() as storage:
+            yield storage.tenants
 
     def emit(self, payload: Any, lines: Sequence[str] | str) -> None:
         """Print `payload` as JSON with --json, else the human-readable lines."""

@@ -27,6 +27,7 @@ from reliatic_appliance.cli import (
     key,
     selftest,
     serve,
+    storage_copy,
     tenant,
     user,
     webhook,
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         backup,
         assets_csv,
         selftest,
+        storage_copy,
     )
     for module in modules:
         module.register(sub, common)

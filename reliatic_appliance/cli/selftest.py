@@ -57,10 +57,14 @@ from reliatic_appliance.services.target_grants import (
     write_grant,
 )
 from reliatic_appliance.settings import ENV_DATA_DIR, SYSTEM_DATA_DIR
+from reliatic_appliance.storage.backends import (
+    OpenStorage,
+    StorageUnusable,
+    is_postgresql,
+    open_storage,
+)
 from reliatic_appliance.storage.layout import master_key_file
-from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, open_control
-from reliatic_appliance.storage.transactions import SqliteControlTx
+from reliatic_appliance.storage.tenancy import control_file
 from reliatic_appliance.timefmt import format_ts, utc_now
 from reliatic_appliance.tlscert import make_self_signed, server_context
 
@@ -289,8 +293,9 @@ async def _run_steps(
         await report.step("GET /readyz", lambda: expect("GET", "/readyz", 200))
         await report.step("data dir is usable", lambda: _check_data_dir(data_dir))
         _become_owner(data_dir)
-        control_db = await report.step("open control.db", lambda: _open_control(ctx, data_dir))
-        databases = TenantDatabases(data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
+        opening = "open PostgreSQL" if is_postgresql(ctx.settings) else "open control.db"
+        storage = await report.step(opening, lambda: _open_storage(ctx))
+        control_db, databases = storage.control, storage.tenants
         slug = f"selftest-{secrets.token_hex(4)}"
         who = cli_who()
         webhook_id: str | None = None
@@ -373,9 +378,8 @@ async def _run_steps(
                     lambda: _logged(db, row["id"], got["delivery_id"]),
                 )
         finally:
-            databases.close()
             await _clean_up(report, control_db, data_dir, slug, webhook_id)
-            control_db.close()
+            await asyncio.to_thread(storage.close)
 
 
 _ASSET = {
@@ -409,8 +413,13 @@ async def _check_data_dir(data_dir: Path) -> None:
             )
 
 
-async def _open_control(ctx: CliContext, data_dir: Path) -> Database[SqliteControlTx]:
-    return open_control(data_dir, busy_timeout_ms=ctx.settings.storage.busy_timeout_ms)
+async def _open_storage(ctx: CliContext) -> OpenStorage:
+    try:
+        if is_postgresql(ctx.settings):
+            return await asyncio.to_thread(open_storage, ctx.settings)
+        return open_storage(ctx.settings)
+    except StorageUnusable as exc:
+        raise StepFailed(str(exc)) from None
 
 
 def _secret_box(data_dir: Path) -> SecretBox:

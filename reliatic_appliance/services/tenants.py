@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
 from pathlib import Path
@@ -12,16 +11,10 @@ from reliatic_appliance.errors import Conflict, NotFound, ValidationError
 from reliatic_appliance.ids import new_id
 from reliatic_appliance.ports import ControlDb, ControlTx
 from reliatic_appliance.services.audit import Who, record_control
-from reliatic_appliance.storage.tenancy import migrate_file, tenant_file
 from reliatic_appliance.timefmt import format_ts
 
 Row = dict[str, Any]
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-
-def _remove_database_file(path: Path) -> None:
-    for name in (str(path), f"{path}-wal", f"{path}-shm"):
-        Path(name).unlink(missing_ok=True)
 
 
 def public_view(row: Row) -> Row:
@@ -57,9 +50,10 @@ async def create_tenant(
         "rate_limit_per_minute": rate_limit_per_minute,
         "created_at": format_ts(now),
     }
-    # The file first: a tenant row must never point at a file that does not exist.
-    path = tenant_file(data_dir, tenant_id)
-    await asyncio.to_thread(migrate_file, path, "tenant")
+    # Its storage first (SQLite: the file): a tenant row must never point at nothing.
+    # `data_dir` is not needed for it: the control database knows where (or whether) a
+    # tenant's own storage lives; the parameter stays for the callers.
+    await control.provision_tenant(tenant_id)
 
     def write(tx: ControlTx) -> Row:
         if tx.control.tenant_by_slug(slug) is not None:
@@ -80,7 +74,7 @@ async def create_tenant(
     try:
         row = await control.write(write)
     except BaseException:
-        await asyncio.to_thread(_remove_database_file, path)
+        await control.discard_tenant(tenant_id)
         raise
     return public_view(row)
 
@@ -133,7 +127,8 @@ THROWAWAY_SLUG = re.compile(r"^selftest-[0-9a-f]{8}$")
 async def remove_throwaway_tenant(
     control: ControlDb, data_dir: Path, slug: str, *, now: datetime
 ) -> None:
-    """Remove a selftest tenant: its keys, audit chain and row, then its database file.
+    """Remove a selftest tenant: its keys, audit chain and row, then its data (SQLite: its
+    database file; PostgreSQL: its rows).
 
     Refused for any other slug. Disabled first, in its own transaction, so a running server
     stops claiming its deliveries and refuses its keys before the rows and the file go; the
@@ -146,4 +141,4 @@ async def remove_throwaway_tenant(
     at = format_ts(now)
     await control.write(lambda tx: tx.control.disable_tenant(tenant["id"], at))
     await control.write(lambda tx: tx.control.delete_tenant(tenant["id"]))
-    await asyncio.to_thread(_remove_database_file, tenant_file(data_dir, tenant["id"]))
+    await control.discard_tenant(tenant["id"])

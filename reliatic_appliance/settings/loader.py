@@ -317,5 +317,9 @@ def load_settings_traced(
                 origins[f"{section}.{key}"] = Origin(kind, None if kind == "flag" else source)
         # Every value already passed; only checks across keys can fail here.
         sections[section] = _validate(section, merged, partial=False)
-    settings = Settings.model_validate({"data_dir": data_dir, **sections})
+    try:
+        settings = Settings.model_validate({"data_dir": data_dir, **sections})
+    except ValidationError as exc:  # a check across sections
+        reasons = "; ".join(_reason(err["msg"]) for err in exc.errors())
+        raise SettingsError(_one_line(reasons)) from None
     return Traced(settings, MappingProxyType(origins))

@@ -9,7 +9,7 @@ a DSN that holds a password, the contents of a private key. A *path* to a key fi
 file's owner and mode protect it, and an operator needs to see which file is used). A secret
 setting says so with ``Field(..., json_schema_extra=SECRET)``; ``redacted_dump``, which every
 display of the settings goes through (``reliatic config show``, logs), masks its value.
-None exists yet; the first (``[storage] dsn``, SPEC §11) must carry the marker.
+``[storage] dsn`` and ``admin_dsn`` are (SPEC §11: a PostgreSQL DSN can hold a password).
 
 Reading the options from a file, the environment and flags is ``loader.py``'s job.
 """
@@ -117,6 +117,15 @@ class RateLimitSettings(BaseModel):
             "keys and addresses appear (§4)."
         ),
     )
+    nodes: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description=(
+            "API nodes serving one PostgreSQL database behind a load balancer: each admits "
+            "limit / nodes (at least 1) per window, so the sum across nodes holds (§11)."
+        ),
+    )
 
 
 class WebhookSettings(BaseModel):
@@ -192,6 +201,41 @@ class StorageSettings(BaseModel):
         le=600_000,
         description="How long SQLite waits for a lock before the request fails with 503 (§8).",
     )
+    backend: Literal["sqlite", "postgresql"] = Field(
+        default="sqlite",
+        description=(
+            "Where the data lives: sqlite (files in the data dir, nothing to configure) or "
+            "postgresql (one database for every tenant, several nodes; needs dsn) (§11)."
+        ),
+    )
+    dsn: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        json_schema_extra=SECRET,
+        description=(
+            "PostgreSQL connection string of the server's role (a member of reliatic_server, "
+            "owning nothing); used when backend is postgresql. May hold a password: a secret."
+        ),
+    )
+    admin_dsn: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        json_schema_extra=SECRET,
+        description=(
+            "PostgreSQL connection string of the role that owns the tables and applies the "
+            "migrations at start; unset: dsn is used (docs/postgresql.md). A secret."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _dsn_for_postgresql(self, info: ValidationInfo) -> Self:
+        if (info.context or {}).get(PARTIAL):
+            return self
+        if self.backend == "postgresql" and self.dsn is None:
+            raise ValueError('backend "postgresql" needs dsn')
+        return self
 
 
 class BackupSettings(BaseModel):
@@ -298,6 +342,17 @@ class Settings(BaseModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+
+    @model_validator(mode="after")
+    def _scheduled_backups_are_of_files(self, info: ValidationInfo) -> Self:
+        if (info.context or {}).get(PARTIAL):
+            return self
+        if self.storage.backend == "postgresql" and self.backup.interval_minutes:
+            raise ValueError(
+                "[backup] interval_minutes copies the SQLite files of the data dir; with"
+                ' [storage] backend = "postgresql" schedule pg_dump (docs/postgresql.md)'
+            )
+        return self
 
 
 def _section_models() -> dict[str, type[BaseModel]]:

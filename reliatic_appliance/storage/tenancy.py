@@ -41,13 +41,45 @@ def migrate_file(path: Path, kind: str, *, busy_timeout_ms: int = 5000) -> None:
         conn.close()
 
 
+def remove_database_file(path: Path) -> None:
+    for name in (str(path), f"{path}-wal", f"{path}-shm"):
+        Path(name).unlink(missing_ok=True)
+
+
+class ControlDatabase(Database[SqliteControlTx]):
+    """control.db: `ports.ControlDb`, which also makes and removes tenants' files."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        on_commit: CommitObserver | None = None,
+    ) -> None:
+        super().__init__(
+            control_file(data_dir),
+            SqliteControlTx,
+            busy_timeout_ms=busy_timeout_ms,
+            on_commit=on_commit,
+        )
+        self.data_dir = data_dir
+
+    async def provision_tenant(self, tenant_id: str) -> None:
+        """The tenant's file, created and migrated: a tenant row must never point at a file
+        that does not exist."""
+        path = tenant_file(self.data_dir, tenant_id)
+        await asyncio.to_thread(migrate_file, path, "tenant", busy_timeout_ms=self._busy_timeout_ms)
+
+    async def discard_tenant(self, tenant_id: str) -> None:
+        await asyncio.to_thread(remove_database_file, tenant_file(self.data_dir, tenant_id))
+
+
 def open_control(
     data_dir: Path, *, busy_timeout_ms: int = 5000, on_commit: CommitObserver | None = None
-) -> Database[SqliteControlTx]:
+) -> ControlDatabase:
     """control.db, created and migrated if needed, opened for the server or a command."""
-    path = control_file(data_dir)
-    migrate_file(path, "control", busy_timeout_ms=busy_timeout_ms)
-    return Database(path, SqliteControlTx, busy_timeout_ms=busy_timeout_ms, on_commit=on_commit)
+    migrate_file(control_file(data_dir), "control", busy_timeout_ms=busy_timeout_ms)
+    return ControlDatabase(data_dir, busy_timeout_ms=busy_timeout_ms, on_commit=on_commit)
 
 
 class TenantDatabases:
