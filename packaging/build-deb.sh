@@ -38,6 +38,8 @@
 # sha256sum, md5sum.
 set -euo pipefail
 umask 022
+# The optional extras the package carries (pyproject.toml): the PostgreSQL driver and uvloop.
+EXTRAS="postgresql,uvloop"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$repo_root/packaging/build"
@@ -180,8 +182,10 @@ if [[ -n "$lock" ]]; then
         || die "pip download failed"
 else
     step "downloading the runtime dependencies (binary wheels, cp311 manylinux x86_64)$from"
+    # With the optional extras: a plant without internet access moves to PostgreSQL
+    # (SPEC §11) or turns uvloop on by a setting, not by fetching anything.
     "${pip[@]}" download --quiet "${PIP_TARGET[@]}" "${source_opts[@]}" \
-        --dest "$build/wheelhouse" "$own_wheel" \
+        --dest "$build/wheelhouse" "$own_wheel[$EXTRAS]" \
         || die "pip download failed (a dependency without a cp311 manylinux wheel${wheelhouse:+, or missing from $wheelhouse})"
 fi
 if [[ -n "$fill" ]]; then
@@ -306,8 +310,8 @@ find "$stage" -path "$stage/DEBIAN" -prune -o -type f -exec chmod u+rw,go-w,go+r
 step "checking the system libraries the wheels link to"
 declare -A lib_package=(
     [ld-linux-x86-64.so.2]=libc6 [libc.so.6]=libc6 [libdl.so.2]=libc6 [libm.so.6]=libc6
-    [libpthread.so.0]=libc6 [librt.so.1]=libc6 [libutil.so.1]=libc6
-    [libgcc_s.so.1]=libgcc-s1 [libstdc++.so.6]=libstdc++6
+    [libpthread.so.0]=libc6 [librt.so.1]=libc6 [libutil.so.1]=libc6 [libresolv.so.2]=libc6
+    [libgcc_s.so.1]=libgcc-s1 [libstdc++.so.6]=libstdc++6 [libz.so.1]=zlib1g
 )
 mapfile -d '' shared_objects < <(find "$venv" -type f -name '*.so*' -print0)
 declare -A lib_depends=()
