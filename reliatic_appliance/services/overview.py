@@ -59,7 +59,9 @@ async def inspections_due(
     end = today + datetime.timedelta(days=days)
 
     def read(tx: TenantTx) -> tuple[list[Row], int]:
-        return tx.overview.inspections_due("0000-01-01", end.isoformat(), limit=SECTION_ROWS)
+        # date.min (0001-01-01), not "0000-01-01": PostgreSQL's dates have no year 0.
+        start = datetime.date.min.isoformat()
+        return tx.overview.inspections_due(start, end.isoformat(), limit=SECTION_ROWS)
 
     rows, total = await db.read(read)
     return InspectionsDue(rows=rows, total=total, start=today, end=end)
