@@ -14,8 +14,10 @@ import pytest
 
 from reliatic_appliance.services import api_keys, tenants
 from reliatic_appliance.services.audit import Who
-from reliatic_appliance.storage.tenancy import open_control
+from reliatic_appliance.storage.backends import open_storage
 from reliatic_appliance.timefmt import utc_now
+from tests.conftest import make_settings
+from tests.pg_cluster import backend_env
 from tests.process import CLI, cli, cli_json
 
 
@@ -289,6 +291,7 @@ def cli_into_closed_pipe(data_dir: Path, *args: str) -> subprocess.CompletedProc
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, **backend_env(data_dir)},
         )
     finally:
         os.close(write_end)
@@ -296,7 +299,8 @@ def cli_into_closed_pipe(data_dir: Path, *args: str) -> subprocess.CompletedProc
 
 async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
     """Many keys at once, through the service the CLI calls (a subprocess each is slow)."""
-    control = open_control(data_dir)
+    storage = open_storage(make_settings(data_dir))  # the session's backend
+    control = storage.control
     try:
         tenant = await tenants.get_tenant(control, slug)
         for n in range(count):
@@ -309,7 +313,7 @@ async def _add_keys(data_dir: Path, slug: str, count: int) -> None:
                 now=utc_now(),
             )
     finally:
-        control.close()
+        storage.close()
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +341,8 @@ def test_closed_stdout_ends_quietly(acme_with_keys: Path, args: list[str]) -> No
 
 
 async def _add_expired_key(data_dir: Path, slug: str) -> None:
-    control = open_control(data_dir)
+    storage = open_storage(make_settings(data_dir))  # the session's backend
+    control = storage.control
     try:
         tenant = await tenants.get_tenant(control, slug)
         await api_keys.create_key(
@@ -350,7 +355,7 @@ async def _add_expired_key(data_dir: Path, slug: str) -> None:
             now=datetime(2020, 1, 1, tzinfo=UTC),  # minted back then, so it could expire since
         )
     finally:
-        control.close()
+        storage.close()
 
 
 def test_key_list_fits_100_columns(data_dir: Path) -> None:

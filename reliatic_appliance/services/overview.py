@@ -59,7 +59,7 @@ async def inspections_due(
     end = today + datetime.timedelta(days=days)
 
     def read(tx: TenantTx) -> tuple[list[Row], int]:
-        # date.min, not "0000-01-01": a date PostgreSQL accepts too (it has no year 0).
+        # date.min (0001-01-01), not "0000-01-01": PostgreSQL's dates have no year 0.
         start = datetime.date.min.isoformat()
         return tx.overview.inspections_due(start, end.isoformat(), limit=SECTION_ROWS)
 
