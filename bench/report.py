@@ -242,3 +242,113 @@ def _machine() -> str:
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()},"
         f" SQLite {apsw.sqlite_lib_version()}"
     )
+
+
+# The PostgreSQL leg's labels where they differ from the SQLite leg's (issue 15, "Speed").
+_PG_LABELS = {
+    "post": "POST an asset (one transaction each; PostgreSQL's own WAL group commit)",
+    "search": "`search` over 100k assets (400 terms)",
+}
+_PG_NAIVE = (
+    "not run: the naive server turns off the SQLite backend's group commit (one fsync for"
+    " many writes); PostgreSQL has no such switch, each write is its own transaction"
+)
+
+
+def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
+    """`--backend postgresql`: the same table as `render`, the copy, and one node against two."""
+    ceiling = r["aiohttp"].rps
+    pg = r["postgresql"]
+    copy = r["copy"]
+    lines = [
+        "# Benchmark results: PostgreSQL backend",
+        "",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {_machine()} · PostgreSQL"
+        f" {pg['server_version']} · load: {r['tool']}, 64 connections, pinned to the other"
+        f" core; {len(r['get'].runs)} runs per workload, median and spread (min-max) of req/s,"
+        f" median p50/p99. Command: `{command}`.",
+        "",
+        f"Dataset: the SQLite leg's (bench/dataset.py, built through the project's code in"
+        f" {data.build_seconds:.0f} s): tenant `bench` with {ASSETS:,} assets,"
+        f" {INSPECTIONS:,} inspections, {FAILURE_MODES:,} failure modes, {ACTIONS:,} actions;"
+        f" tenant `bench-two` with 2,000 assets; then moved into PostgreSQL by"
+        f" `reliatic storage copy` ({copy['rows']:,} rows in {copy['seconds']:.0f} s, verified"
+        f" table by table: {'ok' if copy['ok'] else 'DIFFERED'}). PostgreSQL: a throwaway"
+        f" cluster on the local disk, Unix socket, durable settings as a production server"
+        f" runs: fsync={pg['fsync']}, synchronous_commit={pg['synchronous_commit']},"
+        f" full_page_writes={pg['full_page_writes']}; max_connections 300, the rest at"
+        f" PostgreSQL's defaults (shared_buffers {pg['shared_buffers']}); not pinned (it"
+        " shares both cores). Server: `reliatic serve`"
+        f' with `[storage] backend = "postgresql"` (dsn: the login role, RLS on), pinned to'
+        f" the server core, access log on.",
+        "",
+        "| workload | req/s | spread | p50 ms | p99 ms | x ceiling | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in _ROWS:
+        label = _PG_LABELS.get(key, label)
+        if key == "post_naive":
+            lines.append(f"| {label} | {_PG_NAIVE} | | | | | |")
+            continue
+        res: Result = r[key]
+        lines.append(
+            f"| {label} | {_fmt(res.rps)} | {_fmt(res.rps_min)}-{_fmt(res.rps_max)} |"
+            f" {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.rps / ceiling:.2f} | {res.failed} |"
+        )
+    ol = r["open_loop"]
+    lines += [
+        "",
+        f"Open loop, the mix at a fixed {ol[0]['offered_rps']:,.0f} req/s (half its measured"
+        " maximum), latency from each request's due time (`bench/loadgen.py`):"
+        f" p50 {statistics.median(x['p50_ms'] for x in ol):.2f} ms,"
+        f" p99 {statistics.median(x['p99_ms'] for x in ol):.2f} ms,"
+        f" p99.9 {statistics.median(x['p999_ms'] for x in ol):.2f} ms"
+        f" ({sum(x['non_2xx'] + x['errors'] for x in ol)} failed).",
+        "",
+        f"Server resident memory: {r['rss_start_mib']:.0f} MiB at start,"
+        f" {r['rss_end_mib']:.0f} MiB after the load.",
+        "",
+        *nodes_section(r["nodes"]),
+        "",
+        f"Machine load average (1 min) before the measurements {r['loadavg_start']:.2f}, after"
+        f" {r['loadavg_end']:.2f}: anything well above the load tool's own 1.0 means other"
+        " work shared these two cores. The webhook, rate limiter and same-work peer rows of"
+        " latest.md do not depend on the storage backend, or read SQLite files directly"
+        " (the peer): not repeated here.",
+        "",
+        f"Whole run: {r['total_seconds'] / 60:.1f} min.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def nodes_section(n: dict[str, Any]) -> list[str]:
+    """Writes/s through one node against two nodes on the same database."""
+    one = Result(n["one"])
+    firsts = Result([a for a, _ in n["two"]])
+    seconds = Result([b for _, b in n["two"]])
+    totals = [a.rps + b.rps for a, b in n["two"]]
+    ratios = [t / o.rps for t, o in zip(totals, n["one"], strict=True)]
+    failed = firsts.failed + seconds.failed
+    return [
+        "## Writes: one node against two (issue 15)",
+        "",
+        "POST an asset, 64 connections in all: first all on one `reliatic serve`, then 32 on"
+        " each of two `reliatic serve` processes on the same database (two load processes at"
+        " once), alternating run by run. Both nodes are pinned to the same server core (the"
+        " machine has two: the other runs the load), so a second node adds no CPU: what it"
+        " shows is that writes through two nodes are correct and how the per-tenant advisory"
+        " lock and PostgreSQL's commits share out, not how a second machine would scale.",
+        "",
+        "| nodes | writes/s | spread | p50 ms | p99 ms | failed |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| one | {_fmt(one.rps)} | {_fmt(one.rps_min)}-{_fmt(one.rps_max)} |"
+        f" {one.p50_ms:.2f} | {one.p99_ms:.2f} | {one.failed} |",
+        f"| two (sum) | {_fmt(statistics.median(totals))} | {_fmt(min(totals))}-"
+        f"{_fmt(max(totals))} | {firsts.p50_ms:.2f} / {seconds.p50_ms:.2f} |"
+        f" {firsts.p99_ms:.2f} / {seconds.p99_ms:.2f} | {failed} |",
+        "",
+        f"Two nodes / one node: {statistics.median(ratios):.2f}x (median of the rounds,"
+        f" {min(ratios):.2f}-{max(ratios):.2f}x); the two nodes' share of the writes:"
+        f" {_fmt(firsts.rps)} and {_fmt(seconds.rps)} writes/s.",
+    ]

@@ -18,8 +18,10 @@
 
 Options: `--duration S` per run (default 5), `--runs N` (3), `--pairs N` rounds of the peer
 comparison (5), `--only peer` for the peer comparison alone (written to
-`bench/results/peer.md`), `--data DIR` to reuse a data dir built by an earlier run (kept
-with `--keep`), `--skip-webhooks`.
+`bench/results/peer.md`), `--backend postgresql` for the same dataset and workloads on a
+PostgreSQL-backed server, and POST through one node against two (`pg_leg.py`; written to
+`bench/results/latest-postgresql.md`), `--data DIR` to reuse a data dir built by an earlier
+run (kept with `--keep`), `--skip-webhooks`.
 """
 
 from __future__ import annotations
@@ -140,10 +142,25 @@ def main() -> int:
     parser.add_argument("--skip-webhooks", action="store_true")
     parser.add_argument("--pairs", type=int, default=5, help="rounds of the peer comparison")
     parser.add_argument("--only", choices=["peer"], help="only the same-work peer rows")
-    parser.add_argument("--out", type=Path, help="default bench/results/latest.md (peer.md)")
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="storage of the server under test (postgresql: bench/pg_leg.py)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default bench/results/latest.md (peer.md; latest-postgresql.md)",
+    )
     args = parser.parse_args()
+    if args.backend == "postgresql" and args.only:
+        parser.error("--only peer is the SQLite leg's")
     if args.out is None:
-        args.out = BENCH / "results" / ("peer.md" if args.only == "peer" else "latest.md")
+        name = {"peer": "peer.md", None: "latest.md"}[args.only]
+        if args.backend == "postgresql":
+            name = "latest-postgresql.md"
+        args.out = BENCH / "results" / name
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-bench-"))
     try:
@@ -157,6 +174,15 @@ def main() -> int:
             figures = measure_peer(data, tmp, args)
             figures["total_seconds"] = time.perf_counter() - started
             text = report.render_peer_only(figures, " ".join(["python", *sys.argv]))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+            print(text)
+            print(f"written to {args.out}")
+            return 0
+        if args.backend == "postgresql":
+            results = measure_postgresql(data, tmp, args)
+            results["total_seconds"] = time.perf_counter() - started
+            text = report.render_postgresql(results, data, " ".join(["python", *sys.argv]))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(text, encoding="utf-8")
             print(text)
@@ -251,8 +277,13 @@ def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str
     return out
 
 
-def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
-    env = servers.production_env(tmp)
+def measure_all(
+    data: Dataset, tmp: Path, args: argparse.Namespace, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Every workload on `reliatic serve`; `env` points it at PostgreSQL (pg_leg.py), where
+    the naive one-commit-per-request server has no meaning: it is SQLite's group commit off."""
+    postgresql = env is not None
+    env = env or servers.production_env(tmp)
     data_dir = Path(data.data_dir)
     # Other work on the machine skews every figure: the table says how busy it was.
     out: dict[str, Any] = {"tool": load.tool(), "loadavg_start": os.getloadavg()[0]}
@@ -296,6 +327,10 @@ def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str,
             for i in range(args.runs)
         ]
         out["rss_end_mib"] = servers.rss_mib(process.pid)
+    if postgresql:
+        out["specs"] = specs
+        out["loadavg_end"] = os.getloadavg()[0]
+        return out
     port = servers.free_port()
     with servers.running(
         servers.reliatic(data_dir, port, naive=True),
@@ -306,6 +341,27 @@ def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str,
     ):
         run("post_naive", port, specs["post"], data.key)
     out["loadavg_end"] = os.getloadavg()[0]
+    return out
+
+
+def measure_postgresql(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The same workloads on a PostgreSQL-backed server, then one node against two."""
+    import pg_leg  # psycopg and the cluster helpers: only this leg needs them
+
+    with pg_leg.durable_cluster() as cluster:
+        database = cluster.clone()
+        print("reliatic storage copy into PostgreSQL ...", flush=True)
+        copied = pg_leg.copy_into(
+            Path(data.data_dir), database.admin_dsn, servers.production_env(tmp)
+        )
+        print(f"  {copied['rows']:,} rows in {copied['seconds']:.0f} s", flush=True)
+        env = pg_leg.pg_env(servers.production_env(tmp), database.dsn, database.admin_dsn)
+        out = measure_all(data, tmp, args, env)
+        out["copy"] = copied
+        out["postgresql"] = pg_leg.server_version(cluster)
+        print("POST through one node, then two nodes on the same database ...", flush=True)
+        out["nodes"] = pg_leg.measure_nodes(data, tmp, env, out.pop("specs")["post"], args)
+        out["loadavg_end"] = os.getloadavg()[0]
     return out
 
 
