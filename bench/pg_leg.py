@@ -96,11 +96,14 @@ def pg_env(env: dict[str, str], dsn: str, admin_dsn: str) -> dict[str, str]:
     }
 
 
-def _concurrent(legs: list[tuple[int, int]], specs: Specs, key: str, d: float) -> list[Any]:
-    """One load process per (port, connections), all at once; their Runs in that order."""
+Leg = tuple[int, int, str]  # port, connections, key
+
+
+def _concurrent(legs: list[Leg], specs: Specs, d: float) -> list[load.Run]:
+    """One load process per (port, connections, key), all at once; their Runs in that order."""
     out: list[Any] = [None] * len(legs)
 
-    def one(i: int, port: int, connections: int) -> None:
+    def one(i: int, port: int, connections: int, key: str) -> None:
         try:
             out[i] = load.closed_loop(
                 port, specs, key, d, f"N{i}{time.time_ns() % 10**7}", connections
@@ -108,7 +111,7 @@ def _concurrent(legs: list[tuple[int, int]], specs: Specs, key: str, d: float) -
         except Exception as exc:  # re-raised below, in the caller's thread
             out[i] = exc
 
-    threads = [threading.Thread(target=one, args=(i, port, c)) for i, (port, c) in enumerate(legs)]
+    threads = [threading.Thread(target=one, args=(i, *leg)) for i, leg in enumerate(legs)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -124,13 +127,28 @@ def measure_nodes(
 ) -> dict[str, Any]:
     """POST an asset through one node, then through two nodes on the same database at once.
 
-    The same 64 connections both times: all on one node, then 32 on each (two load processes
-    running together). Each round measures one node, then two, so both saw the same machine.
+    The same 64 connections every time: all on one node, then 32 on each (two load processes
+    running together). Two cases: every write to tenant `bench` (one advisory lock: the
+    writes serialise across the nodes), and half to `bench`, half to `bench-two` (node 1
+    serving one tenant, node 2 the other). Each round measures one node, then two, so both
+    saw the same machine. Returns, per case and per node count, each round's Runs.
     """
     ports = [servers.free_port(), servers.free_port()]
-    one: list[load.Run] = []
-    two: list[tuple[load.Run, load.Run]] = []
     half = load.CONNECTIONS // 2
+    k1, k2 = data.key, data.second_key
+    cases: dict[str, dict[str, list[Leg]]] = {
+        "one tenant": {
+            "one": [(ports[0], load.CONNECTIONS, k1)],
+            "two": [(ports[0], half, k1), (ports[1], half, k1)],
+        },
+        "two tenants": {
+            "one": [(ports[0], half, k1), (ports[0], half, k2)],
+            "two": [(ports[0], half, k1), (ports[1], half, k2)],
+        },
+    }
+    out: dict[str, dict[str, list[list[load.Run]]]] = {
+        case: {"one": [], "two": []} for case in cases
+    }
     with contextlib.ExitStack() as stack:
         for i, port in enumerate(ports):
             stack.enter_context(
@@ -143,15 +161,16 @@ def measure_nodes(
                 )
             )
         time.sleep(3)  # both schedulers' first tick
-        load.closed_loop(ports[0], post, data.key, 1.0, f"NW{time.time_ns() % 10**7}")
-        _concurrent([(p, half) for p in ports], post, data.key, 1.0)
+        for legs in cases["two tenants"].values():
+            _concurrent(legs, post, 1.0)  # warm-up: both keys, both nodes
         for i in range(args.runs):
-            one.append(load.closed_loop(ports[0], post, data.key, args.duration, f"N1{i}"))
-            a, b = _concurrent([(p, half) for p in ports], post, data.key, args.duration)
-            two.append((a, b))
-            print(
-                f"  round {i + 1}: one node {one[-1].rps:,.0f}, two nodes"
-                f" {a.rps:,.0f} + {b.rps:,.0f} = {a.rps + b.rps:,.0f} writes/s",
-                flush=True,
-            )
-    return {"one": one, "two": two}
+            for case, counts in cases.items():
+                for count, legs in counts.items():
+                    out[case][count].append(_concurrent(legs, post, args.duration))
+                sums = {c: sum(r.rps for r in out[case][c][-1]) for c in counts}
+                print(
+                    f"  round {i + 1}, {case}: one node {sums['one']:,.0f},"
+                    f" two nodes {sums['two']:,.0f} writes/s",
+                    flush=True,
+                )
+    return out
