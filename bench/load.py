@@ -228,11 +228,14 @@ def measure(
     runs: int,
     warmup: float = 1.0,
     tag: str = "",
+    connections: int = CONNECTIONS,
 ) -> Result:
     """A short warm-up, then `runs` timed runs of `duration` seconds each."""
     stamp = f"{tag or 'B'}{int(time.time() * 1000) % 10_000_000}"
-    closed_loop(port, specs, key, warmup, f"{stamp}w")
-    return Result([closed_loop(port, specs, key, duration, f"{stamp}r{i}") for i in range(runs)])
+    closed_loop(port, specs, key, warmup, f"{stamp}w", connections)
+    return Result(
+        [closed_loop(port, specs, key, duration, f"{stamp}r{i}", connections) for i in range(runs)]
+    )
 
 
 def tool() -> str:

@@ -291,11 +291,28 @@ def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
             lines.append(f"| {label} | {_PG_NAIVE} | | | | | |")
             continue
         res: Result = r[key]
+        if res.rps_max == 0:
+            lines.append(
+                f"| {label} | 0: no request completed within a {r['duration']:.0f} s run"
+                " (wrk counts the unfinished as neither done nor failed; see below) | | | | | |"
+            )
+            continue
         lines.append(
             f"| {label} | {_fmt(res.rps)} | {_fmt(res.rps_min)}-{_fmt(res.rps_max)} |"
             f" {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.rps / ceiling:.2f} | {res.failed} |"
         )
     ol = r["open_loop"]
+    if "search_c4" in r:
+        c4: Result = r["search_c4"]
+        lines += [
+            "",
+            "`search` at 4 connections (on PostgreSQL a sequential scan of the tenant's assets"
+            " per search, once for the page and once for the total where the term is rare:"
+            " under FORCE ROW LEVEL SECURITY no index serves LIKE for the server's role,"
+            f" storage/postgresql/assets.py): {_fmt(c4.rps, 1)} req/s"
+            f" ({_fmt(c4.rps_min, 1)}-{_fmt(c4.rps_max, 1)}), p50 {c4.p50_ms:.0f} ms,"
+            f" p99 {c4.p99_ms:.0f} ms, {c4.failed} failed.",
+        ]
     lines += [
         "",
         f"Open loop, the mix at a fixed {ol[0]['offered_rps']:,.0f} req/s (half its measured"
