@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ./var
 
-.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer
+.PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer \
+	bench-postgresql
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -88,16 +89,25 @@ test-deps: $(BIN)/python
 # then ours, the same-work peer (bench/peer.py) and the aiohttp hello interleaved (issue 16),
 # print the table and write bench/results/latest.md (issue 7; about 8 minutes). wrk comes
 # from Debian's packages; without it the load comes from bench/loadgen.py.
+BENCH_EXTRAS ?= bench
 bench: $(BIN)/python
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
 	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Only the same-work peer rows (issue 16; about 3 minutes): bench/results/peer.md.
 bench-peer: bench
 bench-peer: BENCH_ARGS = --only peer
+
+# The same dataset and workloads on the PostgreSQL backend, and POST through one node against
+# two (issue 15): a throwaway PostgreSQL 15 cluster with fsync on, from Debian's postgresql-15
+# (`make test-deps` installs it as root); bench/results/latest-postgresql.md.
+bench-postgresql: bench
+bench-postgresql: BENCH_ARGS = --backend postgresql
+# tests/pg_cluster.py (the cluster it starts) imports pytest.
+bench-postgresql: BENCH_EXTRAS = bench,test
 
 # CSV import and export of 10k and 100k assets, rows per second (issue 14; about 2 minutes).
 bench-csv: $(BIN)/reliatic

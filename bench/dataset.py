@@ -43,8 +43,7 @@ from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.settings import SlaSettings
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.storage.sqlite import Database
-from reliatic_appliance.storage.tenancy import TenantDatabases, control_file, migrate_file
-from reliatic_appliance.storage.transactions import SqliteControlTx
+from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 from reliatic_appliance.timefmt import now_ts, utc_now
 
 ASSETS = 100_000
@@ -234,9 +233,8 @@ async def build(data_dir: Path, *, log: Callable[[str], None] = print) -> Datase
     """Create `data_dir` with both tenants and their keys; return what the load needs."""
     started = time.perf_counter()
     initialise(data_dir)
-    path = control_file(data_dir)
-    migrate_file(path, "control")
-    control = Database(path, SqliteControlTx)
+    # The server's own control database: it also creates each tenant's file (provision_tenant).
+    control = open_control(data_dir)
     databases = TenantDatabases(data_dir)
     try:
         keys = []

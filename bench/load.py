@@ -117,7 +117,14 @@ class Result:
         return sum(r.non_2xx + r.errors for r in self.runs)
 
 
-def _wrk(port: int, specs: list[dict[str, Any]], key: str, duration: float, tag: str) -> Run:
+def _wrk(
+    port: int,
+    specs: list[dict[str, Any]],
+    key: str,
+    duration: float,
+    tag: str,
+    connections: int = CONNECTIONS,
+) -> Run:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             _LUA % {"auth": _lua_string(key), "specs": _lua_specs(specs), "tag": _lua_string(tag)}
@@ -126,7 +133,7 @@ def _wrk(port: int, specs: list[dict[str, Any]], key: str, duration: float, tag:
         command = [
             "wrk",
             "-t1",
-            f"-c{CONNECTIONS}",
+            f"-c{connections}",
             f"-d{max(1, round(duration))}s",
             "--timeout",
             "10s",
@@ -155,7 +162,13 @@ def _wrk(port: int, specs: list[dict[str, Any]], key: str, duration: float, tag:
 
 
 def loadgen(
-    port: int, specs: list[dict[str, Any]], key: str, duration: float, tag: str, rate: float
+    port: int,
+    specs: list[dict[str, Any]],
+    key: str,
+    duration: float,
+    tag: str,
+    rate: float,
+    connections: int = CONNECTIONS,
 ) -> dict[str, Any]:
     """The asyncio generator in its own process; `rate` 0 is closed loop."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
@@ -175,7 +188,7 @@ def loadgen(
             "--duration",
             str(duration),
             "--connections",
-            str(CONNECTIONS),
+            str(connections),
             "--tag",
             tag,
         ]
@@ -192,10 +205,17 @@ def loadgen(
     return result
 
 
-def closed_loop(port: int, specs: list[dict[str, Any]], key: str, duration: float, tag: str) -> Run:
+def closed_loop(
+    port: int,
+    specs: list[dict[str, Any]],
+    key: str,
+    duration: float,
+    tag: str,
+    connections: int = CONNECTIONS,
+) -> Run:
     if shutil.which("wrk"):
-        return _wrk(port, specs, key, duration, tag)
-    data = loadgen(port, specs, key, duration, tag, 0)
+        return _wrk(port, specs, key, duration, tag, connections)
+    data = loadgen(port, specs, key, duration, tag, 0, connections)
     return Run(data["rps"], data["p50_ms"], data["p99_ms"], data["non_2xx"], data["errors"])
 
 
@@ -208,11 +228,14 @@ def measure(
     runs: int,
     warmup: float = 1.0,
     tag: str = "",
+    connections: int = CONNECTIONS,
 ) -> Result:
     """A short warm-up, then `runs` timed runs of `duration` seconds each."""
     stamp = f"{tag or 'B'}{int(time.time() * 1000) % 10_000_000}"
-    closed_loop(port, specs, key, warmup, f"{stamp}w")
-    return Result([closed_loop(port, specs, key, duration, f"{stamp}r{i}") for i in range(runs)])
+    closed_loop(port, specs, key, warmup, f"{stamp}w", connections)
+    return Result(
+        [closed_loop(port, specs, key, duration, f"{stamp}r{i}", connections) for i in range(runs)]
+    )
 
 
 def tool() -> str:

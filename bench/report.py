@@ -285,3 +285,152 @@ def _machine() -> str:
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()},"
         f" SQLite {apsw.sqlite_lib_version()}"
     )
+
+
+# The PostgreSQL leg's labels where they differ from the SQLite leg's (issue 15, "Speed").
+_PG_LABELS = {
+    "post": "POST an asset (one transaction and commit each)",
+    "search": "`search` over 100k assets (400 terms)",
+}
+_PG_NAIVE = (
+    "not run: the naive server turns off the SQLite backend's group commit (one fsync for"
+    " many writes); PostgreSQL has no such switch, each write is its own transaction"
+)
+
+
+def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
+    """`--backend postgresql`: the same table as `render`, the copy, and one node against two."""
+    ceiling = r["aiohttp"].rps
+    pg = r["postgresql"]
+    copy = r["copy"]
+    lines = [
+        "# Benchmark results: PostgreSQL backend",
+        "",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {_machine()} · PostgreSQL"
+        f" {pg['server_version']} · load: {r['tool']}, 64 connections, pinned to the other"
+        f" core; {len(r['get'].runs)} runs per workload, median and spread (min-max) of req/s,"
+        f" median p50/p99. Command: `{command}`.",
+        "",
+        f"Dataset: the SQLite leg's (bench/dataset.py, built through the project's code in"
+        f" {data.build_seconds:.0f} s): tenant `bench` with {ASSETS:,} assets,"
+        f" {INSPECTIONS:,} inspections, {FAILURE_MODES:,} failure modes, {ACTIONS:,} actions;"
+        f" tenant `bench-two` with 2,000 assets; then moved into PostgreSQL by"
+        f" `reliatic storage copy` ({copy['rows']:,} rows in {copy['seconds']:.0f} s, verified"
+        f" table by table: {'ok' if copy['ok'] else 'DIFFERED'}). PostgreSQL: a throwaway"
+        f" cluster on the local disk, Unix socket, durable settings as a production server"
+        f" runs: fsync={pg['fsync']}, synchronous_commit={pg['synchronous_commit']},"
+        f" full_page_writes={pg['full_page_writes']}; max_connections 300, the rest at"
+        f" PostgreSQL's defaults (shared_buffers {pg['shared_buffers']}); not pinned (it"
+        " shares both cores). Server: `reliatic serve`"
+        f' with `[storage] backend = "postgresql"` (dsn: the login role, RLS on), pinned to'
+        f" the server core, access log on.",
+        "",
+        "| workload | req/s | spread | p50 ms | p99 ms | x ceiling | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in _ROWS:
+        label = _PG_LABELS.get(key, label)
+        if key == "post_naive":
+            lines.append(f"| {label} | {_PG_NAIVE} | | | | | |")
+            continue
+        res: Result = r[key]
+        if res.rps_max == 0:
+            lines.append(
+                f"| {label} | 0: no request completed within a {r['duration']:.0f} s run"
+                " (wrk counts the unfinished as neither done nor failed; see below) | | | | | |"
+            )
+            continue
+        lines.append(
+            f"| {label} | {_fmt(res.rps)} | {_fmt(res.rps_min)}-{_fmt(res.rps_max)} |"
+            f" {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.rps / ceiling:.2f} | {res.failed} |"
+        )
+    ol = r["open_loop"]
+    if "search_c4" in r:
+        c4: Result = r["search_c4"]
+        lines += [
+            "",
+            "`search` at 4 connections (on PostgreSQL a sequential scan of the tenant's assets"
+            " per search, once for the page and once for the total where the term is rare:"
+            " under FORCE ROW LEVEL SECURITY no index serves LIKE for the server's role,"
+            f" storage/postgresql/assets.py): {_fmt(c4.rps, 1)} req/s"
+            f" ({_fmt(c4.rps_min, 1)}-{_fmt(c4.rps_max, 1)}), p50 {c4.p50_ms:.0f} ms,"
+            f" p99 {c4.p99_ms:.0f} ms, {c4.failed} failed.",
+        ]
+    lines += [
+        "",
+        f"Open loop, the mix at a fixed {ol[0]['offered_rps']:,.0f} req/s (half its measured"
+        " maximum), latency from each request's due time (`bench/loadgen.py`):"
+        f" p50 {statistics.median(x['p50_ms'] for x in ol):.2f} ms,"
+        f" p99 {statistics.median(x['p99_ms'] for x in ol):.2f} ms,"
+        f" p99.9 {statistics.median(x['p999_ms'] for x in ol):.2f} ms"
+        f" ({sum(x['non_2xx'] + x['errors'] for x in ol)} failed).",
+        "",
+        f"Server resident memory: {r['rss_start_mib']:.0f} MiB at start,"
+        f" {r['rss_end_mib']:.0f} MiB after the load.",
+        "",
+        "After each workload the run waited until one GET answered in under 250 ms again"
+        " (requests the load tool gave up on at its 10 s timeout are still queued for the"
+        " connection pool; they would be measured into the next workload): "
+        + ", ".join(
+            f"{key} {r[f'{key}_drain_s']:.1f} s" for key, _ in _ROWS if f"{key}_drain_s" in r
+        )
+        + ".",
+        "",
+        *nodes_section(r["nodes"]),
+        "",
+        f"Machine load average (1 min) before the measurements {r['loadavg_start']:.2f}, after"
+        f" {r['loadavg_end']:.2f}: anything well above the load tool's own 1.0 means other"
+        " work shared these two cores. The webhook, rate limiter and same-work peer rows of"
+        " latest.md do not depend on the storage backend, or read SQLite files directly"
+        " (the peer): not repeated here.",
+        "",
+        f"Whole run: {r['total_seconds'] / 60:.1f} min.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def nodes_section(n: dict[str, Any]) -> list[str]:
+    """Writes/s through one node against two nodes on the same database."""
+    if "one" in n:  # one case alone, as the first version of the leg measured it
+        n = {"one tenant": {"one": [[r] for r in n["one"]], "two": [list(x) for x in n["two"]]}}
+    lines = [
+        "## Writes: one node against two (issue 15)",
+        "",
+        "POST an asset, 64 connections in all: first all on one `reliatic serve`, then 32 on"
+        " each of two `reliatic serve` processes on the same database (one load process per"
+        " group of 32, all at once); each round measures one node, then two, so both saw the"
+        " same machine. *One tenant*: every write to tenant `bench`, whose advisory lock"
+        " serialises its writes across the nodes (one writer per tenant, as on SQLite)."
+        " *Two tenants*: 32 connections write to `bench` and 32 to `bench-two` (with two"
+        " nodes, one tenant per node). Both nodes are pinned to the same server core (the"
+        " machine has two: the other runs the load) and PostgreSQL shares both, so a second"
+        " node adds no CPU here: this shows that writes through two nodes work and how the"
+        " lock and the commits share out, not how a second machine would scale.",
+        "",
+        "| case | nodes | writes/s (sum) | spread | p50 ms | p99 ms | failed |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    ratios: list[str] = []
+    for case, counts in n.items():
+        totals: dict[str, list[float]] = {}
+        for count, rounds in counts.items():
+            sums = [sum(r.rps for r in legs) for legs in rounds]
+            totals[count] = sums
+            per_leg = [Result([legs[i] for legs in rounds]) for i in range(len(rounds[0]))]
+            p50 = " / ".join(f"{x.p50_ms:.1f}" for x in per_leg)
+            p99 = " / ".join(f"{x.p99_ms:.1f}" for x in per_leg)
+            failed = sum(x.failed for x in per_leg)
+            lines.append(
+                f"| {case} | {count} | {_fmt(statistics.median(sums))} |"
+                f" {_fmt(min(sums))}-{_fmt(max(sums))} | {p50} | {p99} | {failed} |"
+            )
+        r = [t / o for t, o in zip(totals["two"], totals["one"], strict=True)]
+        ratios.append(f"{case}: {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}x)")
+    lines += [
+        "",
+        "Two nodes / one node, median of the rounds' ratios (spread): "
+        + "; ".join(ratios)
+        + ". p50/p99 are per load process (per group of 32 connections where there are two).",
+    ]
+    return lines

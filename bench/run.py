@@ -18,8 +18,10 @@
 
 Options: `--duration S` per run (default 5), `--runs N` (3), `--pairs N` rounds of the peer
 comparison (5), `--only peer` for the peer comparison alone (written to
-`bench/results/peer.md`), `--data DIR` to reuse a data dir built by an earlier run (kept
-with `--keep`), `--skip-webhooks`.
+`bench/results/peer.md`), `--backend postgresql` for the same dataset and workloads on a
+PostgreSQL-backed server, and POST through one node against two (`pg_leg.py`; written to
+`bench/results/latest-postgresql.md`), `--data DIR` to reuse a data dir built by an earlier
+run (kept with `--keep`), `--skip-webhooks`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pickle
 import random
 import shutil
 import subprocess
@@ -57,6 +60,19 @@ def _get(port: int, path: str, key: str) -> Any:
     request.add_header("Authorization", f"Bearer {key}")
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def drain(port: int, data: Dataset, limit: float = 120.0) -> float:
+    """Wait until one GET answers in under 250 ms again (the server idle); the seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        asked = time.perf_counter()
+        with contextlib.suppress(OSError):
+            _get(port, f"{API}/{data.asset_ids[0]}", data.key)
+            if time.perf_counter() - asked < 0.25:
+                break
+        time.sleep(0.5)
+    return time.perf_counter() - started
 
 
 def workloads(data: Dataset, after_id: str) -> dict[str, Specs]:
@@ -140,10 +156,25 @@ def main() -> int:
     parser.add_argument("--skip-webhooks", action="store_true")
     parser.add_argument("--pairs", type=int, default=5, help="rounds of the peer comparison")
     parser.add_argument("--only", choices=["peer"], help="only the same-work peer rows")
-    parser.add_argument("--out", type=Path, help="default bench/results/latest.md (peer.md)")
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="storage of the server under test (postgresql: bench/pg_leg.py)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default bench/results/latest.md (peer.md; latest-postgresql.md)",
+    )
     args = parser.parse_args()
+    if args.backend == "postgresql" and args.only:
+        parser.error("--only peer is the SQLite leg's")
     if args.out is None:
-        args.out = BENCH / "results" / ("peer.md" if args.only == "peer" else "latest.md")
+        name = {"peer": "peer.md", None: "latest.md"}[args.only]
+        if args.backend == "postgresql":
+            name = "latest-postgresql.md"
+        args.out = BENCH / "results" / name
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-bench-"))
     try:
@@ -157,6 +188,18 @@ def main() -> int:
             figures = measure_peer(data, tmp, args)
             figures["total_seconds"] = time.perf_counter() - started
             text = report.render_peer_only(figures, " ".join(["python", *sys.argv]))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+            print(text)
+            print(f"written to {args.out}")
+            return 0
+        if args.backend == "postgresql":
+            results = measure_postgresql(data, tmp, args)
+            results["total_seconds"] = time.perf_counter() - started
+            # The figures as measured, beside the data dir: a report can be re-rendered.
+            with (Path(data.data_dir).parent / "results-postgresql.pickle").open("wb") as raw:
+                pickle.dump(results, raw)
+            text = report.render_postgresql(results, data, " ".join(["python", *sys.argv]))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(text, encoding="utf-8")
             print(text)
@@ -267,18 +310,35 @@ def measure_peer(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str
     return out
 
 
-def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
-    env = servers.production_env(tmp)
+def measure_all(
+    data: Dataset, tmp: Path, args: argparse.Namespace, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Every workload on `reliatic serve`; `env` points it at PostgreSQL (pg_leg.py), where
+    the naive one-commit-per-request server has no meaning: it is SQLite's group commit off."""
+    postgresql = env is not None
+    env = env or servers.production_env(tmp)
     data_dir = Path(data.data_dir)
     # Other work on the machine skews every figure: the table says how busy it was.
     out: dict[str, Any] = {"tool": load.tool(), "loadavg_start": os.getloadavg()[0]}
 
-    def run(name: str, port: int, specs: Specs, key: str = "") -> load.Result:
+    def run(
+        name: str, port: int, specs: Specs, key: str = "", connections: int = load.CONNECTIONS
+    ) -> load.Result:
         print(f"  {name} ...", flush=True)
         result = load.measure(
-            port, specs, key=key, duration=args.duration, runs=args.runs, tag=name[:3].upper()
+            port,
+            specs,
+            key=key,
+            duration=args.duration,
+            runs=args.runs,
+            tag=name[:3].upper(),
+            connections=connections,
         )
         out[name] = result
+        if postgresql and key:
+            # Requests the load tool gave up on (10 s timeout) are still queued for the pool
+            # when the run ends; measured into the next workload they would skew it.
+            out[f"{name}_drain_s"] = drain(port, data)
         return result
 
     for kind in ("aiohttp", "fastapi"):
@@ -303,15 +363,23 @@ def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str,
         out["rss_start_mib"] = servers.rss_mib(process.pid)
         for name in ("get", "list", "search", "first_page", "deep_page", "deep_after"):
             run(name, port, specs[name], data.key)
+        if postgresql:
+            # A sequential scan per search there (storage/postgresql/assets.py): at 64
+            # connections few or none finish within a run; at 4, what one search costs.
+            run("search_c4", port, specs["search"], data.key, connections=4)
         run("post", port, specs["post"], data.key)
         mix = run("mix", port, specs["mix"], data.key)
-        rate = round(mix.rps / 2)
+        rate = max(1, round(mix.rps / 2))
         print(f"  open loop at {rate} req/s ...", flush=True)
         out["open_loop"] = [
             load.loadgen(port, specs["mix"], data.key, args.duration, f"OL{i}", rate)
             for i in range(args.runs)
         ]
         out["rss_end_mib"] = servers.rss_mib(process.pid)
+    if postgresql:
+        out["specs"] = specs
+        out["loadavg_end"] = os.getloadavg()[0]
+        return out
     port = servers.free_port()
     with servers.running(
         servers.reliatic(data_dir, port, naive=True),
@@ -322,6 +390,28 @@ def measure_all(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str,
     ):
         run("post_naive", port, specs["post"], data.key)
     out["loadavg_end"] = os.getloadavg()[0]
+    return out
+
+
+def measure_postgresql(data: Dataset, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The same workloads on a PostgreSQL-backed server, then one node against two."""
+    import pg_leg  # psycopg and the cluster helpers: only this leg needs them
+
+    with pg_leg.durable_cluster() as cluster:
+        database = cluster.clone()
+        print("reliatic storage copy into PostgreSQL ...", flush=True)
+        copied = pg_leg.copy_into(
+            Path(data.data_dir), database.admin_dsn, servers.production_env(tmp)
+        )
+        print(f"  {copied['rows']:,} rows in {copied['seconds']:.0f} s", flush=True)
+        env = pg_leg.pg_env(servers.production_env(tmp), database.dsn, database.admin_dsn)
+        out = measure_all(data, tmp, args, env)
+        out["copy"] = copied
+        out["duration"] = args.duration
+        out["postgresql"] = pg_leg.server_version(cluster)
+        print("POST through one node, then two nodes on the same database ...", flush=True)
+        out["nodes"] = pg_leg.measure_nodes(data, tmp, env, out.pop("specs")["post"], args)
+        out["loadavg_end"] = os.getloadavg()[0]
     return out
 
 
