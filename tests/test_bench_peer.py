@@ -25,6 +25,9 @@ import pytest
 
 from tests.process import Server, cli, cli_json, free_port, start_server
 
+# bench/peer.py reads the data dir's SQLite files itself: it is the peer of our SQLite server.
+pytestmark = pytest.mark.sqlite_only(reason="the same-work peer reads the bench's SQLite files")
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMESTAMP = re.compile(rb'"timestamp":"([^"]*)"')
 META_TS = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -47,8 +47,8 @@ def open_storage(
     tenant_observer: CommitObserver | None = None,
 ) -> OpenStorage:
     """Open (and migrate) the configured backend. Blocking on PostgreSQL (it connects and
-    migrates): call it off the event loop there. The observers are SQLite's group-commit
-    counters for /metrics; PostgreSQL has none to report."""
+    migrates): call it off the event loop there. The observers count commits for /metrics
+    (on PostgreSQL each write transaction is its own commit, a group of one)."""
     storage = settings.storage
     if is_postgresql(settings):
         # Here, not at the top: the optional extra (module doc).
@@ -57,7 +57,13 @@ def open_storage(
         assert storage.dsn is not None  # settings refuse postgresql without a dsn
         timeout_s = storage.busy_timeout_ms / 1000
         try:
-            pg = open_postgresql(storage.dsn, storage.admin_dsn, timeout_s=timeout_s)
+            pg = open_postgresql(
+                storage.dsn,
+                storage.admin_dsn,
+                timeout_s=timeout_s,
+                control_observer=control_observer,
+                tenant_observer=tenant_observer,
+            )
         except Exception as exc:
             reason = refusal(exc)
             if reason is None:

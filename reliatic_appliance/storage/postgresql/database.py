@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -36,6 +37,7 @@ from psycopg_pool import ConnectionPool
 from reliatic_appliance.errors import Unavailable
 from reliatic_appliance.storage.postgresql import types
 from reliatic_appliance.storage.postgresql.errors import translate
+from reliatic_appliance.storage.sqlite import CommitObserver
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +144,12 @@ class PgDatabase(Generic[TxT]):
         *,
         tenant_id: str | None = None,
         read_handle: Callable[[Cursor], TxT] | None = None,
+        on_commit: CommitObserver | None = None,
     ) -> None:
         self._pool = pool
+        # /metrics' commit families, as SQLite's group commit reports them (metrics.py):
+        # here every write transaction is its own commit, a group of one.
+        self._on_commit = on_commit
         self._handle = handle
         # Reads may get a handle of their own (the control data's remembers what it reads;
         # a write must not, it could remember what it then rolls back).
@@ -222,7 +228,16 @@ class PgDatabase(Generic[TxT]):
         except BaseException:
             _rollback(conn)
             raise
-        conn.execute("COMMIT")
+        if not write or self._on_commit is None:
+            conn.execute("COMMIT")
+            return result
+        started = time.perf_counter()
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            self._on_commit(1, time.perf_counter() - started, False)
+            raise
+        self._on_commit(1, time.perf_counter() - started, True)
         return result
 
 

@@ -21,6 +21,7 @@ from reliatic_appliance.errors import Unavailable
 from reliatic_appliance.storage.postgresql.database import Cursor, Memo, PgDatabase, PgPool
 from reliatic_appliance.storage.postgresql.migrate import SchemaTooNew, apply_migrations
 from reliatic_appliance.storage.postgresql.transactions import PgControlTx, PgTenantTx
+from reliatic_appliance.storage.sqlite import CommitObserver
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,14 @@ class PgControlDatabase(PgDatabase[PgControlTx]):
     """`ports.ControlDb` on PostgreSQL. Its reads remember what authentication looked up
     for as long as `control_version` stays put (storage/postgresql/control.py)."""
 
-    def __init__(self, pool: PgPool) -> None:
+    def __init__(self, pool: PgPool, *, on_commit: CommitObserver | None = None) -> None:
         memo = Memo()
-        super().__init__(pool, PgControlTx, read_handle=lambda cur: PgControlTx(cur, memo))
+        super().__init__(
+            pool,
+            PgControlTx,
+            read_handle=lambda cur: PgControlTx(cur, memo),
+            on_commit=on_commit,
+        )
 
     async def provision_tenant(self, tenant_id: str) -> None:
         """Nothing to make: one schema holds every tenant."""
@@ -92,15 +98,21 @@ def _delete_tenant_rows(cur: Cursor, tenant_id: str) -> None:
 class PgTenants:
     """`ports.TenantDirectory` on PostgreSQL: one `PgDatabase` per tenant, on the shared pool."""
 
-    def __init__(self, pool: PgPool) -> None:
+    def __init__(self, pool: PgPool, *, on_commit: CommitObserver | None = None) -> None:
         self._pool = pool
+        self._on_commit = on_commit
         self._open: dict[str, PgDatabase[PgTenantTx]] = {}
 
     async def get(self, tenant_id: str) -> PgDatabase[PgTenantTx]:
         db = self._open.get(tenant_id)
         if db is None:
             _check_id(tenant_id)
-            db = PgDatabase(self._pool, lambda cur: PgTenantTx(cur, tenant_id), tenant_id=tenant_id)
+            db = PgDatabase(
+                self._pool,
+                lambda cur: PgTenantTx(cur, tenant_id),
+                tenant_id=tenant_id,
+                on_commit=self._on_commit,
+            )
             self._open[tenant_id] = db
         return db
 
@@ -154,7 +166,13 @@ class PgStorage:
 
 
 def open_postgresql(
-    dsn: str, admin_dsn: str | None, *, timeout_s: float = 5.0, max_size: int = 10
+    dsn: str,
+    admin_dsn: str | None,
+    *,
+    timeout_s: float = 5.0,
+    max_size: int = 10,
+    control_observer: CommitObserver | None = None,
+    tenant_observer: CommitObserver | None = None,
 ) -> PgStorage:
     """Migrate (as the admin role, under the migration lock), then open the server's pool.
 
@@ -184,4 +202,8 @@ def open_postgresql(
         )
     pool = PgPool(dsn, timeout_s=timeout_s, max_size=max_size)
     pool.open()
-    return PgStorage(pool, PgControlDatabase(pool), PgTenants(pool))
+    return PgStorage(
+        pool,
+        PgControlDatabase(pool, on_commit=control_observer),
+        PgTenants(pool, on_commit=tenant_observer),
+    )
