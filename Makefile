@@ -18,11 +18,10 @@ serve: $(BIN)/reliatic
 # The storage backends the suite runs on (issue 15): `make test BACKEND=postgresql` runs it on
 # one backend alone; plain `make test` runs SQLite, then the PostgreSQL leg.
 BACKEND ?=
-# What the PostgreSQL leg of plain `make test` runs: empty (no leg), `all` (the whole suite),
-# or the test files that pass on PostgreSQL already, while the rest of the backend is being
-# written and main must stay green. The pytest option is tests/pg_cluster.py's --backend.
-# Every tests/test_pg_*.py is PostgreSQL-only, so it runs in this leg or nowhere.
-PG_LEG ?= $(wildcard tests/test_pg_*.py) tests/test_storage_copy.py tests/test_rate_limit_api.py
+# What the PostgreSQL leg of plain `make test` runs: `all` (the whole suite, SPEC §11), empty
+# (no leg: `make test PG_LEG=`), or a list of test files. The pytest option is
+# tests/pg_cluster.py's --backend; every tests/test_pg_*.py is PostgreSQL-only.
+PG_LEG ?= all
 
 # Install the project with its test dependencies, then lint, type-check and run every test;
 # last, the same code against the lowest dependency versions pyproject.toml allows.
