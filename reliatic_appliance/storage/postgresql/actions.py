@@ -11,6 +11,7 @@ from reliatic_appliance.ports import ActionFilter, Row
 from reliatic_appliance.storage.actions import SORTABLE_COLUMNS, UPDATABLE_COLUMNS
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.listing import Cursor
+from reliatic_appliance.storage.postgresql.rows import insert_row, update_row
 
 # The column lists are SQLite's (one source of truth for what a write may touch);
 # `status` only changes through `set_status` (the state machine).
@@ -77,21 +78,20 @@ class PgActions:
         )
 
     def insert_action(self, action: Row) -> None:
-        self._cur.execute(
-            f"INSERT INTO actions (tenant_id, {', '.join(_INSERT_COLUMNS)})"
-            f" VALUES (%s{', %s' * len(_INSERT_COLUMNS)})",
-            [self._tenant_id, *(action.get(c) for c in _INSERT_COLUMNS)],
-        )
+        insert_row(self._cur, "actions", self._tenant_id, _INSERT_COLUMNS, action)
 
     def update_action(self, action_id: str, changes: Row, updated_at: str) -> None:
-        columns = [c for c in UPDATABLE_COLUMNS if c in changes]
-        assignments = "".join(f"{c} = %s, " for c in columns)
-        if "due_date" in changes:
-            # A new due date is a new SLA: its levels are raised afresh when it passes (§7).
-            assignments += "escalation_level = 0, "
-        self._cur.execute(
-            f"UPDATE actions SET {assignments}updated_at = %s WHERE tenant_id = %s AND id = %s",
-            [*(changes[c] for c in columns), updated_at, self._tenant_id, action_id],
+        # A new due date is a new SLA: its levels are raised afresh when it passes (§7).
+        also = "escalation_level = 0" if "due_date" in changes else ""
+        update_row(
+            self._cur,
+            "actions",
+            self._tenant_id,
+            action_id,
+            UPDATABLE_COLUMNS,
+            changes,
+            updated_at,
+            also=also,
         )
 
     def set_status(

@@ -13,6 +13,7 @@ from reliatic_appliance.storage.failure_modes import (
 )
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.listing import Cursor
+from reliatic_appliance.storage.postgresql.rows import insert_row, update_row
 
 # The column lists are SQLite's (one source of truth for what a write may touch).
 _INSERT_COLUMNS: tuple[str, ...] = (
@@ -71,19 +72,17 @@ class PgFailureModes:
         )
 
     def insert_failure_mode(self, row: Row) -> None:
-        self._cur.execute(
-            f"INSERT INTO failure_modes (tenant_id, {', '.join(_INSERT_COLUMNS)})"
-            f" VALUES (%s{', %s' * len(_INSERT_COLUMNS)})",
-            [self._tenant_id, *(row.get(c) for c in _INSERT_COLUMNS)],
-        )
+        insert_row(self._cur, "failure_modes", self._tenant_id, _INSERT_COLUMNS, row)
 
     def update_failure_mode(self, failure_mode_id: str, changes: Row, updated_at: str) -> None:
-        columns = [c for c in WRITABLE_COLUMNS + COMPUTED_COLUMNS if c in changes]
-        assignments = "".join(f"{c} = %s, " for c in columns)
-        self._cur.execute(
-            f"UPDATE failure_modes SET {assignments}updated_at = %s"
-            " WHERE tenant_id = %s AND id = %s",
-            [*(changes[c] for c in columns), updated_at, self._tenant_id, failure_mode_id],
+        update_row(
+            self._cur,
+            "failure_modes",
+            self._tenant_id,
+            failure_mode_id,
+            WRITABLE_COLUMNS + COMPUTED_COLUMNS,
+            changes,
+            updated_at,
         )
 
     def delete_failure_mode(self, failure_mode_id: str, at: str) -> bool:

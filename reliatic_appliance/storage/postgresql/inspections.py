@@ -9,6 +9,7 @@ from reliatic_appliance.ports import InspectionFilter, Row
 from reliatic_appliance.storage.inspections import SORTABLE_COLUMNS, WRITABLE_COLUMNS
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.listing import Cursor
+from reliatic_appliance.storage.postgresql.rows import insert_row, update_row
 
 # The column lists are SQLite's (one source of truth for what a write may touch).
 _INSERT_COLUMNS: tuple[str, ...] = ("id", "asset_id", *WRITABLE_COLUMNS, "created_at", "updated_at")
@@ -58,18 +59,17 @@ class PgInspections:
         )
 
     def insert_inspection(self, inspection: Row) -> None:
-        self._cur.execute(
-            f"INSERT INTO inspections (tenant_id, {', '.join(_INSERT_COLUMNS)})"
-            f" VALUES (%s{', %s' * len(_INSERT_COLUMNS)})",
-            [self._tenant_id, *(inspection.get(c) for c in _INSERT_COLUMNS)],
-        )
+        insert_row(self._cur, "inspections", self._tenant_id, _INSERT_COLUMNS, inspection)
 
     def update_inspection(self, inspection_id: str, changes: Row, updated_at: str) -> None:
-        columns = [c for c in WRITABLE_COLUMNS if c in changes]
-        assignments = "".join(f"{c} = %s, " for c in columns)
-        self._cur.execute(
-            f"UPDATE inspections SET {assignments}updated_at = %s WHERE tenant_id = %s AND id = %s",
-            [*(changes[c] for c in columns), updated_at, self._tenant_id, inspection_id],
+        update_row(
+            self._cur,
+            "inspections",
+            self._tenant_id,
+            inspection_id,
+            WRITABLE_COLUMNS,
+            changes,
+            updated_at,
         )
 
     def count_all(self) -> int:

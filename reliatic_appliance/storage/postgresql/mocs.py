@@ -10,6 +10,7 @@ from reliatic_appliance.ports import MocFilter, Row
 from reliatic_appliance.storage.mocs import SORTABLE_COLUMNS, UPDATABLE_COLUMNS
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.listing import Cursor
+from reliatic_appliance.storage.postgresql.rows import insert_row, update_row
 
 # The column lists are SQLite's (one source of truth for what a write may touch);
 # `status` only changes through `set_status` (the state machine).
@@ -56,18 +57,11 @@ class PgMocs:
         )
 
     def insert_moc(self, moc: Row) -> None:
-        self._cur.execute(
-            f"INSERT INTO mocs (tenant_id, {', '.join(_INSERT_COLUMNS)})"
-            f" VALUES (%s{', %s' * len(_INSERT_COLUMNS)})",
-            [self._tenant_id, *(moc.get(c) for c in _INSERT_COLUMNS)],
-        )
+        insert_row(self._cur, "mocs", self._tenant_id, _INSERT_COLUMNS, moc)
 
     def update_moc(self, moc_id: str, changes: Row, updated_at: str) -> None:
-        columns = [c for c in UPDATABLE_COLUMNS if c in changes]
-        assignments = "".join(f"{c} = %s, " for c in columns)
-        self._cur.execute(
-            f"UPDATE mocs SET {assignments}updated_at = %s WHERE tenant_id = %s AND id = %s",
-            [*(changes[c] for c in columns), updated_at, self._tenant_id, moc_id],
+        update_row(
+            self._cur, "mocs", self._tenant_id, moc_id, UPDATABLE_COLUMNS, changes, updated_at
         )
 
     def set_status(self, moc_id: str, status: str, updated_at: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from reliatic_appliance.ports import RiskAssessmentFilter, Row
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.listing import Cursor
+from reliatic_appliance.storage.postgresql.rows import insert_row, update_row
 from reliatic_appliance.storage.risk_assessments import (
     COMPUTED_COLUMNS,
     SORTABLE_COLUMNS,
@@ -68,17 +69,15 @@ class PgRiskAssessments:
         )
 
     def insert_risk_assessment(self, row: Row) -> None:
-        self._cur.execute(
-            f"INSERT INTO risk_assessments (tenant_id, {', '.join(_INSERT_COLUMNS)})"
-            f" VALUES (%s{', %s' * len(_INSERT_COLUMNS)})",
-            [self._tenant_id, *(row.get(c) for c in _INSERT_COLUMNS)],
-        )
+        insert_row(self._cur, "risk_assessments", self._tenant_id, _INSERT_COLUMNS, row)
 
     def update_risk_assessment(self, assessment_id: str, changes: Row, updated_at: str) -> None:
-        columns = [c for c in WRITABLE_COLUMNS + COMPUTED_COLUMNS if c in changes]
-        assignments = "".join(f"{c} = %s, " for c in columns)
-        self._cur.execute(
-            f"UPDATE risk_assessments SET {assignments}updated_at = %s"
-            " WHERE tenant_id = %s AND id = %s",
-            [*(changes[c] for c in columns), updated_at, self._tenant_id, assessment_id],
+        update_row(
+            self._cur,
+            "risk_assessments",
+            self._tenant_id,
+            assessment_id,
+            WRITABLE_COLUMNS + COMPUTED_COLUMNS,
+            changes,
+            updated_at,
         )
