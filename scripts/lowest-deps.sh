@@ -39,16 +39,19 @@ import tomllib
 
 with open("pyproject.toml", "rb") as fh:
     project = tomllib.load(fh)["project"]
-# The runtime dependencies, and of the test extra the runner the smoke tests need.
+# The runtime dependencies, the optional runtime extras (the PostgreSQL driver, uvloop:
+# every module is imported below, theirs too), and of the test extra the runner the smoke
+# tests need.
 runner = {"pytest", "pytest-asyncio", "pytest-aiohttp"}
-wanted = list(project["dependencies"])
-wanted += [r for r in project["optional-dependencies"]["test"] if re.split(r"[\[<>=!~; ]", r)[0] in runner]
+optional = project["optional-dependencies"]
+wanted = list(project["dependencies"]) + optional["postgresql"] + optional["uvloop"]
+wanted += [r for r in optional["test"] if re.split(r"[\[<>=!~; ]", r)[0] in runner]
 for requirement in wanted:
-    name = re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0]
+    name, extras = re.match(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?", requirement).groups()
     floor = re.search(r">=\s*([^,;\s]+)", requirement)
     if floor is None:
         sys.exit(f"lowest-deps: {requirement!r} has no >= floor to test")
-    print(f"{name}=={floor[1]}")
+    print(f"{name}{extras or ''}=={floor[1]}")
 EOF
 )"
 echo "lowest-deps: $(echo $pins)"
