@@ -82,11 +82,19 @@ def table(counts: dict[str, int], rps: float | None) -> str:
     return "\n".join(lines)
 
 
+def _py_spy() -> str:
+    """py-spy from PATH, or beside this interpreter (the bench extra's venv)."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or str(beside)
+
+
 def profile(data_dir: Path, seconds: float, event_loop: str, out: Path) -> float:
     """Serve `data_dir`, load GET one asset, sample the server; the load's req/s."""
     data = Dataset.load(data_dir / "bench-dataset.json")
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-profile-"))
-    env = {**servers.production_env(tmp), "RELIATIC_SERVER_EVENT_LOOP": event_loop}
+    env = servers.production_env(tmp)
+    if event_loop != "asyncio":  # unset otherwise: a build from before the setting runs too
+        env["RELIATIC_SERVER_EVENT_LOOP"] = event_loop
     port = servers.free_port()
     specs = [{"method": "GET", "path": f"/api/v1/assets/{i}"} for i in data.asset_ids]
     try:
@@ -99,7 +107,7 @@ def profile(data_dir: Path, seconds: float, event_loop: str, out: Path) -> float
         ) as process:
             load.closed_loop(port, specs, data.key, 3, "PW")  # warm-up
             spy = subprocess.Popen(
-                [shutil.which("py-spy") or "py-spy", "record", "--pid", str(process.pid),
+                [_py_spy(), "record", "--pid", str(process.pid),
                  "--rate", "400", "--duration", str(int(seconds)), "--format", "raw",
                  "--nonblocking", "--output", str(out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
