@@ -9,7 +9,8 @@ data dir's database (nothing on SQLite).
 
 The roles are the ones docs/postgresql.md describes (pg-common.md): `reliatic_owner` owns the
 tables and runs the migrations (`admin_dsn`); `reliatic_server` is a NOLOGIN group holding the
-grants; `reliatic_app`, the server's login role (`dsn`), is its member and owns nothing.
+grants; `reliatic_app`, the server's login role (`dsn`), is its member and owns nothing;
+`reliatic_search` (BYPASSRLS, NOLOGIN) owns the asset search function, and only that.
 
 PostgreSQL refuses to run as root: as root the cluster runs as Debian's `postgres` user (via
 runuser); otherwise as ourselves. Without the binaries, tests that need the cluster skip with the
@@ -39,6 +40,7 @@ SUPERUSER = "postgres"
 OWNER_ROLE = "reliatic_owner"
 SERVER_GROUP = "reliatic_server"
 APP_ROLE = "reliatic_app"
+SEARCH_ROLE = "reliatic_search"
 TEMPLATE_DB = "reliatic_template"
 # The socket file is named after the port; no TCP listener exists, so any number will do.
 PORT = 5432
@@ -191,6 +193,9 @@ class PgCluster:
             f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
             f"IN ROLE {SERVER_GROUP}"
         )
+        # The role asset search runs as (migration 0005): the DBA's two statements.
+        self.execute(f"CREATE ROLE {SEARCH_ROLE} NOLOGIN BYPASSRLS")
+        self.execute(f"GRANT {SEARCH_ROLE} TO {OWNER_ROLE}")
         self.execute(f"CREATE DATABASE {TEMPLATE_DB} OWNER {OWNER_ROLE}")
         migrate_template(self.dsn(TEMPLATE_DB, OWNER_ROLE))
         # CREATE DATABASE ... TEMPLATE refuses while anyone is connected to the template.

@@ -433,3 +433,70 @@ def test_tag_lookups_seek_the_tag_index_under_row_security(
         assert "assets_tag_number_key" in plan, (what, plan)
         condition = plan.split("Index Cond: ", 1)[1].split("\n", 1)[0]
         assert "tag_key" in condition, (what, plan)
+
+
+def test_search_reaches_the_trigram_index_only_through_its_function(
+    pg_cluster: PgCluster,
+) -> None:
+    """Why `asset_search_ids` exists (migration 0005): as the server's role, LIKE cannot use
+    the trigram index (not LEAKPROOF: it must stay behind the policy), whatever it costs;
+    inside the function, which runs as reliatic_search, it does. Sequential scans are
+    priced out in both, so that no planner tie on a few rows decides; auto_explain shows the
+    plan of the function's own query."""
+    database = pg_cluster.clone()
+    term = "clair"
+    pattern = listing.like_pattern(term)
+    folded = "lower(tag_number COLLATE \"C\") LIKE %s ESCAPE '\\'"
+    try:
+        with psycopg.connect(database.admin_dsn) as owner:
+            owner.execute("SELECT set_config('app.tenant_id', %s, true)", (TENANT,))
+            cur = owner.cursor(row_factory=dict_row)
+            # Enough rows, and statistics on them, that the index is the plan on merit.
+            filler = [
+                {**_assets()[1], "id": f"ast_{n:026d}", "tag_number": f"BULK-{n:05d}"}
+                for n in range(100, 20100)
+            ]
+            PgTenantTx(cur, TENANT).assets.insert_assets(_assets() + filler)
+        with psycopg.connect(pg_cluster.dsn(database.name), autocommit=True) as su:
+            su.execute("ANALYZE assets")
+        with psycopg.connect(database.dsn) as server:
+            server.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
+            server.execute("SET enable_seqscan = off")
+            direct = "\n".join(
+                row[0]
+                for row in server.execute(
+                    f"EXPLAIN SELECT id FROM assets WHERE {folded}", (pattern,)
+                ).fetchall()
+            )
+            found = server.execute(
+                "SELECT count(*) FROM asset_search_ids(%s)", (pattern,)
+            ).fetchone()
+        with psycopg.connect(pg_cluster.dsn(database.name)) as su:
+            plans: list[str] = []
+            su.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+            for statement in (
+                "LOAD 'auto_explain'",
+                "SET auto_explain.log_min_duration = 0",
+                "SET auto_explain.log_nested_statements = on",
+                "SET auto_explain.log_level = notice",
+                "SET enable_seqscan = off",
+            ):
+                su.execute(statement)
+            su.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
+            su.execute("SELECT count(*) FROM asset_search_ids(%s)", (pattern,)).fetchone()
+    finally:
+        pg_cluster.drop(database)
+
+    def like_in_index_cond(plan: str) -> bool:
+        return any("Index Cond:" in line and "~~" in line for line in plan.splitlines())
+
+    # The server's role may use an index for tenant_id (LEAKPROOF), never for the LIKE.
+    assert not like_in_index_cond(direct), direct
+    inner = [plan for plan in plans if "public.assets" in plan]
+    assert inner and like_in_index_cond(inner[0]) and "assets_search" in inner[0], plans
+    expected = [
+        a
+        for a in _assets()
+        if any(term in listing.fold(a[c] or "") for c in ("tag_number", "description"))
+    ]
+    assert expected and found == (len(expected),)

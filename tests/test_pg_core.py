@@ -117,6 +117,36 @@ def test_a_server_role_that_bypasses_row_security_is_refused(
         open_storage(settings)
 
 
+def test_an_owner_the_dba_has_not_let_hand_over_the_search_function_is_told_how(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """Migration 0005 needs its owner to be a member of reliatic_search (docs/postgresql.md):
+    without that, the start stops on one line naming the statement that fixes it, having
+    changed nothing (each migration is one transaction)."""
+    pg_cluster.execute("CREATE ROLE lone_owner LOGIN")
+    pg_cluster.execute("CREATE DATABASE lone OWNER lone_owner")
+    try:
+        (tmp_path / "data").mkdir()
+        admin = pg_cluster.dsn("lone", "lone_owner")
+        settings = make_settings(
+            tmp_path / "data",
+            {"RELIATIC_STORAGE_DSN": admin, "RELIATIC_STORAGE_ADMIN_DSN": admin},
+        )
+        with pytest.raises(StorageUnusable) as caught:
+            open_storage(settings)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "lone_owner is not a member of reliatic_search" in message
+        assert "GRANT reliatic_search TO lone_owner" in message
+        rows = pg_cluster.execute("SELECT max(version) FROM schema_migrations", dbname="lone")
+        assert rows == [(4,)]  # 0001-0004 stand; 0005 left nothing half-made
+        assert pg_cluster.execute("SELECT to_regclass('assets_search')", dbname="lone") == [(None,)]
+    finally:
+        pg_cluster.execute("DROP DATABASE lone WITH (FORCE)")
+        pg_cluster.execute("DROP OWNED BY lone_owner")
+        pg_cluster.execute("DROP ROLE lone_owner")
+
+
 def test_an_unreachable_database_is_one_line_without_the_dsn(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     settings = make_settings(

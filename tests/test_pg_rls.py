@@ -330,3 +330,85 @@ async def test_a_connection_back_in_the_pool_carries_no_tenant(
     assert (write_tenant, read_tenant, write_seen, read_seen) == (TENANT_A, TENANT_A, 1, 1)
     assert pid == write_pid == read_pid  # the very same connection
     assert tenant in ("", None) and visible == 0
+
+
+def test_asset_search_the_one_way_past_row_security_keeps_to_the_tenant_set(
+    pg_cluster: PgCluster, database: Database, tmp_path: Path
+) -> None:
+    """`asset_search_ids` (migration 0005) runs as `reliatic_search`, which has BYPASSRLS so
+    that its LIKE may use the trigram index. It must give the server's role nothing the
+    policies would not: only ids, only of the tenant set, none with no tenant or a wrong
+    one; and its role must be able to do nothing else."""
+    import psycopg
+
+    from reliatic_appliance.storage.postgresql.listing import like_pattern
+
+    with psycopg.connect(pg_cluster.dsn(database.name)) as su:
+        tags = dict(su.execute("SELECT tenant_id, tag_number FROM assets").fetchall())
+        # Every function the server's role may call that runs as another role.
+        definers = su.execute(
+            "SELECT p.proname, pg_get_userbyid(p.proowner) FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " AND has_function_privilege('reliatic_app', p.oid, 'EXECUTE')"
+        ).fetchall()
+        search_role = su.execute(
+            "SELECT rolcanlogin, rolsuper, rolbypassrls,"
+            " pg_has_role('reliatic_app', oid, 'MEMBER') FROM pg_roles"
+            " WHERE rolname = 'reliatic_search'"
+        ).fetchone()
+        # What reliatic_search may do to any table: SELECT on assets, nothing more.
+        privileges = su.execute(
+            "SELECT c.relname, p.privilege FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace,"
+            " unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')"
+            " AND has_table_privilege('reliatic_search', c.oid, p.privilege)"
+        ).fetchall()
+    assert definers == [("asset_search_ids", "reliatic_search")]
+    assert search_role == (False, False, True, False)  # no login; the server cannot become it
+    assert privileges == [("assets", "SELECT")]
+
+    def found(conn: Any, tenant: str | None, term: str) -> list[str]:
+        with conn.transaction(force_rollback=True):
+            if tenant is not None:
+                conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
+            rows = conn.execute(
+                "SELECT a FROM asset_search_ids(%s) AS a", (like_pattern(term),)
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    term_b = tags[TENANT_B]  # B's tag, searched for with each case set
+    lines = [
+        "`SELECT * FROM asset_search_ids(<pattern>)` as the server's role (a LIKE pattern:"
+        " `%` finds every asset):",
+        "",
+        "| tenant set | `%` (ids) | B's tag (ids) |",
+        "| --- | --- | --- |",
+    ]
+    seen = {}
+    with psycopg.connect(server_dsn(tmp_path, database)) as conn:
+        for case, tenant in CASES:
+            every = found(conn, tenant, "")
+            of_b = found(conn, tenant, term_b)
+            seen[case] = (len(every), len(of_b))
+            lines.append(f"| {case} | {len(every)} | {len(of_b)} |")
+        with conn.transaction(force_rollback=True):
+            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (TENANT_B,))
+            own = conn.execute(
+                "SELECT count(*) FROM asset_search_ids(%s)", (like_pattern(term_b),)
+            ).fetchone()
+    report = "\n".join(lines)
+    print("\n" + report)
+    if out := os.environ.get("RLS_PROOF_OUT"):
+        # After the table the first test wrote to the same file (the file's order).
+        with open(out, "a", encoding="utf-8") as proof:
+            proof.write(
+                "\n## The one function that reads past row security\n\n"
+                "`asset_search_ids` runs as `reliatic_search` (BYPASSRLS, no login; SELECT on"
+                " `assets` only) so that asset search can use its trigram index"
+                " (docs/postgresql.md). It is the only SECURITY DEFINER function the server's"
+                " role may call, and it keeps to the tenant set:\n\n" + report + "\n"
+            )
+    assert seen == {"no tenant set": (0, 0), "a wrong tenant set": (0, 0), "tenant A set": (1, 0)}
+    assert own == (1,)  # with B set, B's own tag is found: the search works, it is not empty

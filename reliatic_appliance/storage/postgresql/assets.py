@@ -1,11 +1,12 @@
 """SQL for assets on PostgreSQL: `storage/assets.py` ported, the same rows and answers.
 
 What differs from SQLite, and why:
-- `search` is the `LIKE '%term%'` SQLite's trigram index stands in for, run as a filter:
-  under FORCE ROW LEVEL SECURITY no index can serve LIKE for the server's role (it is not
-  LEAKPROOF; postgresql/listing.py), so a trigram index would cost every write and help
-  no read. A rare term therefore reads the tenant's assets once for the page and once for
-  the total; a common one fills its page after a few rows, in the list's order.
+- `search` finds its matches through `asset_search_ids`, a function that may use the
+  trigram index where the server's role may not (LIKE is not LEAKPROOF, so under FORCE ROW
+  LEVEL SECURITY no index serves it: postgresql/listing.py; migration 0005 says why the
+  function keeps to one tenant). As on SQLite, a term of under 3 characters has no trigram,
+  and a common term's page is read by walking the list in order with LIKE (DENSE_FACTOR of
+  storage/assets.py, the same rule), which fills it after a few rows.
 - the case-insensitive tag (SQLite: `COLLATE NOCASE`) is the generated column `tag_key`,
   folded as NOCASE folds: its unique index is the constraint, and the tag sort, the
   `after` cursor, `tag_exists` and `existing_tags` seek it with plain comparisons.
@@ -24,7 +25,8 @@ import pydantic_core
 from psycopg.rows import dict_row
 
 from reliatic_appliance.ports import ASSET_SORTABLE, AssetFilter, Row, Window
-from reliatic_appliance.storage.assets import COLUMNS, WRITABLE_COLUMNS
+from reliatic_appliance.storage import assets as sqlite_assets
+from reliatic_appliance.storage.assets import COLUMNS, TRIGRAM, WRITABLE_COLUMNS
 from reliatic_appliance.storage.postgresql import listing
 from reliatic_appliance.storage.postgresql.errors import unique_violation
 from reliatic_appliance.storage.postgresql.listing import Condition, Cursor, SortKey, fold
@@ -53,11 +55,23 @@ _TYPES = {
 _CHUNK = 5000
 
 
-def _conditions(flt: AssetFilter, tenant_id: str) -> list[Condition | None]:
+def _matches(term: str) -> Condition:
+    """Assets whose folded tag_number or description contains the folded `term` (the rows
+    `listing.contains_any` finds), through the trigram index (migration 0005)."""
+    return Condition("id IN (SELECT asset_search_ids(%s))", (listing.like_pattern(term),))
+
+
+def _conditions(flt: AssetFilter, tenant_id: str, *, dense: bool = True) -> list[Condition | None]:
+    """The filter as SQL; `dense=False` finds `search` matches through the index."""
+    search = flt.search
+    if search is not None and len(search) >= TRIGRAM and not dense:
+        matching: Condition | None = _matches(search)
+    else:
+        matching = listing.contains_any(("tag_number", "description"), search)
     return [
         listing.equals("status", flt.status),
         listing.equals("asset_type", flt.asset_type),
-        listing.contains_any(("tag_number", "description"), flt.search),
+        matching,
         listing.at_least("updated_at", flt.updated_since),
         _in_risk_cell(flt.probability, flt.consequence, tenant_id),
     ]
@@ -105,14 +119,34 @@ class PgAssets:
         return 0 if row is None else int(row["n"])
 
     def count_assets(self, flt: AssetFilter) -> int:
-        """`meta.total`: from the maintained counts when only status and type filter;
-        otherwise a COUNT (a `search` one through the trigram indexes)."""
+        """`meta.total`: from the maintained counts when only status and type filter; a
+        `search` alone counts the function's matches; anything else is a COUNT (with a
+        `search`, of the function's matches)."""
         in_cell = flt.probability is not None and flt.consequence is not None
         if flt.search is None and flt.updated_since is None and not in_cell:
             return self._counts(flt.status, flt.asset_type)
+        alone = (
+            flt.status is None and flt.asset_type is None and flt.updated_since is None
+        ) and not in_cell
+        if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
+            row = self._cur.execute(
+                "SELECT COUNT(*) AS n FROM asset_search_ids(%s)",
+                (listing.like_pattern(flt.search),),
+            ).fetchone()
+            return 0 if row is None else int(row["n"])
         return listing.count(
-            self._cur, "assets", _conditions(flt, self._tenant_id), tenant_id=self._tenant_id
+            self._cur,
+            "assets",
+            _conditions(flt, self._tenant_id, dense=False),
+            tenant_id=self._tenant_id,
         )
+
+    def _dense(self, flt: AssetFilter, total: int) -> bool:
+        """Is a LIKE walk in order cheaper than reading the index's matches? (SQLite's rule,
+        storage/assets.py DENSE_FACTOR.)"""
+        if flt.search is None or len(flt.search) < TRIGRAM:
+            return True
+        return total * total > sqlite_assets.DENSE_FACTOR * self._counts(None, None)
 
     def get_asset(self, asset_id: str) -> Row | None:
         return self._cur.execute(
@@ -130,18 +164,19 @@ class PgAssets:
     ) -> Window:
         """A page of assets: each row's `json` (its representation), besides the columns
         the `after` cursor of the next page is made of."""
+        total = self.count_assets(flt)
         window = listing.fetch_window(
             self._cur,
             select=_SELECT,
             table="assets",
             tenant_id=self._tenant_id,
-            conditions=_conditions(flt, self._tenant_id),
+            conditions=_conditions(flt, self._tenant_id, dense=self._dense(flt, total)),
             sort=sort,
             sortable=SORTABLE_COLUMNS,
             limit=limit,
             offset=offset,
             after=after,
-            total=self.count_assets(flt),
+            total=total,
             keys=KEYS,
             not_null=NOT_NULL,
         )

@@ -59,6 +59,7 @@ __all__ = [
     "fetch_page",
     "fetch_window",
     "fold",
+    "like_pattern",
     "order_by",
     "sort_column",
     "tenant",
@@ -117,13 +118,19 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def like_pattern(text: str) -> str:
+    """The LIKE pattern (escaped with \\) that finds `text`, folded, anywhere in a folded
+    column: what `contains_any` and postgresql/assets.py's `asset_search_ids` match."""
+    return f"%{_escape_like(fold(text))}%"
+
+
 def contains_any(columns: Sequence[str], text: str | None) -> Condition | None:
     """Case-insensitive substring of any of `columns`, as SQLite's LIKE finds it (A-Z fold
     only); LIKE wildcards in `text` are literal. No index serves it under RLS (LIKE is
     not LEAKPROOF, module doc): it filters the rows the other conditions leave."""
     if text is None:
         return None
-    pattern = f"%{_escape_like(fold(text))}%"
+    pattern = like_pattern(text)
     clause = " OR ".join(f"{FOLDED.format(c)} LIKE %s ESCAPE '\\'" for c in columns)
     return Condition(f"({clause})", tuple(pattern for _ in columns))
 
