@@ -99,10 +99,15 @@ def cookie_of(response: ClientResponse) -> str:
     return morsel.value
 
 
-async def open_panel(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path) -> Panel:
-    """The `panel` fixture's body: each test module declares the fixture in four lines."""
+async def open_panel(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+) -> Panel:
+    """The `panel` fixture's body: each test module declares the fixture in four lines.
+    `env`: settings beyond the tests' own (RELIATIC_* names)."""
     clock = Clock()
-    app = create_app(make_settings(data_dir), clock=clock, run_scheduler=False)
+    app = create_app(make_settings(data_dir, env), clock=clock, run_scheduler=False)
     client = await aiohttp_client(app)
     control, hasher = app[CONTROL_DB], app[PASSWORD_HASHER]
     tenant = await tenants.create_tenant(control, data_dir, slug="acme", by=TEST, now=START)

@@ -62,3 +62,16 @@ async def test_nine_failures_do_not_throttle(panel: Panel) -> None:
     for _ in range(9):
         assert (await panel.login("ann@acme.example", "wrong password")).status == 401
     assert (await panel.login("ann@acme.example", PASSWORD)).status == 200
+
+
+async def test_on_two_nodes_each_admits_half_so_the_sum_holds(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    # `[rate_limit] nodes = 2` (SPEC §11): a guesser who spreads attempts over two nodes gets
+    # five failures on each, ten in all, as on one node.
+    node = await open_panel(aiohttp_client, data_dir, {"RELIATIC_RATE_LIMIT_NODES": "2"})
+    for n in range(5):
+        assert (await node.login(f"guess{n}@acme.example", "wrong password")).status == 401
+    throttled = await node.login("ann@acme.example", PASSWORD)
+    assert throttled.status == 429
+    assert (await throttled.json())["error"] == "rate_limited"

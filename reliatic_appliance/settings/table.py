@@ -123,7 +123,8 @@ class RateLimitSettings(BaseModel):
         le=1000,
         description=(
             "API nodes serving one PostgreSQL database behind a load balancer: each admits "
-            "limit / nodes (at least 1) per window, so the sum across nodes holds (§11)."
+            "limit / nodes (at least 1) per window, so the sum across nodes holds (§11); "
+            "the login throttle's 10 failures are shared out the same way."
         ),
     )
 

@@ -53,6 +53,7 @@ from reliatic_appliance.keys import (
 from reliatic_appliance.schemas.sessions import LoginBody, RegisterBody
 from reliatic_appliance.services import sessions
 from reliatic_appliance.services.users import normalise_email
+from reliatic_appliance.settings import RateLimitSettings
 from reliatic_appliance.timefmt import format_meta_ts
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -65,12 +66,15 @@ LOGIN_FAILURES = 10
 LOGIN_WINDOW_SECONDS = 15 * 60
 
 
-def login_throttle(max_tracked: int, clock: Callable[[], datetime]) -> FixedWindowLimiter:
-    """A failed-login counter on the app's clock (`clock()` -> datetime)."""
+def login_throttle(limits: RateLimitSettings, clock: Callable[[], datetime]) -> FixedWindowLimiter:
+    """A failed-login counter on the app's clock (`clock()` -> datetime). Per node, like the
+    request limits: with `[rate_limit] nodes` each node admits its share of the failures, so
+    a guesser spreading attempts over the nodes still gets LOGIN_FAILURES in all (SPEC §11)."""
     return FixedWindowLimiter(
         window_seconds=LOGIN_WINDOW_SECONDS,
-        max_tracked=max_tracked,
+        max_tracked=limits.max_tracked,
         clock=lambda: clock().timestamp(),
+        nodes=limits.nodes,
     )
 
 
