@@ -10,7 +10,7 @@ LIKE's own wildcards and its escape character, NULLs in every sort column, ties.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from reliatic_appliance.storage.postgresql.assets import (  # noqa: E402
     SORTABLE_COLUMNS,
 )
 from reliatic_appliance.storage.postgresql.transactions import PgTenantTx  # noqa: E402
-from tests.pg_cluster import PgCluster  # noqa: E402
+from tests.pg_cluster import Database, PgCluster  # noqa: E402
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -379,29 +379,37 @@ def test_risk_cells_metrics_and_due_inspections_agree(
             assert (_items(b.rows), b.total) == (_items(a.rows), a.total), (p, c)
 
 
-@pytest.mark.skip(
-    reason="the planner's pick between two indexes on rows without statistics differs from run"
-    " to run in the full suite (issue 15 note); EXPLAIN under the server's role by hand instead"
-)
-def test_tag_lookups_seek_the_tag_index_under_row_security(
-    both: tuple[SqliteTenantTx, PgTenantTx],
-) -> None:
+@pytest.fixture(scope="module")
+def analyzed(pg_cluster: PgCluster) -> Iterator[Database]:
+    """A database whose tenant holds the test's assets and 20,000 more, committed and
+    ANALYZEd: for the plan tests, so that the planner picks an index on statistics rather
+    than on a tie between guesses (an earlier version, on one transaction's unanalyzed rows,
+    saw the planner take the primary key over the tag index in some full-suite runs)."""
+    database = pg_cluster.clone()
+    try:
+        with psycopg.connect(database.admin_dsn) as owner:
+            owner.execute("SELECT set_config('app.tenant_id', %s, true)", (TENANT,))
+            filler = [
+                {**_assets()[1], "id": f"ast_{n:026d}", "tag_number": f"BULK-{n:05d}"}
+                for n in range(100, 20100)
+            ]
+            tx = PgTenantTx(owner.cursor(row_factory=dict_row), TENANT)
+            tx.assets.insert_assets(_assets() + filler)
+        with psycopg.connect(pg_cluster.dsn(database.name), autocommit=True) as su:
+            su.execute("ANALYZE assets")
+        yield database
+    finally:
+        pg_cluster.drop(database)
+
+
+def _plan(conn: Any, sql: str, params: Sequence[Any] = ()) -> str:
+    return "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, params).fetchall())
+
+
+def test_tag_lookups_seek_the_tag_index_under_row_security(analyzed: Database) -> None:
     """As the server's role, a condition can be an index condition only if it is LEAKPROOF
     (postgresql/listing.py): the tag's lookups compare the plain `tag_key` column, so they
     seek its unique index rather than filter every asset of the tenant."""
-    _, pg = both
-    pg.assets.insert_assets(
-        [
-            {**_assets()[1], "id": f"ast_{n:026d}", "tag_number": f"BULK-{n:05d}"}
-            for n in range(3000)
-        ]
-    )
-    cur = pg.cur
-    # Enough rows that the planner, given the choice, seeks an index; then the tag
-    # conditions must be in the tag index's Index Cond (they would be a Filter over the
-    # tenant's rows if RLS kept them from the index, as it does `lower(tag_number) = …`).
-    for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-        cur.execute(f"SET LOCAL {setting} = off")
     after = {
         sort: listing._follows(
             "tag_number", sort.startswith("-"), "BULK-01000", "ast_1", KEYS, NOT_NULL
@@ -409,12 +417,8 @@ def test_tag_lookups_seek_the_tag_index_under_row_security(
         for sort in ("tag_number", "-tag_number")
     }
     plans = {
-        # The store selects `id`; here the indexed column, so that the tag index is the one
-        # cheapest plan (index only) even without statistics: these rows are this
-        # transaction's, which no ANALYZE can see, and the planner once tied it with the
-        # primary key (tenant_id, id) and took that, the tag as a Filter (a CI run).
         "tag_exists": (
-            "SELECT tag_key FROM assets WHERE tenant_id = %s AND tag_key = %s",
+            "SELECT id FROM assets WHERE tenant_id = %s AND tag_key = %s",
             (TENANT, "bulk-00042"),
         ),
         **{
@@ -426,66 +430,48 @@ def test_tag_lookups_seek_the_tag_index_under_row_security(
             for sort, condition in after.items()
         },
     }
-    for what, (sql, params) in plans.items():
-        plan = "\n".join(
-            row["QUERY PLAN"] for row in cur.execute("EXPLAIN " + sql, params).fetchall()
-        )
-        assert "assets_tag_number_key" in plan, (what, plan)
-        condition = plan.split("Index Cond: ", 1)[1].split("\n", 1)[0]
-        assert "tag_key" in condition, (what, plan)
+    with psycopg.connect(analyzed.dsn) as server:
+        server.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            server.execute(f"SET {setting} = off")
+        for what, (sql, params) in plans.items():
+            plan = _plan(server, sql, params)
+            # The tag conditions are in the tag index's Index Cond (they would be a Filter
+            # over the tenant's rows if RLS kept them from the index, as it does
+            # `lower(tag_number) = …`).
+            assert "assets_tag_number_key" in plan, (what, plan)
+            condition = plan.split("Index Cond: ", 1)[1].split("\n", 1)[0]
+            assert "tag_key" in condition, (what, plan)
 
 
 def test_search_reaches_the_trigram_index_only_through_its_function(
-    pg_cluster: PgCluster,
+    pg_cluster: PgCluster, analyzed: Database
 ) -> None:
     """Why `asset_search_ids` exists (migration 0005): as the server's role, LIKE cannot use
     the trigram index (not LEAKPROOF: it must stay behind the policy), whatever it costs;
     inside the function, which runs as reliatic_search, it does. Sequential scans are
-    priced out in both, so that no planner tie on a few rows decides; auto_explain shows the
-    plan of the function's own query."""
-    database = pg_cluster.clone()
+    priced out in both; auto_explain shows the plan of the function's own query."""
     term = "clair"
     pattern = listing.like_pattern(term)
     folded = "lower(tag_number COLLATE \"C\") LIKE %s ESCAPE '\\'"
-    try:
-        with psycopg.connect(database.admin_dsn) as owner:
-            owner.execute("SELECT set_config('app.tenant_id', %s, true)", (TENANT,))
-            cur = owner.cursor(row_factory=dict_row)
-            # Enough rows, and statistics on them, that the index is the plan on merit.
-            filler = [
-                {**_assets()[1], "id": f"ast_{n:026d}", "tag_number": f"BULK-{n:05d}"}
-                for n in range(100, 20100)
-            ]
-            PgTenantTx(cur, TENANT).assets.insert_assets(_assets() + filler)
-        with psycopg.connect(pg_cluster.dsn(database.name), autocommit=True) as su:
-            su.execute("ANALYZE assets")
-        with psycopg.connect(database.dsn) as server:
-            server.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
-            server.execute("SET enable_seqscan = off")
-            direct = "\n".join(
-                row[0]
-                for row in server.execute(
-                    f"EXPLAIN SELECT id FROM assets WHERE {folded}", (pattern,)
-                ).fetchall()
-            )
-            found = server.execute(
-                "SELECT count(*) FROM asset_search_ids(%s)", (pattern,)
-            ).fetchone()
-        with psycopg.connect(pg_cluster.dsn(database.name)) as su:
-            plans: list[str] = []
-            su.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
-            for statement in (
-                "LOAD 'auto_explain'",
-                "SET auto_explain.log_min_duration = 0",
-                "SET auto_explain.log_nested_statements = on",
-                "SET auto_explain.log_level = notice",
-                "SET enable_seqscan = off",
-            ):
-                su.execute(statement)
-            su.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
-            su.execute("SELECT count(*) FROM asset_search_ids(%s)", (pattern,)).fetchone()
-    finally:
-        pg_cluster.drop(database)
+    with psycopg.connect(analyzed.dsn) as server:
+        server.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
+        server.execute("SET enable_seqscan = off")
+        direct = _plan(server, f"SELECT id FROM assets WHERE {folded}", (pattern,))
+        found = server.execute("SELECT count(*) FROM asset_search_ids(%s)", (pattern,)).fetchone()
+    with psycopg.connect(pg_cluster.dsn(analyzed.name)) as su:
+        plans: list[str] = []
+        su.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+        for statement in (
+            "LOAD 'auto_explain'",
+            "SET auto_explain.log_min_duration = 0",
+            "SET auto_explain.log_nested_statements = on",
+            "SET auto_explain.log_level = notice",
+            "SET enable_seqscan = off",
+        ):
+            su.execute(statement)
+        su.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
+        su.execute("SELECT count(*) FROM asset_search_ids(%s)", (pattern,)).fetchone()
 
     def like_in_index_cond(plan: str) -> bool:
         return any("Index Cond:" in line and "~~" in line for line in plan.splitlines())
