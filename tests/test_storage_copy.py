@@ -230,6 +230,14 @@ def test_copy_moves_every_table_and_verifies_it(source: Source, target: Database
         "SELECT count(*) FROM pg_class WHERE relrowsecurity"
         " AND NOT relforcerowsecurity AND relnamespace = 'public'::regnamespace",
     ) == [(0,)]
+    # Vacuumed and analyzed after the commit: the servers' first queries are planned on
+    # statistics, not on guesses until autovacuum comes round.
+    assert pg_rows(
+        su,
+        "SELECT count(*) FROM pg_stat_user_tables"
+        " WHERE relname IN ('assets', 'inspections', 'events')"
+        " AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL",
+    ) == [(3,)]
 
     human = copy_cli(source.data_dir, "--to", target.admin_dsn, "--verify-only")
     assert human.returncode == 0, human.stderr

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ from reliatic_appliance.storage.migrate import load_migrations
 from reliatic_appliance.storage.postgresql import migrate as pg_migrate
 from reliatic_appliance.storage.postgresql import types as pg_types
 from reliatic_appliance.storage.tenancy import control_file
+
+log = logging.getLogger(__name__)
 
 # SQLite's own bookkeeping (sqlite_sequence is read for the identity high-water marks), each
 # file's migration ledger (the target keeps its own), and the FTS5 search index over assets
@@ -618,6 +621,7 @@ def _copy_in_transaction(
     committed = not verify_only and all(c.ok for c in checks)
     if committed:
         conn.commit()
+        _vacuum_analyze(conn, used)
     else:
         conn.rollback()
     return CopyResult(
@@ -627,6 +631,22 @@ def _copy_in_transaction(
         built_by_target=tuple(built),
         committed=committed,
     )
+
+
+def _vacuum_analyze(conn: psycopg.Connection[dict[str, Any]], tables: Sequence[str]) -> None:
+    """Statistics and visibility maps for the rows just committed, so that the servers'
+    first queries are planned on statistics (not on guesses, until autovacuum came round)
+    and deep pages can read their ids from an index alone. The copy stands if this fails:
+    autovacuum will do the same later."""
+    conn.autocommit = True  # VACUUM runs outside a transaction
+    try:
+        conn.execute(
+            sql.SQL("VACUUM (ANALYZE) {}").format(
+                sql.SQL(", ").join(sql.Identifier(n) for n in tables)
+            )
+        )
+    except psycopg.Error as exc:
+        log.warning("copied, but VACUUM ANALYZE failed (%s); autovacuum will catch up", exc)
 
 
 def _refuse_non_empty(cur: psycopg.Cursor[dict[str, Any]], used: Sequence[str]) -> None:
