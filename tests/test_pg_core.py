@@ -6,10 +6,12 @@ what to use instead."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -145,6 +147,30 @@ def test_an_owner_the_dba_has_not_let_hand_over_the_search_function_is_told_how(
         pg_cluster.execute("DROP DATABASE lone WITH (FORCE)")
         pg_cluster.execute("DROP OWNED BY lone_owner")
         pg_cluster.execute("DROP ROLE lone_owner")
+
+
+async def test_pool_size_bounds_the_connections_a_node_holds(
+    pg_cluster: PgCluster, data_dir: Path
+) -> None:
+    """`[storage] pool_size`: at most that many transactions at once, each on a connection
+    of its own; more wait for one (the busy timeout) rather than open another."""
+    settings = make_settings(data_dir, {"RELIATIC_STORAGE_POOL_SIZE": "2"})
+    storage = await asyncio.to_thread(open_storage, settings)
+    try:
+
+        def busy(tx: Any) -> int:
+            # How many of this role's backends are inside a transaction right now.
+            tx.cur.execute("SELECT pg_sleep(0.3)")
+            row = tx.cur.execute(
+                "SELECT count(*) AS n FROM pg_stat_activity"
+                " WHERE usename = current_user AND datname = current_database()"
+            ).fetchone()
+            return int(row["n"])
+
+        seen = await asyncio.gather(*(storage.control.read(busy, snapshot=False) for _ in range(5)))
+    finally:
+        storage.close()
+    assert max(seen) == 2, seen
 
 
 def test_an_unreachable_database_is_one_line_without_the_dsn(tmp_path: Path) -> None:

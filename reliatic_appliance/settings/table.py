@@ -230,6 +230,17 @@ class StorageSettings(BaseModel):
         ),
     )
 
+    pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description=(
+            "PostgreSQL: connections this node keeps to the database, and threads running "
+            "transactions on them; every node counts against the server's max_connections "
+            "(docs/postgresql.md)."
+        ),
+    )
+
     @model_validator(mode="after")
     def _dsn_for_postgresql(self, info: ValidationInfo) -> Self:
         if (info.context or {}).get(PARTIAL):

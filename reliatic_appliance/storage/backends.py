@@ -61,6 +61,7 @@ def open_storage(
                 storage.dsn,
                 storage.admin_dsn,
                 timeout_s=timeout_s,
+                max_size=storage.pool_size,
                 control_observer=control_observer,
                 tenant_observer=tenant_observer,
             )
