@@ -1,5 +1,6 @@
 """`reliatic init`: the data dir layout, control.db and the master secret (idempotent);
-with `--tls`, a self-signed certificate and the config that serves HTTPS (cli/tls.py)."""
+with `--tls`, a self-signed certificate and the config that serves HTTPS (cli/tls.py).
+On PostgreSQL: the master secret, and the database migrated (as a server's start does)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 
 from reliatic_appliance.cli.context import CliContext, CliError
 from reliatic_appliance.cli.tls import run_init_tls
+from reliatic_appliance.storage.backends import is_postgresql
 from reliatic_appliance.storage.layout import initialise
 
 
@@ -55,6 +57,17 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
         )
     if args.hosts or args.force:
         raise CliError("--host and --force go with --tls")
-    result = initialise(ctx.data_dir, ctx.settings.storage.busy_timeout_ms)
-    ctx.emit(result, f"initialised {ctx.data_dir}")
+    postgresql = is_postgresql(ctx.settings)
+    result = initialise(ctx.data_dir, ctx.settings.storage.busy_timeout_ms, sqlite=not postgresql)
+    if not postgresql:
+        ctx.emit(result, f"initialised {ctx.data_dir}")
+        return 0
+    # The database as the first start would leave it: migrated, the server's role checked.
+    async with ctx.tenant_files():
+        pass
+    result["database"] = "postgresql: migrated"
+    ctx.emit(
+        result,
+        f"initialised {ctx.data_dir} (the master key) and the PostgreSQL database (migrated)",
+    )
     return 0
