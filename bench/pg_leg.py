@@ -84,6 +84,8 @@ def copy_into(data_dir: Path, admin_dsn: str, env: dict[str, str]) -> dict[str, 
         "rows": result["rows"],
         "ok": result["ok"],
         "seconds": time.perf_counter() - started,
+        # Per table: rows, and the checksums of both sides (the report prints them).
+        "tables": result["tables"],
     }
 
 

@@ -345,17 +345,6 @@ def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
             f" {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.rps / ceiling:.2f} | {res.failed} |"
         )
     ol = r["open_loop"]
-    if "search_c4" in r:
-        c4: Result = r["search_c4"]
-        lines += [
-            "",
-            "`search` at 4 connections (on PostgreSQL a sequential scan of the tenant's assets"
-            " per search, once for the page and once for the total where the term is rare:"
-            " under FORCE ROW LEVEL SECURITY no index serves LIKE for the server's role,"
-            f" storage/postgresql/assets.py): {_fmt(c4.rps, 1)} req/s"
-            f" ({_fmt(c4.rps_min, 1)}-{_fmt(c4.rps_max, 1)}), p50 {c4.p50_ms:.0f} ms,"
-            f" p99 {c4.p99_ms:.0f} ms, {c4.failed} failed.",
-        ]
     lines += [
         "",
         f"Open loop, the mix at a fixed {ol[0]['offered_rps']:,.0f} req/s (half its measured"
@@ -376,6 +365,8 @@ def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
         )
         + ".",
         "",
+        *copy_section(copy),
+        "",
         *nodes_section(r["nodes"]),
         "",
         f"Machine load average (1 min) before the measurements {r['loadavg_start']:.2f}, after"
@@ -388,6 +379,31 @@ def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def copy_section(copy: dict[str, Any]) -> list[str]:
+    """`reliatic storage copy` of the bench data dir: each table's rows and checksums."""
+    tables = copy.get("tables")
+    if not tables:  # a result from before the tables were kept
+        return []
+    lines = [
+        "## The copy: `reliatic storage copy` of the bench data dir (SPEC §11)",
+        "",
+        f"{copy['rows']:,} rows in {copy['seconds']:.1f} s (the command's own wall time,"
+        " migration, copy, verification and VACUUM ANALYZE included), into the durable"
+        " cluster above. Each table's rows (all tenants) and the SHA-256 of its rows in"
+        " SQLite and as read back from PostgreSQL, compared by the command before it"
+        " committed:",
+        "",
+        "| table | rows | checksum (SQLite) | checksum (PostgreSQL) | ok |",
+        "|---|---:|---|---|---|",
+    ]
+    for t in tables:
+        lines.append(
+            f"| {t['table']} | {t['rows']:,} | `{t['checksum'][:16]}…` |"
+            f" `{t['target_checksum'][:16]}…` | {'ok' if t['ok'] else 'DIFFERS'} |"
+        )
+    return lines
 
 
 def nodes_section(n: dict[str, Any]) -> list[str]:

@@ -363,10 +363,6 @@ def measure_all(
         out["rss_start_mib"] = servers.rss_mib(process.pid)
         for name in ("get", "list", "search", "first_page", "deep_page", "deep_after"):
             run(name, port, specs[name], data.key)
-        if postgresql:
-            # A sequential scan per search there (storage/postgresql/assets.py): at 64
-            # connections few or none finish within a run; at 4, what one search costs.
-            run("search_c4", port, specs["search"], data.key, connections=4)
         run("post", port, specs["post"], data.key)
         mix = run("mix", port, specs["mix"], data.key)
         rate = max(1, round(mix.rps / 2))
