@@ -95,6 +95,8 @@ class Tally:
             "rps": len(values) / elapsed,
             "non_2xx": len(values) - good,
             "errors": self.errors,
+            # What the non-2xx were, by status (a report can say which failed, and why).
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "p50_ms": percentile(values, 0.50) * 1000,
             "p99_ms": percentile(values, 0.99) * 1000,
             "p999_ms": percentile(values, 0.999) * 1000,

@@ -1,6 +1,7 @@
-"""Where a GET's time goes: `reliatic serve` sampled by py-spy while wrk loads GET one asset.
+"""Where a GET's time goes: `reliatic serve` sampled by py-spy while wrk loads GET one asset
+(or, with `--workload list`, the bench's filtered list of 25).
 
-    python bench/profile_get.py --data DIR [--seconds 15] [--event-loop uvloop]
+    python bench/profile_get.py --data DIR [--seconds 15] [--event-loop uvloop] [--workload list]
     python bench/profile_get.py --raw FILE        # summarise a profile taken before
 
 DIR is a data dir kept by `bench/run.py --keep` (it holds `bench-dataset.json`). Every sample
@@ -26,6 +27,7 @@ from pathlib import Path
 import load
 import servers
 from dataset import Dataset
+from run import workloads
 
 # (group, patterns of a frame's file): the first group whose pattern matches takes the sample.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -88,15 +90,17 @@ def _py_spy() -> str:
     return shutil.which("py-spy") or str(beside)
 
 
-def profile(data_dir: Path, seconds: float, event_loop: str, out: Path) -> float:
-    """Serve `data_dir`, load GET one asset, sample the server; the load's req/s."""
+def profile(
+    data_dir: Path, seconds: float, event_loop: str, out: Path, workload: str = "get"
+) -> float:
+    """Serve `data_dir`, load `workload` (bench/run.py's), sample the server; the req/s."""
     data = Dataset.load(data_dir / "bench-dataset.json")
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-profile-"))
     env = servers.production_env(tmp)
     if event_loop != "asyncio":  # unset otherwise: a build from before the setting runs too
         env["RELIATIC_SERVER_EVENT_LOOP"] = event_loop
     port = servers.free_port()
-    specs = [{"method": "GET", "path": f"/api/v1/assets/{i}"} for i in data.asset_ids]
+    specs = workloads(data, data.asset_ids[0])[workload]
     try:
         with servers.running(
             servers.reliatic(data_dir, port),
@@ -128,13 +132,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--event-loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--out", type=Path, default=Path("get-profile.txt"))
+    parser.add_argument("--workload", choices=["get", "list"], default="get")
     args = parser.parse_args()
     rps = args.rps
     if args.raw is None:
         if args.data is None:
             parser.error("--data or --raw")
-        rps = profile(args.data, args.seconds, args.event_loop, args.out)
-        print(f"GET one asset under load: {rps:,.0f} req/s; raw profile in {args.out}")
+        rps = profile(args.data, args.seconds, args.event_loop, args.out, args.workload)
+        print(f"{args.workload} under load: {rps:,.0f} req/s; raw profile in {args.out}")
         args.raw = args.out
     print(table(summarise(args.raw), rps))
     return 0

@@ -156,7 +156,7 @@ def render(r: dict[str, Any], data: Dataset) -> str:
         f" p99 {statistics.median(x['p99_ms'] for x in ol):.2f} ms,"
         f" p99.9 {statistics.median(x['p999_ms'] for x in ol):.2f} ms"
         f" (p99 per run: {', '.join(format(x['p99_ms'], '.1f') for x in ol)} ms;"
-        f" {sum(x['non_2xx'] + x['errors'] for x in ol)} failed).",
+        f" {_open_loop_failed(ol)}).",
         "",
         f"Server resident memory: {r['rss_start_mib']:.0f} MiB at start,"
         f" {r['rss_end_mib']:.0f} MiB after the load. Machine load average (1 min) before"
@@ -298,6 +298,22 @@ _PG_NAIVE = (
 )
 
 
+def _open_loop_failed(runs: list[dict[str, Any]]) -> str:
+    """'0 failed', or how many and what they were (HTTP statuses, connection errors)."""
+    failed = sum(x["non_2xx"] + x["errors"] for x in runs)
+    if not failed:
+        return "0 failed"
+    kinds: dict[str, int] = {}
+    for x in runs:
+        for status, n in x.get("statuses", {}).items():
+            if int(status) >= 400:
+                kinds[f"HTTP {status}"] = kinds.get(f"HTTP {status}", 0) + n
+        if x["errors"]:
+            kinds["connection errors"] = kinds.get("connection errors", 0) + x["errors"]
+    what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return f"{failed} failed" + (f": {what}" if what else "")
+
+
 def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
     """`--backend postgresql`: the same table as `render`, the copy, and one node against two."""
     ceiling = r["aiohttp"].rps
@@ -352,7 +368,7 @@ def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
         f" p50 {statistics.median(x['p50_ms'] for x in ol):.2f} ms,"
         f" p99 {statistics.median(x['p99_ms'] for x in ol):.2f} ms,"
         f" p99.9 {statistics.median(x['p999_ms'] for x in ol):.2f} ms"
-        f" ({sum(x['non_2xx'] + x['errors'] for x in ol)} failed).",
+        f" ({_open_loop_failed(ol)}).",
         "",
         f"Server resident memory: {r['rss_start_mib']:.0f} MiB at start,"
         f" {r['rss_end_mib']:.0f} MiB after the load.",

@@ -367,8 +367,11 @@ def measure_all(
         mix = run("mix", port, specs["mix"], data.key)
         rate = max(1, round(mix.rps / 2))
         print(f"  open loop at {rate} req/s ...", flush=True)
+        # Tags stamped like load.measure's: a data dir kept from an earlier run (--data)
+        # already holds that run's posted tags, and a repeated one is a 409, not a write.
+        stamp = f"OL{int(time.time() * 1000) % 10_000_000}"
         out["open_loop"] = [
-            load.loadgen(port, specs["mix"], data.key, args.duration, f"OL{i}", rate)
+            load.loadgen(port, specs["mix"], data.key, args.duration, f"{stamp}-{i}", rate)
             for i in range(args.runs)
         ]
         out["rss_end_mib"] = servers.rss_mib(process.pid)
