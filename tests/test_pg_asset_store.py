@@ -479,7 +479,7 @@ def test_search_reaches_the_trigram_index_only_through_its_function(
         server.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
         server.execute("SET enable_seqscan = off")
         direct = _plan(server, f"SELECT id FROM assets WHERE {folded}", (pattern,))
-        found = server.execute("SELECT count(*) FROM asset_search_ids(%s)", (pattern,)).fetchone()
+        found = server.execute("SELECT count(*) FROM asset_search_ids(%s)", (term,)).fetchone()
     with psycopg.connect(pg_cluster.dsn(analyzed.name)) as su:
         plans: list[str] = []
         su.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
@@ -492,7 +492,7 @@ def test_search_reaches_the_trigram_index_only_through_its_function(
         ):
             su.execute(statement)
         su.execute("SELECT set_config('app.tenant_id', %s, false)", (TENANT,))
-        su.execute("SELECT count(*) FROM asset_search_ids(%s)", (pattern,)).fetchone()
+        su.execute("SELECT count(*) FROM asset_search_ids(%s)", (term,)).fetchone()
 
     def like_in_index_cond(plan: str) -> bool:
         return any("Index Cond:" in line and "~~" in line for line in plan.splitlines())

@@ -58,7 +58,7 @@ _CHUNK = 5000
 def _matches(term: str) -> Condition:
     """Assets whose folded tag_number or description contains the folded `term` (the rows
     `listing.contains_any` finds), through the trigram index (migration 0005)."""
-    return Condition("id IN (SELECT asset_search_ids(%s))", (listing.like_pattern(term),))
+    return Condition("id IN (SELECT asset_search_ids(%s))", (term,))
 
 
 def _conditions(flt: AssetFilter, tenant_id: str, *, dense: bool = True) -> list[Condition | None]:
@@ -130,8 +130,7 @@ class PgAssets:
         ) and not in_cell
         if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
             row = self._cur.execute(
-                "SELECT COUNT(*) AS n FROM asset_search_ids(%s)",
-                (listing.like_pattern(flt.search),),
+                "SELECT COUNT(*) AS n FROM asset_search_ids(%s)", (flt.search,)
             ).fetchone()
             return 0 if row is None else int(row["n"])
         return listing.count(

@@ -120,7 +120,7 @@ def _escape_like(text: str) -> str:
 
 def like_pattern(text: str) -> str:
     """The LIKE pattern (escaped with \\) that finds `text`, folded, anywhere in a folded
-    column: what `contains_any` and postgresql/assets.py's `asset_search_ids` match."""
+    column (`asset_search_ids`, migration 0005, makes the same in SQL)."""
     return f"%{_escape_like(fold(text))}%"
 
 

@@ -11,7 +11,8 @@
 -- `tag_key` below rather than an index on lower(tag_number), and no index for `search`:
 -- SQLite's FTS5 trigram table has no counterpart here that RLS would let a query use
 -- (LIKE and pg_trgm's operators are not LEAKPROOF), so `search` is a filter on the rows
--- the other conditions leave, in the list's order (postgresql/assets.py).
+-- the other conditions leave, in the list's order (postgresql/assets.py). (Until 0005,
+-- which gives search a trigram index through a function that may use it.)
 
 CREATE TABLE assets (
     tenant_id                  text NOT NULL,

@@ -48,38 +48,57 @@ $$;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 
--- The text searched, folded as SQLite's lower() folds (A-Z only, listing.FOLDED): the tag, a
--- unit separator, the description. The function's query repeats this expression exactly,
--- or the index would not match it.
-CREATE INDEX assets_search ON assets USING gin (
-    tenant_id,
-    (lower(tag_number COLLATE "C") || E'\x1f' || coalesce(lower(description COLLATE "C"), ''))
-        gin_trgm_ops
-);
+-- The text the index holds: folded as SQLite's lower() folds (A-Z only, listing.FOLDED),
+-- with ASCII punctuation written as a letter. pg_trgm splits words at anything that is not
+-- a letter or digit, so a tag fragment such as `e-6` would leave it no trigram to look up
+-- (every asset a candidate); as `ex6` it has one. The index only finds candidates: the
+-- per-column LIKE in asset_search_ids is the answer, so what the mapping makes alike costs
+-- a recheck, never a wrong row.
+CREATE FUNCTION asset_search_text(text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT translate(lower($1 COLLATE "C"), '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')
+$$;
+
+-- Kept in the row, made once per write: the index's recheck reads it rather than mapping
+-- every candidate's text again (translate() costs several µs a row; a common term has
+-- 100k candidates). The tag, a unit separator (never mapped, so no trigram spans it), the
+-- description. Never in a row the stores return (they name their columns).
+ALTER TABLE assets ADD COLUMN search_text text NOT NULL
+    GENERATED ALWAYS AS (
+        asset_search_text(tag_number) || E'\x1f' || asset_search_text(coalesce(description, ''))
+    ) STORED;
+
+CREATE INDEX assets_search ON assets USING gin (tenant_id, search_text gin_trgm_ops);
 
 GRANT SELECT ON assets TO reliatic_search;
 
--- The ids of the current tenant's assets whose folded tag or description is LIKE `pattern`
--- (listing.contains_any makes it: folded, wildcards escaped with \). The joined text finds
--- candidates through the index; the per-column LIKE is the exact answer (a match across the
--- separator is none). EXECUTE plans each call with its pattern, so the index is chosen for
--- a rare term and not for a two-letter one.
-CREATE FUNCTION asset_search_ids(pattern text) RETURNS SETOF text
+-- The ids of the current tenant's assets whose tag or description contains `term`, case
+-- folded as SQLite's LIKE folds (SPEC §5 search; the rows listing.contains_any finds).
+-- `search_text` finds candidates through the index; the per-column LIKE is the answer.
+-- EXECUTE plans each call with its values, so the index is chosen for a rare term and not
+-- for a common one.
+CREATE FUNCTION asset_search_ids(term text) RETURNS SETOF text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public
     ROWS 100
 AS $function$
+DECLARE
+    -- LIKE's wildcards and escape in the term are literal.
+    exact text := '%' || replace(replace(replace(lower(term COLLATE "C"),
+        '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    -- No wildcard is left in the mapped term: %, _ and \ are punctuation.
+    mapped text := '%' || public.asset_search_text(term) || '%';
 BEGIN
     RETURN QUERY EXECUTE
         $query$
         SELECT id::text FROM public.assets
-        WHERE tenant_id = $2
-            AND lower(tag_number COLLATE "C") || E'\x1f'
-                || coalesce(lower(description COLLATE "C"), '') LIKE $1 ESCAPE '\'
+        WHERE tenant_id = $3
+            AND search_text LIKE $2
             AND (lower(tag_number COLLATE "C") LIKE $1 ESCAPE '\'
                 OR lower(description COLLATE "C") LIKE $1 ESCAPE '\')
         $query$
-        USING pattern, current_setting('app.tenant_id', true);
+        USING exact, mapped, current_setting('app.tenant_id', true);
 END
 $function$;
 
