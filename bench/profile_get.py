@@ -132,7 +132,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--event-loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--out", type=Path, default=Path("get-profile.txt"))
-    parser.add_argument("--workload", choices=["get", "list"], default="get")
+    parser.add_argument("--workload", choices=["get", "list", "search"], default="get")
     args = parser.parse_args()
     rps = args.rps
     if args.raw is None:

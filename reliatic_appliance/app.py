@@ -128,6 +128,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        scheduler.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

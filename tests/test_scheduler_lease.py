@@ -219,3 +219,18 @@ async def test_readiness_fails_when_the_scheduler_died_before_its_first_tick(
     response = await broken.get("/readyz")
     assert response.status == 503
     assert (await response.json())["error"] == "unavailable"
+
+
+async def test_stop_ends_the_loop_even_if_the_cancellation_is_lost(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
+) -> None:
+    # Before Python 3.12, asyncio.wait_for swallows a cancellation that lands as its
+    # future completes; the loop then ticked on and the app's cleanup waited for it
+    # forever (a CI run hung in a teardown). `stop()` alone, with no cancellation at all,
+    # must end the loop, and readiness must say so.
+    client = await aiohttp_client(create_app(make_settings(data_dir, FAST)))
+    scheduler = client.app[SCHEDULER]
+    await wait_for(lambda: scheduler.last_tick is not None)
+    scheduler.stop()
+    await wait_for(lambda: not scheduler.alive(datetime.now(UTC)), within=5)
+    assert (await client.get("/readyz")).status == 503

@@ -75,6 +75,9 @@ class Scheduler:
         # must not report a scheduler that died before its first tick as alive.
         self._started_at: datetime | None = None
         self._stopped = False
+        # Set by `stop()`: the loop ends at its next turn even if the task's cancellation
+        # was lost (module doc of `stop`).
+        self._stopping = False
 
     @property
     def delivered(self) -> int:
@@ -94,20 +97,32 @@ class Scheduler:
         finally:
             self._stopped = True
 
+    def stop(self) -> None:
+        """Ask the loop to end; the app's cleanup then cancels the task as well.
+
+        The flag is what makes the end certain: a cancellation that lands just as the
+        loop's wait completes can be lost (asyncio.wait_for before Python 3.12 swallows it
+        then), and a task that goes on ticking would hold the app's shutdown forever (a CI
+        run hung so in a test's teardown)."""
+        self._stopping = True
+        self._dispatcher.wake.set()
+
     async def _loop(self) -> None:
         wake = self._dispatcher.wake
         async with open_session(self._settings) as session:
             self._sender.session = session
             try:
-                while True:
+                while not self._stopping:
                     wake.clear()
                     try:
                         await self.tick()
                     except Exception:
                         log.exception("scheduler tick failed")
                     # Until the next tick, or sooner when a queue drained and more is due.
+                    # asyncio.timeout, not wait_for: it passes a cancellation on.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), self._settings.scheduler.tick_seconds)
+                        async with asyncio.timeout(self._settings.scheduler.tick_seconds):
+                            await wake.wait()
             finally:
                 if self._backup_task is not None:
                     # Its thread stops at its next step and leaves nothing behind; the
