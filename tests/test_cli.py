@@ -42,17 +42,13 @@ def test_init_creates_layout_and_is_idempotent(data_dir: Path) -> None:
 
 
 @pytest.mark.postgresql_only
-def test_init_on_postgresql_makes_the_key_and_migrates_the_database(data_dir: Path) -> None:
-    # The data dir keeps only what PostgreSQL does not hold: the master key. No control.db
-    # or tenants/ that nothing would read, which would mislead whoever backs it up.
+def test_init_on_postgresql_migrates_the_database(data_dir: Path) -> None:
     first = cli_json(data_dir, "init")
     assert first["created_master_key"] is True and first["database"] == "postgresql: migrated"
     assert (data_dir / "secret" / "master.key").is_file()
-    assert not (data_dir / "control.db").exists() and not (data_dir / "tenants").exists()
     assert cli_json(data_dir, "init")["created_master_key"] is False
     created = cli_json(data_dir, "tenant", "create", "acme")
     assert [t["id"] for t in cli_json(data_dir, "tenant", "list")] == [created["id"]]
-    assert not (data_dir / "control.db").exists() and not (data_dir / "tenants").exists()
 
 
 @pytest.mark.sqlite_only(reason="looks at the SQLite files of the data dir")

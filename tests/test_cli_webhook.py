@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.pg_cluster import SESSION
+from tests.pg_cluster import OWNER_ROLE, SESSION, SUPERUSER, backend_env
 from tests.process import Server, cli, cli_json, start_server
 from tests.test_webhooks import verify
 from tests.webhook_receiver import Receiver, wait_for
@@ -102,8 +102,20 @@ def test_add_prints_the_secret_once_and_list_never(data_dir: Path) -> None:
     for output in (json.dumps(listed), table):
         assert secret not in output and SECRET not in output and "whsec_" not in output
     assert cli_json(data_dir, "webhook", "list", "--tenant", "other") == []
-    # Encrypted at rest with the data dir's master key: not in any file in clear.
-    raw = b"".join(p.read_bytes() for p in (data_dir / "tenants").iterdir())
+    # Encrypted at rest with the data dir's master key: not in the tenant's file in clear,
+    # nor, on PostgreSQL, in any column of the webhooks table (read as the superuser).
+    env = backend_env(data_dir)
+    if env:
+        import psycopg
+
+        superuser = env["RELIATIC_STORAGE_ADMIN_DSN"].replace(f"{OWNER_ROLE}@", f"{SUPERUSER}@")
+        with psycopg.connect(superuser) as conn:
+            # The sealed bytes as they are (a bytea as text would be hex), and every column.
+            rows = conn.execute("SELECT secret_enc, w::text FROM webhooks w").fetchall()
+        raw = b"".join(bytes(sealed) + text.encode() for sealed, text in rows)
+        assert len(rows) == 2
+    else:
+        raw = b"".join(p.read_bytes() for p in (data_dir / "tenants").iterdir())
     assert SECRET.encode() not in raw and secret.encode() not in raw
 
 

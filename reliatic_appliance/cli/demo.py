@@ -39,7 +39,6 @@ from reliatic_appliance.services import (
     risk_assessments,
     tenants,
 )
-from reliatic_appliance.storage.backends import is_postgresql
 from reliatic_appliance.storage.layout import initialise
 from reliatic_appliance.timefmt import utc_now
 
@@ -212,11 +211,7 @@ async def _load_plant(ctx: CliContext, tenant_id: str, plant: _Plant, now: datet
 
 
 async def run(ctx: CliContext, args: argparse.Namespace) -> int:
-    initialise(
-        ctx.data_dir,
-        ctx.settings.storage.busy_timeout_ms,
-        sqlite=not is_postgresql(ctx.settings),
-    )
+    initialise(ctx.data_dir, ctx.settings.storage.busy_timeout_ms)
     created: dict[str, int] = {}
     now = utc_now()  # the command's one clock reading: every record of the plant is "now"
     async with ctx.control() as control:

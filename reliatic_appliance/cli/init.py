@@ -1,6 +1,8 @@
 """`reliatic init`: the data dir layout, control.db and the master secret (idempotent);
 with `--tls`, a self-signed certificate and the config that serves HTTPS (cli/tls.py).
-On PostgreSQL: the master secret, and the database migrated (as a server's start does)."""
+On PostgreSQL it also migrates the database, as a server's first start would. The layout
+is the same on both backends: control.db marks an initialised data dir (selftest, the hints
+of cli/context.py), though on PostgreSQL the data is not in it."""
 
 from __future__ import annotations
 
@@ -57,17 +59,13 @@ async def run(ctx: CliContext, args: argparse.Namespace) -> int:
         )
     if args.hosts or args.force:
         raise CliError("--host and --force go with --tls")
-    postgresql = is_postgresql(ctx.settings)
-    result = initialise(ctx.data_dir, ctx.settings.storage.busy_timeout_ms, sqlite=not postgresql)
-    if not postgresql:
+    result = initialise(ctx.data_dir, ctx.settings.storage.busy_timeout_ms)
+    if not is_postgresql(ctx.settings):
         ctx.emit(result, f"initialised {ctx.data_dir}")
         return 0
     # The database as the first start would leave it: migrated, the server's role checked.
     async with ctx.tenant_files():
         pass
     result["database"] = "postgresql: migrated"
-    ctx.emit(
-        result,
-        f"initialised {ctx.data_dir} (the master key) and the PostgreSQL database (migrated)",
-    )
+    ctx.emit(result, f"initialised {ctx.data_dir} and the PostgreSQL database (migrated)")
     return 0

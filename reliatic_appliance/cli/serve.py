@@ -18,7 +18,6 @@ from reliatic_appliance.api.protocol import AppRunner
 from reliatic_appliance.app import create_app
 from reliatic_appliance.cli.context import CliContext, CliError
 from reliatic_appliance.settings import Settings
-from reliatic_appliance.storage.backends import is_postgresql
 from reliatic_appliance.storage.layout import DataDirBusy, initialise
 from reliatic_appliance.tlscert import TlsError, server_context
 
@@ -85,9 +84,7 @@ async def serve(
 
     With `context`, HTTPS: aiohttp then reports `request.secure` (cookies get `Secure`).
     """
-    initialise(
-        settings.data_dir, settings.storage.busy_timeout_ms, sqlite=not is_postgresql(settings)
-    )
+    initialise(settings.data_dir, settings.storage.busy_timeout_ms)
     app = create_app(settings)
     # Ours: a request the HTTP parser refuses is answered in the API's error shape too.
     runner = AppRunner(app, access_log=None, handle_signals=False)

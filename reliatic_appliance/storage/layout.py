@@ -41,14 +41,10 @@ def master_key_file(data_dir: Path) -> Path:
     return data_dir / "secret" / "master.key"
 
 
-def initialise(
-    data_dir: Path, busy_timeout_ms: int = 5000, *, sqlite: bool = True
-) -> dict[str, object]:
-    """Create what is missing; never overwrite what exists (the master key above all).
-    `sqlite=False` (the data lives in PostgreSQL): the master key only, no database files."""
+def initialise(data_dir: Path, busy_timeout_ms: int = 5000) -> dict[str, object]:
+    """Create what is missing; never overwrite what exists (the master key above all)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    if sqlite:
-        (data_dir / "tenants").mkdir(exist_ok=True)
+    (data_dir / "tenants").mkdir(exist_ok=True)
     secret_dir = data_dir / "secret"
     secret_dir.mkdir(mode=0o700, exist_ok=True)
     os.chmod(secret_dir, 0o700)
@@ -63,6 +59,5 @@ def initialise(
             os.fsync(handle.fileno())
         created_key = True
     os.chmod(key_file, 0o600)
-    if sqlite:
-        migrate_file(control_file(data_dir), "control", busy_timeout_ms=busy_timeout_ms)
+    migrate_file(control_file(data_dir), "control", busy_timeout_ms=busy_timeout_ms)
     return {"data_dir": str(data_dir), "created_master_key": created_key}
