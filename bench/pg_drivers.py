@@ -33,6 +33,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -271,9 +272,14 @@ def main() -> int:
         args.out = ROOT / "bench" / "results" / name
 
     if args.durable:
-        os.environ.setdefault("PG_CLUSTER_DIR", "/var/tmp")
-    cluster = PgCluster(find_bindir(), durable=args.durable)
+        # On the disk, as bench/pg_leg.py's durable cluster. (Setting PG_CLUSTER_DIR here
+        # came too late: tests/pg_cluster.py reads it at import, so "--durable" ran on tmpfs.)
+        root = Path(tempfile.mkdtemp(prefix="reliatic-pg-drivers-", dir="/var/tmp"))
+        cluster = PgCluster(find_bindir(), root=root, durable=True)
+    else:
+        cluster = PgCluster(find_bindir())
     cluster.start()
+    print(f"cluster in {cluster.root} (fsync {'on' if args.durable else 'off'})", file=sys.stderr)
     try:
         database = cluster.clone()
         seed(cluster.dsn(database.name, OWNER_ROLE))
