@@ -109,8 +109,8 @@ async def test_one_alert_per_level_as_time_passes(plant: Plant, receiver: Receiv
     await wait_for(lambda: len(receiver.on("/sla")) == 3)
     # One delivery per level, in the feed's order. Deliveries of one claim go out at once,
     # so their arrival order is the network's (SPEC §7 promises none; seen [1, 3, 2] on
-    # PostgreSQL): order by the event id each payload carries.
-    by_event = sorted(receiver.on("/sla"), key=lambda r: r.payload["id"])
+    # PostgreSQL): order by the event id each payload carries (a number, as a string).
+    by_event = sorted(receiver.on("/sla"), key=lambda r: int(r.payload["id"]))
     assert [r.payload["data"]["after"]["level"] for r in by_event] == [1, 2, 3]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import apsw
 
@@ -73,6 +73,35 @@ TRIGRAM = 3
 # the index wins below about 2 * sqrt(all assets) matches (650 of 100k, measured), i.e.
 # for the rare terms - a tag number - where a LIKE walk would read the whole table.
 DENSE_FACTOR = 4
+
+
+# The rules both backends follow (storage/postgresql/assets.py uses them too).
+def in_risk_cell(flt: AssetFilter) -> bool:
+    return flt.probability is not None and flt.consequence is not None
+
+
+def counted_by_cells(flt: AssetFilter) -> bool:
+    """Only status and type filter: the total is a sum of the maintained per-cell counts."""
+    return flt.search is None and flt.updated_since is None and not in_risk_cell(flt)
+
+
+def search_alone(flt: AssetFilter) -> str | None:
+    """The `search` term when it has a trigram and is the only filter (the total is then
+    its index's matches); None otherwise."""
+    others = (flt.status, flt.asset_type, flt.updated_since)
+    if flt.search is None or len(flt.search) < TRIGRAM or in_risk_cell(flt):
+        return None
+    return None if any(v is not None for v in others) else flt.search
+
+
+def walk_in_order(search: str | None, total: int, all_assets: Callable[[], int]) -> bool:
+    """Is a LIKE walk in the list's order cheaper than reading the index's matches?
+    (DENSE_FACTOR; read here at each call, so a test may change it.)"""
+    if search is None or len(search) < TRIGRAM:
+        return True
+    return total * total > DENSE_FACTOR * all_assets()
+
+
 # Folds A-Z only, exactly as SQLite's lower() and LIKE do (they leave other letters alone).
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -136,21 +165,14 @@ class SqliteAssets:
         """`meta.total`: from the maintained per-(status, type) counts when only those filter;
         a `search` alone counts its index matches (FTS5 counts them without reading rows);
         anything else is a COUNT. The last two are remembered for the snapshot."""
-        in_cell = flt.probability is not None and flt.consequence is not None
-        if flt.search is None and flt.updated_since is None and not in_cell:
+        if counted_by_cells(flt):
             return self._counts(flt.status, flt.asset_type)
-        alone = (
-            flt.status is None and flt.asset_type is None and flt.updated_since is None
-        ) and not in_cell
-        if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
-            return listing.count(self._conn, "asset_search", [_matches(flt.search, "asset_search")])
+        if (term := search_alone(flt)) is not None:
+            return listing.count(self._conn, "asset_search", [_matches(term, "asset_search")])
         return listing.count(self._conn, "assets", _conditions(flt, dense=False))
 
     def _dense(self, flt: AssetFilter, total: int) -> bool:
-        """Is a LIKE walk in order cheaper than reading the index's matches? (DENSE_FACTOR)"""
-        if flt.search is None or len(flt.search) < TRIGRAM:
-            return True
-        return total * total > DENSE_FACTOR * self._counts(None, None)
+        return walk_in_order(flt.search, total, lambda: self._counts(None, None))
 
     def get_asset(self, asset_id: str) -> Row | None:
         return self._conn.execute(_SELECT + " WHERE id = ?", (asset_id,)).fetchone()

@@ -122,15 +122,11 @@ class PgAssets:
         """`meta.total`: from the maintained counts when only status and type filter; a
         `search` alone counts the function's matches; anything else is a COUNT (with a
         `search`, of the function's matches)."""
-        in_cell = flt.probability is not None and flt.consequence is not None
-        if flt.search is None and flt.updated_since is None and not in_cell:
+        if sqlite_assets.counted_by_cells(flt):
             return self._counts(flt.status, flt.asset_type)
-        alone = (
-            flt.status is None and flt.asset_type is None and flt.updated_since is None
-        ) and not in_cell
-        if flt.search is not None and len(flt.search) >= TRIGRAM and alone:
+        if (term := sqlite_assets.search_alone(flt)) is not None:
             row = self._cur.execute(
-                "SELECT COUNT(*) AS n FROM asset_search_ids(%s)", (flt.search,)
+                "SELECT COUNT(*) AS n FROM asset_search_ids(%s)", (term,)
             ).fetchone()
             return 0 if row is None else int(row["n"])
         return listing.count(
@@ -141,11 +137,7 @@ class PgAssets:
         )
 
     def _dense(self, flt: AssetFilter, total: int) -> bool:
-        """Is a LIKE walk in order cheaper than reading the index's matches? (SQLite's rule,
-        storage/assets.py DENSE_FACTOR.)"""
-        if flt.search is None or len(flt.search) < TRIGRAM:
-            return True
-        return total * total > sqlite_assets.DENSE_FACTOR * self._counts(None, None)
+        return sqlite_assets.walk_in_order(flt.search, total, lambda: self._counts(None, None))
 
     def get_asset(self, asset_id: str) -> Row | None:
         return self._cur.execute(

@@ -4,7 +4,7 @@
 -- Why a function and a role of its own: under FORCE ROW LEVEL SECURITY a condition can use
 -- an index only if it is LEAKPROOF (postgresql/listing.py), and LIKE and pg_trgm's operators
 -- are not; so for the server's role no index can serve LIKE, and a search read every asset
--- of the tenant (about 40 ms for 100k, twice per request). `asset_search_ids(pattern)` runs
+-- of the tenant (about 40 ms for 100k, twice per request). `asset_search_ids(term)` runs
 -- as `reliatic_search`, a NOLOGIN role with BYPASSRLS and nothing but SELECT on assets, where
 -- the trigram index below can serve LIKE. What keeps it to one tenant:
 -- - it reads the tenant from `app.tenant_id`, the very setting the policies compare with,
