@@ -57,11 +57,13 @@ _BULK_TRIGGERS = ("asset_counts_insert", "asset_search_insert")
 # An asset's representation: these columns, in this order (SPEC §5 Assets).
 COLUMNS: tuple[str, ...] = ("id", *WRITABLE_COLUMNS, *COMPUTED_COLUMNS, "created_at", "updated_at")
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM assets"
-# The same representation as JSON text made by SQLite, for list pages: a page of 25 is then
-# 25 strings rather than 600 Python values made into dicts and serialised again, which
-# was a third of a list request's time (bench/, issue 7). Same keys, same order, same
-# values as `get_asset` gives (tests/test_asset_listing.py compares them).
-_JSON_OBJECT = "json_object(" + ", ".join(f"'{c}', {c}" for c in COLUMNS) + ")"
+# The same representation as JSON text, for list pages: the column `representation` that
+# SQLite makes with json_object() whenever the row is written (migration 0008). A page of 25
+# is then 25 strings read, rather than 600 values made into dicts and serialised again (a
+# third of a list request's time, issue 7), or 600 values made into JSON on every read (two
+# thirds of the page's time in SQLite, issue 16). Same keys, same order, same values as
+# `get_asset` gives (tests/test_asset_listing.py compares them).
+REPRESENTATION = "representation"
 
 
 # `search` terms with at least this many characters use the trigram index (0005 migration);
@@ -193,7 +195,7 @@ class SqliteAssets:
         keys = "id" if column == "id" else f"id, {column}"
         return listing.fetch_window(
             self._conn,
-            select=f"SELECT {keys}, {_JSON_OBJECT} AS json FROM assets",
+            select=f"SELECT {keys}, {REPRESENTATION} AS json FROM assets",
             table="assets",
             conditions=_conditions(flt, dense=self._dense(flt, total)),
             sort=sort,

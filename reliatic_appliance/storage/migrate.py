@@ -4,6 +4,11 @@ Migrations are SQL files `NNNN_name.sql` under `migrations/<kind>/`, where kind 
 `control` (control.db) or `tenant` (each tenant file). Each runs in its own transaction
 that also records its version, so a crash leaves a file at one version or the next.
 A file newer than this code (a downgrade) is refused rather than guessed at.
+
+A migration whose first line is `-- reliatic: foreign_keys off` rebuilds a table that
+others reference (SQLite's procedure for changes ALTER TABLE cannot make): it runs with
+foreign keys off, as that procedure requires (the pragma is a no-op inside a transaction,
+so it is set around it), and `PRAGMA foreign_key_check` must find nothing before it commits.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from reliatic_appliance.storage.sqlite import transaction
 from reliatic_appliance.timefmt import now_ts
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+FOREIGN_KEYS_OFF = "-- reliatic: foreign_keys off"
 
 
 class SchemaTooNew(Exception):
@@ -29,6 +35,10 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def foreign_keys_off(self) -> bool:
+        return self.sql.startswith(FOREIGN_KEYS_OFF + "\n")
 
 
 def load_migrations(kind: str) -> list[Migration]:
@@ -50,9 +60,10 @@ def current_version(conn: apsw.Connection) -> int:
     return int(row["user_version"]) if row else 0
 
 
-def apply_migrations(conn: apsw.Connection, kind: str) -> int:
-    """Bring the file to the newest version; return how many migrations ran."""
-    migrations = load_migrations(kind)
+def apply_migrations(conn: apsw.Connection, kind: str, *, upto: int | None = None) -> int:
+    """Bring the file to the newest version (or to version `upto`, as an older release
+    left it: for tests of a migration); return how many migrations ran."""
+    migrations = load_migrations(kind)[:upto]
     have = current_version(conn)
     if have > len(migrations):
         raise SchemaTooNew(
@@ -60,17 +71,35 @@ def apply_migrations(conn: apsw.Connection, kind: str) -> int:
         )
     ran = 0
     for migration in migrations[have:]:
-        with transaction(conn):
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            conn.execute(migration.sql)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, now_ts()),
-            )
-            # PRAGMA takes no parameters; the value is an int from a file name pattern.
-            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+        if migration.foreign_keys_off:
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            apply_one(conn, migration)
+        finally:
+            if migration.foreign_keys_off:
+                conn.execute("PRAGMA foreign_keys = ON")
         ran += 1
     return ran
+
+
+def apply_one(conn: apsw.Connection, migration: Migration) -> None:
+    """One migration and its version, in one transaction (foreign keys as the caller set)."""
+    with transaction(conn):
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        conn.execute(migration.sql)
+        if migration.foreign_keys_off:
+            broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+            if broken is not None:
+                raise RuntimeError(
+                    f"migration {migration.version} ({migration.name}) would leave a row of"
+                    f" {broken['table']} pointing at no row of {broken['parent']}"
+                )
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, now_ts()),
+        )
+        # PRAGMA takes no parameters; the value is an int from a file name pattern.
+        conn.execute(f"PRAGMA user_version = {int(migration.version)}")
