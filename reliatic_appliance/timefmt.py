@@ -13,18 +13,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+# %-formatting, not strftime or an f-string: these run on every request (the envelope's
+# `meta.timestamp`, every write's stamps), and it is twice as fast as either (issue 16).
 def format_ts(moment: datetime) -> str:
     """`2026-04-01T12:00:00.000000Z` from an aware datetime (naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    elif moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    # An f-string, not strftime: this runs several times per request and is 5x cheaper.
-    m = moment
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        f".{m.microsecond:06d}Z"
-    )
+    m = _utc(moment)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031  (speed: see above)
+        m.year, m.month, m.day, m.hour, m.minute, m.second, m.microsecond,
+    )  # fmt: skip
 
 
 def now_ts() -> str:
@@ -33,4 +35,7 @@ def now_ts() -> str:
 
 def format_meta_ts(moment: datetime) -> str:
     """Seconds precision for the envelope's `meta.timestamp` (`2026-04-01T12:00:00Z`)."""
-    return format_ts(moment)[:19] + "Z"
+    m = _utc(moment)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031  (speed: see format_ts)
+        m.year, m.month, m.day, m.hour, m.minute, m.second,
+    )  # fmt: skip

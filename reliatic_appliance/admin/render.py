@@ -87,7 +87,8 @@ def _number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
-STATIC = "/admin/static/"
+PANEL = "/admin/"
+STATIC = PANEL + "static/"
 
 
 def static_urls() -> dict[str, str]:
@@ -101,6 +102,16 @@ def static_urls() -> dict[str, str]:
         digest = hashlib.sha256(root.joinpath(name).read_bytes()).hexdigest()[:12]
         urls[name] = f"{STATIC}{name}?v={digest}"
     return urls
+
+
+async def panel_response(request: web.Request, response: web.StreamResponse) -> None:
+    """THE panel's `on_response_prepare`: `cache_static`, then `html_errors`. aiohttp calls it
+    for every response; an API request leaves at the first test (one hook, not two, on the
+    API's path: issue 16)."""
+    if not request.path.startswith(PANEL):
+        return
+    await cache_static(request, response)
+    await html_errors(request, response)
 
 
 async def cache_static(request: web.Request, response: web.StreamResponse) -> None:
@@ -126,7 +137,7 @@ async def html_errors(request: web.Request, response: web.StreamResponse) -> Non
     (the middleware answers before any panel view runs) becomes a page, with the panel's
     headers: a person should never meet a JSON body in the browser."""
     if (
-        not request.path.startswith("/admin/")
+        not request.path.startswith(PANEL)
         or request.path.startswith(STATIC)
         or response.status < 400
         or not isinstance(response, web.Response)

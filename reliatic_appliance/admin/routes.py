@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from reliatic_appliance.admin.render import STATIC, cache_static, html_errors
+from reliatic_appliance.admin.render import STATIC, panel_response
 from reliatic_appliance.admin.views import (
     api_keys,
     assets_csv,
@@ -51,5 +51,4 @@ def install(app: web.Application) -> None:
     add("GET", "/admin/audit", audit.audit_page)
     static = Path(str(resources.files("reliatic_appliance.admin") / "static"))
     app.router.add_static(STATIC, static, name="admin_static")
-    app.on_response_prepare.append(cache_static)
-    app.on_response_prepare.append(html_errors)
+    app.on_response_prepare.append(panel_response)

@@ -39,9 +39,10 @@ def single(data: dict[str, Any], *, now: datetime, status: int = 200) -> web.Res
     asset": the envelope and the tag were two serialisations and a sorted copy).
     """
     data_json = pydantic_core.to_json(data)
-    meta_json = pydantic_core.to_json({"timestamp": format_meta_ts(now)})
+    # The timestamp is digits, '-', ':', 'T' and 'Z': JSON text as it is, no escaping.
+    stamp = format_meta_ts(now).encode("ascii")
     response = json_bytes_response(
-        b'{"data":' + data_json + b',"meta":' + meta_json + b"}", status=status
+        b'{"data":' + data_json + b',"meta":{"timestamp":"' + stamp + b'"}}', status=status
     )
     response[REPRESENTATION] = data_json
     return response
