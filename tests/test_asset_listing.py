@@ -341,6 +341,35 @@ async def test_search_finds_exactly_what_like_finds(
         assert body["meta"]["total"] == len(expected), repr(term)
 
 
+async def test_a_search_walk_reads_its_own_index(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dense `search` in the default order walks `assets_for_search_walk` (0009); a sort or
+    another filter leaves the planner its own choice. The rows are the same either way."""
+    monkeypatch.setattr(asset_store, "DENSE_FACTOR", -1)
+    for n in range(30):
+        await create_asset(api, tag_number=f"W-{n}", description=f"wet gas {n}", asset_type="tank")
+    reader = (await _db(api))._reader
+    executed: list[str] = []
+
+    def trace(_cursor: apsw.Cursor, sql: str, _bindings: Any) -> bool:
+        executed.append(sql)
+        return True
+
+    reader.exec_trace = trace
+    try:
+        walked, _ = await _list(api, "search=wet&per_page=10")
+        hinted = [q for q in executed if asset_store.SEARCH_WALK_INDEX in q]
+        executed.clear()
+        filtered, _ = await _list(api, "search=wet&type=tank&per_page=10")
+        assert not [q for q in executed if asset_store.SEARCH_WALK_INDEX in q]
+    finally:
+        reader.exec_trace = None
+    assert len(hinted) == 1
+    plan = reader.execute("EXPLAIN QUERY PLAN " + hinted[0], ["%wet%", "%wet%", 10, 0])
+    assert any(asset_store.SEARCH_WALK_INDEX in str(row["detail"]) for row in plan)
+    assert [a["id"] for a in walked["data"]] == [a["id"] for a in filtered["data"]]
+    assert walked["meta"]["total"] == 30
+
+
 async def test_search_index_follows_updates(api: Api) -> None:
     asset = await create_asset(api, tag_number="P-100", description="seal leak")
     assert (await _list(api, "search=seal"))[0]["meta"]["total"] == 1

@@ -104,6 +104,24 @@ def walk_in_order(search: str | None, total: int, all_assets: Callable[[], int])
     return total * total > DENSE_FACTOR * all_assets()
 
 
+# The index a LIKE walk of `search` reads in id order (migration 0009).
+SEARCH_WALK_INDEX = "assets_for_search_walk"
+
+
+def _walks_search_index(flt: AssetFilter, sort: str | None, dense: bool) -> bool:
+    """A `search` walked with LIKE in the default order, with nothing else filtering: it reads
+    SEARCH_WALK_INDEX. Other filters have indexes of their own, and other sorts sort."""
+    column, _ = listing.sort_column(sort, SORTABLE_COLUMNS)
+    others = (flt.status, flt.asset_type, flt.updated_since)
+    return (
+        flt.search is not None
+        and dense
+        and column == "id"
+        and not in_risk_cell(flt)
+        and all(v is None for v in others)
+    )
+
+
 # Folds A-Z only, exactly as SQLite's lower() and LIKE do (they leave other letters alone).
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -193,11 +211,15 @@ class SqliteAssets:
         total = self.count_assets(flt)
         column, _ = listing.sort_column(sort, SORTABLE_COLUMNS)
         keys = "id" if column == "id" else f"id, {column}"
+        dense = self._dense(flt, total)
+        source = "assets"
+        if _walks_search_index(flt, sort, dense):
+            source = f"assets INDEXED BY {SEARCH_WALK_INDEX}"
         return listing.fetch_window(
             self._conn,
-            select=f"SELECT {keys}, {REPRESENTATION} AS json FROM assets",
+            select=f"SELECT {keys}, {REPRESENTATION} AS json FROM {source}",
             table="assets",
-            conditions=_conditions(flt, dense=self._dense(flt, total)),
+            conditions=_conditions(flt, dense=dense),
             sort=sort,
             sortable=SORTABLE_COLUMNS,
             limit=limit,
