@@ -341,6 +341,9 @@ async def test_search_finds_exactly_what_like_finds(
         assert body["meta"]["total"] == len(expected), repr(term)
 
 
+@pytest.mark.sqlite_only(
+    "the walk index is SQLite's (migration 0009); PostgreSQL searches through pg_trgm"
+)
 async def test_a_search_walk_reads_its_own_index(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """A dense `search` in the default order walks `assets_for_search_walk` (0009); a sort or
     another filter leaves the planner its own choice. The rows are the same either way."""

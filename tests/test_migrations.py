@@ -24,6 +24,8 @@ from reliatic_appliance.storage.migrate import (
 )
 from reliatic_appliance.storage.sqlite import connect
 
+pytestmark = pytest.mark.sqlite_only("SQLite tenant files' migrations")
+
 BEFORE_REPRESENTATION = 7
 STAMP = "2026-01-02T03:04:05.000000Z"
 
