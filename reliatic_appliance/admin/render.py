@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from reliatic_appliance.admin.session import Viewer, csrf_matches, viewer_of
+from reliatic_appliance.api.handlers.sessions import PANEL
 from reliatic_appliance.errors import ApiError, NotFound
 from reliatic_appliance.keys import ADMIN_TEMPLATES, CLOCK, SETTINGS, TENANT_DBS
 from reliatic_appliance.ports import TenantDb
@@ -87,7 +88,6 @@ def _number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
-PANEL = "/admin/"
 STATIC = PANEL + "static/"
 
 

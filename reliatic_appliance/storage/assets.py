@@ -108,10 +108,10 @@ def walk_in_order(search: str | None, total: int, all_assets: Callable[[], int])
 SEARCH_WALK_INDEX = "assets_for_search_walk"
 
 
-def _walks_search_index(flt: AssetFilter, sort: str | None, dense: bool) -> bool:
-    """A `search` walked with LIKE in the default order, with nothing else filtering: it reads
-    SEARCH_WALK_INDEX. Other filters have indexes of their own, and other sorts sort."""
-    column, _ = listing.sort_column(sort, SORTABLE_COLUMNS)
+def _walks_search_index(flt: AssetFilter, column: str, dense: bool) -> bool:
+    """A `search` walked with LIKE in the default order (`column` is the sort's), with nothing
+    else filtering: it reads SEARCH_WALK_INDEX. Other filters have indexes of their own, and
+    other sorts sort."""
     others = (flt.status, flt.asset_type, flt.updated_since)
     return (
         flt.search is not None
@@ -213,7 +213,7 @@ class SqliteAssets:
         keys = "id" if column == "id" else f"id, {column}"
         dense = self._dense(flt, total)
         source = "assets"
-        if _walks_search_index(flt, sort, dense):
+        if _walks_search_index(flt, column, dense):
             source = f"assets INDEXED BY {SEARCH_WALK_INDEX}"
         return listing.fetch_window(
             self._conn,

@@ -188,21 +188,10 @@ def count(conn: apsw.Connection, table: str, conditions: Iterable[Condition | No
 # -- pages ---------------------------------------------------------------------------------
 
 
-def _raw(cursor: apsw.Cursor, row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return row
-
-
 def _rows(conn: apsw.Connection, sql: str, params: list[Any]) -> list[Row]:
-    """The rows as dicts, like the connection's row tracer makes them, but reading the
-    column names once per page rather than once per row (a third of a page's cost)."""
-    cursor = conn.cursor()
-    cursor.row_trace = _raw
-    cursor.execute(sql, params)
-    try:
-        names = [d[0] for d in cursor.get_description()]
-    except apsw.ExecutionCompleteError:  # no row at all: the statement has already finished
-        return []
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+    """The page's rows as dicts (the connection's row tracer names a statement's columns
+    once, storage/sqlite.py), read to the end so no statement keeps its snapshot open."""
+    return list(conn.execute(sql, params))
 
 
 def _anchor_start(

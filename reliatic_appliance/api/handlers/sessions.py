@@ -58,6 +58,7 @@ from reliatic_appliance.timefmt import format_meta_ts
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
+# The admin panel's prefix (admin/render.py shares it).
 PANEL = "/admin/"
 LOGIN_PAGE = "/admin/login"
 REGISTER_PAGE = "/admin/register"
