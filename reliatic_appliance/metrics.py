@@ -7,9 +7,10 @@ storage layer never imports prometheus_client.
 
 Label values are bounded by construction: requests are labelled by route *template*
 (`/api/v1/assets/{asset_id}`, never the raw path), unmatched paths share the label `unmatched`,
-and methods outside the HTTP set share `other`. Label children are looked up once per
-(method, route, status) and cached, so a request costs a dict lookup, a counter increment
-and a histogram observation (see docs/operations.md, "Monitoring", for the measured cost).
+and methods outside the HTTP set share `other`. The two request families are counted in plain
+ints by `RequestCounts` (one dict lookup, a bisect and three additions a request) and become
+Prometheus families only when scraped: the library's own Counter and Histogram take a lock and
+walk the buckets in Python, a twentieth of a small GET's instructions (`bench/instructions.py`).
 
 Figures read at scrape time are not counted on the request path: the scrape handler reads
 the outbox through a service (`services.deliveries.backlog`) and hands it, with the newest
@@ -19,6 +20,7 @@ backup's time, to `ScrapeTimeCollector` just before the exposition is rendered.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -31,7 +33,13 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
 
 # Prometheus's classic text format, which every Prometheus and every agent reads; what
 # `generate_latest` renders whatever the library's newest content type is.
@@ -121,6 +129,89 @@ class ScrapeTimeCollector:
             )
 
 
+class _Latency:
+    """One route's latency histogram: a count per bucket (not cumulative; the last one is
+    +Inf), the sum, and when it was first observed."""
+
+    __slots__ = ("buckets", "created", "total")
+
+    def __init__(self, created: float) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+        self.created = created
+
+
+class _Requests:
+    """One (method, route, status)'s request count, and its route's latency histogram."""
+
+    __slots__ = ("count", "created", "latency")
+
+    def __init__(self, latency: _Latency, created: float) -> None:
+        self.count = 0
+        self.created = created
+        self.latency = latency
+
+
+class RequestCounts:
+    """`reliatic_http_requests` and `reliatic_http_request_duration_seconds`, counted on the
+    event loop (the only thread that answers requests and renders the scrape, so no lock)
+    and rendered at scrape time exactly as the library's Counter and Histogram would be:
+    `_total`, `_created`, `_bucket{le}`, `_count`, `_sum`."""
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, str], _Requests] = {}
+        self._latency: dict[str, _Latency] = {}
+
+    def cell(self, method: str, route: str, status: str) -> _Requests:
+        """The counter of one label set (made on first use), to keep and add to."""
+        cell = self._requests.get((method, route, status))
+        if cell is None:
+            now = time.time()
+            latency = self._latency.get(route)
+            if latency is None:
+                latency = self._latency[route] = _Latency(now)
+            cell = self._requests[method, route, status] = _Requests(latency, now)
+        return cell
+
+    @staticmethod
+    def observe(cell: _Requests, seconds: float) -> None:
+        cell.count += 1
+        latency = cell.latency
+        # LATENCY_BUCKETS are upper bounds (`le`): the first bound >= seconds takes it.
+        latency.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latency.total += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily(
+            "reliatic_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            labels=["method", "route", "status"],
+        )
+        for labels, cell in sorted(self._requests.items()):
+            requests.add_metric(list(labels), cell.count, created=cell.created)
+        yield requests
+        name = "reliatic_http_request_duration_seconds"
+        latency = HistogramMetricFamily(
+            name,
+            "Time from a request entering the server's middleware to its response, by route "
+            "template.",
+            labels=["route"],
+        )
+        # The library's own spelling of `le` (what its Histogram would print).
+        bounds = [
+            floatToGoString(bound)  # type: ignore[no-untyped-call]  # the library's is untyped
+            for bound in LATENCY_BUCKETS
+        ] + ["+Inf"]
+        for route, histogram in sorted(self._latency.items()):
+            cumulative, running = [], 0
+            for bound, count in zip(bounds, histogram.buckets, strict=True):
+                running += count
+                cumulative.append((bound, running))
+            latency.add_metric([route], cumulative, histogram.total)
+            latency.add_sample(name + "_created", {"route": route}, histogram.created)
+        yield latency
+
+
 class AppMetrics:
     """Every metric of one app, and the cheap recording calls the request path uses."""
 
@@ -129,20 +220,8 @@ class AppMetrics:
         PidOnlyProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
-        self._requests = Counter(
-            "reliatic_http_requests",
-            "HTTP requests answered, by method, route template and status code.",
-            ["method", "route", "status"],
-            registry=registry,
-        )
-        self._latency = Histogram(
-            "reliatic_http_request_duration_seconds",
-            "Time from a request entering the server's middleware to its response, by route "
-            "template.",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self._requests = RequestCounts()
+        registry.register(self._requests)
         rate_limited = Counter(
             "reliatic_rate_limited",
             "Requests refused with 429 rate_limited, by the limiter: per key or per address.",
@@ -189,8 +268,8 @@ class AppMetrics:
         )
         self.at_scrape = ScrapeTimeCollector()
         registry.register(self.at_scrape)
-        # (method, route resource, status) -> (requests child, latency child).
-        self._children: dict[tuple[str, object, int], tuple[Counter, Histogram]] = {}
+        # (method, route resource, status) -> its counter: a request's one dict lookup.
+        self._cells: dict[tuple[str, object, int], _Requests] = {}
 
     # -- the request path ---------------------------------------------------------------
 
@@ -200,27 +279,21 @@ class AppMetrics:
         """Count one answered request. `resource` is aiohttp's matched resource (None when
         nothing matched) and serves as the cache key; `template` its canonical path."""
         key = (method, resource, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children_for(key, template)
-        children[0].inc()
-        children[1].observe(seconds)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cell_for(key, template)
+        RequestCounts.observe(cell, seconds)
 
-    def _children_for(
-        self, key: tuple[str, object, int], template: str | None
-    ) -> tuple[Counter, Histogram]:
+    def _cell_for(self, key: tuple[str, object, int], template: str | None) -> _Requests:
         method, resource, status = key
         route = template if resource is not None and template else UNMATCHED
         label = method if method in _METHODS else "other"
-        children = (
-            self._requests.labels(label, route, str(status)),
-            self._latency.labels(route),
-        )
+        cell = self._requests.cell(label, route, str(status))
         # Bounded: a method outside _METHODS matches no route (aiohttp answers it 405, with
         # no resource), so such keys are never kept.
         if label != "other" or resource is not None:
-            self._children[key] = children
-        return children
+            self._cells[key] = cell
+        return cell
 
     # -- the scheduler ------------------------------------------------------------------
 

@@ -34,15 +34,21 @@ def test_counts_down_then_denies_with_retry_after() -> None:
     )
 
 
+def stamped(decision: RateDecision) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    decision.stamp(headers)
+    return headers
+
+
 def test_headers() -> None:
     clock = FakeClock(T0 + 59.9)
     rl = limiter(clock)
-    assert rl.hit("k", 1).headers() == {
+    assert stamped(rl.hit("k", 1)) == {
         "X-RateLimit-Limit": "1",
         "X-RateLimit-Remaining": "0",
         "X-RateLimit-Reset": str(int(T0) + 60),
     }
-    assert rl.hit("k", 1).headers() == {
+    assert stamped(rl.hit("k", 1)) == {
         "X-RateLimit-Limit": "1",
         "X-RateLimit-Remaining": "0",
         "X-RateLimit-Reset": str(int(T0) + 60),

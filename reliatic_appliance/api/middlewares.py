@@ -122,7 +122,7 @@ def _stamp(response: web.StreamResponse, request_id: str, decision: RateDecision
     headers["Server"] = SERVER
     headers["X-Request-Id"] = request_id
     if decision is not None:
-        headers.update(decision.headers())
+        decision.stamp(headers)
 
 
 def _from_http_exception(exc: web.HTTPException) -> ApiError:

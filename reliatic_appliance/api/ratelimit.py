@@ -23,16 +23,18 @@ Single-threaded by design: it runs on the event loop and never awaits, so no loc
 import math
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, MutableMapping
+from typing import NamedTuple
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like ``time.time``; tests pass a fake one."""
 
 
-@dataclass(frozen=True, slots=True)
-class RateDecision:
-    """The verdict for one request and what its response headers say about the window."""
+class RateDecision(NamedTuple):
+    """The verdict for one request and what its response headers say about the window.
+
+    A named tuple, not a frozen dataclass: one is made for every request, and a frozen
+    dataclass sets each field through `object.__setattr__` (`bench/instructions.py`)."""
 
     allowed: bool
     limit: int
@@ -40,16 +42,14 @@ class RateDecision:
     reset_at: int  # unix seconds when the window resets
     retry_after: int  # seconds, >= 1 when not allowed, 0 otherwise
 
-    def headers(self) -> dict[str, str]:
-        """``X-RateLimit-*`` headers for every response, plus ``Retry-After`` on a 429 (§4)."""
-        out = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_at),
-        }
+    def stamp(self, headers: MutableMapping[str, str]) -> None:
+        """Set the ``X-RateLimit-*`` headers every response carries, and ``Retry-After`` on
+        a 429 (§4)."""
+        headers["X-RateLimit-Limit"] = str(self.limit)
+        headers["X-RateLimit-Remaining"] = str(self.remaining)
+        headers["X-RateLimit-Reset"] = str(self.reset_at)
         if not self.allowed:
-            out["Retry-After"] = str(self.retry_after)
-        return out
+            headers["Retry-After"] = str(self.retry_after)
 
 
 class FixedWindowLimiter:
