@@ -51,8 +51,16 @@ _SYSLOG_PRIORITY = {
 }
 
 
+# The names `logging` gives the standard levels, lower-cased, without a call per line.
+_LEVEL_NAMES = {level: logging.getLevelName(level).lower() for level in _SYSLOG_PRIORITY}
+
+
 def redact(text: str) -> str:
     """Replace anything shaped like a key, secret or bearer token."""
+    if text.isalnum():
+        # Every shape above holds a '_' or a space: a bare word (the access log's "request",
+        # on every request) holds neither.
+        return text
     return _SECRET_PATTERNS.sub("[redacted]", text)
 
 
@@ -73,7 +81,7 @@ def json_line(
     (contextvars) and the record's own fields. Every line goes through here."""
     entry: dict[str, Any] = {
         "ts": ts,
-        "level": logging.getLevelName(level).lower(),
+        "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
         "logger": logger,
         "msg": redact(message),
     }

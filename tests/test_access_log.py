@@ -12,7 +12,14 @@ from collections.abc import Iterator
 import pytest
 
 from reliatic_appliance.api.access_log import AccessLog
-from reliatic_appliance.logs import JsonFormatter, RequestContext, request_context
+from reliatic_appliance.logs import (
+    JsonFormatter,
+    RequestContext,
+    encode,
+    json_line,
+    redact,
+    request_context,
+)
 
 FIELDS = {"method": "GET", "path": "/api/v1/assets", "status": 200, "remote": "127.0.0.1"}
 
@@ -85,3 +92,26 @@ async def test_nothing_is_written_below_the_logger_level(
     finally:
         logger.setLevel(logging.NOTSET)
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("message", "logged"),
+    [
+        ("request", "request"),  # a bare word: the fast path, unchanged
+        ("Ünïcode", "Ünïcode"),
+        ("rl_live_" + "A" * 40, "[redacted]"),
+        ("key rl_live_abcDEF123_-x was used", "key [redacted] was used"),
+        ("whsec_c2VjcmV0", "[redacted]"),
+        ("Authorization: Bearer abc.def", "Authorization: [redacted]"),
+        ("bearer\tXYZ", "[redacted]"),
+        ("Bearer", "Bearer"),  # no token after it: nothing to hide
+    ],
+)
+def test_every_line_is_redacted_of_keys_secrets_and_tokens(message: str, logged: str) -> None:
+    assert redact(message) == logged
+    line = json.loads(
+        encode(
+            json_line("2026-01-01T00:00:00.000Z", logging.INFO, "t", message), 20, journald=False
+        )
+    )
+    assert line["msg"] == logged and line["level"] == "info"

@@ -174,10 +174,12 @@ def conditional(op: Operation, handler: Handler) -> Handler:
 
     async def run(call: Call) -> web.StreamResponse:
         headers = call.request.headers
-        if_match = parse_condition(headers.get("If-Match"), "If-Match")
-        if_none_match = None
-        if is_get:
-            if_none_match = parse_condition(headers.get("If-None-Match"), "If-None-Match")
+        # Most requests carry neither header: no parse for them.
+        if_match = if_none_match = None
+        if "If-Match" in headers:
+            if_match = parse_condition(headers["If-Match"], "If-Match")
+        if is_get and "If-None-Match" in headers:
+            if_none_match = parse_condition(headers["If-None-Match"], "If-None-Match")
         precondition = None
         if if_match is not None and not is_get:
             precondition = Precondition(if_match, resource, call.params[resource.param])
