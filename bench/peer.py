@@ -182,12 +182,9 @@ class Caller:
     decision: RateDecision
 
     def headers(self, **extra: str) -> dict[str, str]:
-        return {
-            **extra,
-            "Server": "Reliatic",
-            "X-Request-Id": self.request_id,
-            **self.decision.headers(),
-        }
+        headers = {**extra, "Server": "Reliatic", "X-Request-Id": self.request_id}
+        self.decision.stamp(headers)
+        return headers
 
 
 def create_app(data_dir: Path, *, naive_count: bool = False) -> FastAPI:
@@ -205,7 +202,8 @@ def create_app(data_dir: Path, *, naive_count: bool = False) -> FastAPI:
         # A failed authentication counts against the client's address (SPEC §4), as ours.
         client = request.client.host if request.client else "unknown"
         decision = addresses.hit(client, 60)
-        headers = {"Server": "Reliatic", "X-Request-Id": request_id, **decision.headers()}
+        headers = {"Server": "Reliatic", "X-Request-Id": request_id}
+        decision.stamp(headers)
         return Refused(status, code, message, headers)
 
     # `async`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
@@ -249,7 +247,7 @@ def create_app(data_dir: Path, *, naive_count: bool = False) -> FastAPI:
                 429,
                 "rate_limited",
                 "Rate limit exceeded.",
-                {"Server": "Reliatic", "X-Request-Id": request_id, **decision.headers()},
+                Caller(key, request_id, decision).headers(),
             )
         return Caller(key, request_id, decision)
 
