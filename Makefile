@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ./var
 
 .PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer \
-	bench-postgresql
+	bench-postgresql bench-instructions
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -107,6 +107,15 @@ bench-postgresql: bench
 bench-postgresql: BENCH_ARGS = --backend postgresql
 # tests/pg_cluster.py (the cluster it starts) imports pytest.
 bench-postgresql: BENCH_EXTRAS = bench,test
+
+# Instructions per request (valgrind), ours against the same-work peer and the aiohttp hello:
+# the figure a noisy machine cannot move, for steering between two variants of the code
+# (about 8 minutes). DATA_DIR=... reuses a data dir kept by `bench/run.py --keep`.
+bench-instructions: $(BIN)/python
+	command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq valgrind >/dev/null)
+	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
+	$(BIN)/python bench/instructions.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(INSTRUCTIONS_ARGS)
 
 # CSV import and export of 10k and 100k assets, rows per second (issue 14; about 2 minutes).
 bench-csv: $(BIN)/reliatic

@@ -26,8 +26,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
+def _wait_ready(
+    port: int, path: str, process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early; see {log}")
@@ -36,7 +38,7 @@ def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes], log: Pat
                 return
         except (OSError, urllib.error.URLError):
             time.sleep(0.1)
-    raise RuntimeError(f"server did not answer {path} within 120 s; see {log}")
+    raise RuntimeError(f"server did not answer {path} within {timeout:.0f} s; see {log}")
 
 
 def rss_mib(pid: int) -> float:
@@ -49,20 +51,31 @@ def rss_mib(pid: int) -> float:
 
 @contextlib.contextmanager
 def running(
-    command: list[str], *, log: Path, ready_path: str, port: int, env: dict[str, str]
+    command: list[str],
+    *,
+    log: Path,
+    ready_path: str,
+    port: int,
+    env: dict[str, str],
+    start_timeout: float = 120,
+    pin: bool = True,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` on the server core until the block ends (SIGTERM, then SIGKILL)."""
+    """Run `command` on the server core (or, `pin=False`, anywhere) until the block ends
+    (SIGTERM, then SIGKILL)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            pinned(command, SERVER_CORE), stdout=out, stderr=subprocess.STDOUT, env=env
+            pinned(command, SERVER_CORE) if pin else command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     try:
-        _wait_ready(port, ready_path, process, log)
+        _wait_ready(port, ready_path, process, log, start_timeout)
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=start_timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
