@@ -25,7 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from reliatic_appliance.api.auth import authenticate, check_csrf, session_principal, session_token
 from reliatic_appliance.api.ratelimit import RateDecision
 from reliatic_appliance.api.responses import json_response
-from reliatic_appliance.api.routes import operation_of
+from reliatic_appliance.api.routes import Operation, operation_of
 from reliatic_appliance.errors import (
     CODE_BY_STATUS,
     ApiError,
@@ -70,9 +70,11 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     token = request_context.set(RequestContext(request_id))
     started = time.perf_counter()
     status = 500
+    # Looked up once here for the guard and the headers (a few calls into aiohttp each time).
+    op = operation_of(request)
     try:
         try:
-            await guard(request)
+            await guard(request, app, op)
             response = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
@@ -83,7 +85,6 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             response = error_response(request, exc)
         status = response.status
         _stamp(response, request_id, request.get(RATE_DECISION))
-        op = operation_of(request)
         if op is not None and op.deprecated is not None:
             response.headers.update(op.deprecated.headers())  # SPEC §3 versioning
         return response
@@ -247,28 +248,28 @@ def _check_utf8(request: web.Request) -> None:
             ) from None
 
 
-def _needs_key(request: web.Request) -> bool:
-    op = operation_of(request)
+def _needs_key(request: web.Request, op: Operation | None) -> bool:
     if op is not None:
         return op.permission is not None and (op.open_to is None or not op.open_to(request))
     # Unrouted paths under the API (404/405) answer only to a key: no probing of routes.
     return request.path.startswith(API_PREFIX)
 
 
-async def guard(request: web.Request) -> None:
-    """Authenticate and rate-limit `request`, or raise the error that answers it."""
-    if not _needs_key(request):
+async def guard(request: web.Request, app: web.Application, op: Operation | None) -> None:
+    """Authenticate and rate-limit `request` (routed to `op`, None if unrouted), or raise the
+    error that answers it."""
+    if not _needs_key(request, op):
         # Public routes (the panel's pages, /auth/*) see the session if there is a live one:
         # then they count against the user, like any authenticated request (several engineers
         # behind one plant proxy must not share the anonymous per-address budget), and a
         # state-changing request needs its CSRF token. Without one, per address.
         principal = await session_principal(request) if session_token(request) else None
         if principal is None:
-            _limit_address(request)
+            _limit_address(request, app)
             _check_utf8(request)
             return
         _authenticated(request, principal)
-        _limit_principal(request, principal)
+        _limit_principal(request, app, principal)
         _check_utf8(request)
         await check_csrf(request)
         return
@@ -276,17 +277,16 @@ async def guard(request: web.Request) -> None:
         principal = await authenticate(request)
     except ApiError:
         # Failed authentication counts against the client address, more strictly.
-        _limit_address(request)
+        _limit_address(request, app)
         raise
     _authenticated(request, principal)
-    _limit_principal(request, principal)
+    _limit_principal(request, app, principal)
     _check_utf8(request)
     await check_csrf(request)
 
 
-def _limit_address(request: web.Request) -> None:
+def _limit_address(request: web.Request, app: web.Application) -> None:
     """Traffic without a (valid) key or session: limited per client address (SPEC §4)."""
-    app = request.app
     per_minute = app[SETTINGS].rate_limit.unauthenticated_per_minute
     decision = app[ADDRESS_LIMITER].hit(request.remote or "unknown", per_minute)
     request[RATE_DECISION] = decision
@@ -295,9 +295,8 @@ def _limit_address(request: web.Request) -> None:
         raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
 
 
-def _limit_principal(request: web.Request, principal: Principal) -> None:
+def _limit_principal(request: web.Request, app: web.Application, principal: Principal) -> None:
     """Per key, or per user for a session (ids of the two never collide: key_… and usr_…)."""
-    app = request.app
     limit = principal.rate_limit_per_minute or app[SETTINGS].rate_limit.default_per_minute
     decision = app[KEY_LIMITER].hit(principal.actor, limit)
     request[RATE_DECISION] = decision

@@ -135,7 +135,13 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         principal = request.get(PRINCIPAL)
         if permission is not None and (open_to is None or not open_to(request)):
             require_permission(principal, permission)
-        query = parse_query(query_model, request.query)
+        # Without a query string there is nothing to parse (most GETs of one resource): no
+        # query mapping is built for them.
+        query = (
+            parse_query(query_model, request.query)
+            if query_model is not None or "?" in request.raw_path
+            else None
+        )
         body = None
         if body_model is not None:
             max_bytes = request.app[SETTINGS].server.max_body_bytes
