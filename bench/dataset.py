@@ -75,6 +75,16 @@ class Dataset:
     def load(cls, path: Path) -> Dataset:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
+    @classmethod
+    def kept_or_built(cls, kept: Path | None, tmp: Path) -> Dataset:
+        """The dataset of a data dir kept by `run.py --keep`, or a new one built under `tmp`."""
+        if kept:
+            return cls.load(kept / "bench-dataset.json")
+        print("building the dataset (100k assets, 300k inspections, ...)", flush=True)
+        data = asyncio.run(build(tmp / "data"))
+        data.save(Path(data.data_dir) / "bench-dataset.json")
+        return data
+
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):

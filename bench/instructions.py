@@ -28,7 +28,6 @@ variants of the code, and the ratio ours / same-work peer it prints does not dep
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import re
 import shutil
@@ -38,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import servers
-from dataset import Dataset, build
+from dataset import Dataset
 from run import workloads
 
 WARM_UP = 200
@@ -125,11 +124,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-instructions-"))
     counts: dict[tuple[str, str], float] = {}
     try:
-        if args.data:
-            data = Dataset.load(args.data / "bench-dataset.json")
-        else:
-            print("building the dataset (100k assets, 300k inspections, ...)", flush=True)
-            data = asyncio.run(build(tmp / "data"))
+        data = Dataset.kept_or_built(args.data, tmp)
         all_specs = workloads(data, data.asset_ids[0])
         for workload in args.workload:
             for server in args.server:

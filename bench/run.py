@@ -27,7 +27,6 @@ run (kept with `--keep`), `--skip-webhooks`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -49,7 +48,7 @@ sys.path.insert(0, str(BENCH))
 import load  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
-from dataset import Dataset, build  # noqa: E402
+from dataset import Dataset  # noqa: E402
 
 API = "/api/v1/assets"
 Specs = list[dict[str, Any]]
@@ -178,12 +177,7 @@ def main() -> int:
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-bench-"))
     try:
-        if args.data:
-            data = Dataset.load(args.data / "bench-dataset.json")
-        else:
-            print("building the dataset (100k assets, 300k inspections, ...)", flush=True)
-            data = asyncio.run(build(tmp / "data"))
-            data.save(Path(data.data_dir) / "bench-dataset.json")
+        data = Dataset.kept_or_built(args.data, tmp)
         if args.only == "peer":
             figures = measure_peer(data, tmp, args)
             figures["total_seconds"] = time.perf_counter() - started
