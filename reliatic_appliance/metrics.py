@@ -151,6 +151,14 @@ class _Requests:
         self.created = created
         self.latency = latency
 
+    def observe(self, seconds: float) -> None:
+        """One request answered in `seconds`."""
+        self.count += 1
+        latency = self.latency
+        # LATENCY_BUCKETS are upper bounds (`le`): the first bound >= seconds takes it.
+        latency.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latency.total += seconds
+
 
 class RequestCounts:
     """`reliatic_http_requests` and `reliatic_http_request_duration_seconds`, counted on the
@@ -172,14 +180,6 @@ class RequestCounts:
                 latency = self._latency[route] = _Latency(now)
             cell = self._requests[method, route, status] = _Requests(latency, now)
         return cell
-
-    @staticmethod
-    def observe(cell: _Requests, seconds: float) -> None:
-        cell.count += 1
-        latency = cell.latency
-        # LATENCY_BUCKETS are upper bounds (`le`): the first bound >= seconds takes it.
-        latency.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        latency.total += seconds
 
     def collect(self) -> Iterable[Metric]:
         requests = CounterMetricFamily(
@@ -282,7 +282,7 @@ class AppMetrics:
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cell_for(key, template)
-        RequestCounts.observe(cell, seconds)
+        cell.observe(seconds)
 
     def _cell_for(self, key: tuple[str, object, int], template: str | None) -> _Requests:
         method, resource, status = key

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reliatic_appliance.app import create_app
 from reliatic_appliance.keys import METRICS
 from reliatic_appliance.logs import JsonFormatter
+from reliatic_appliance.metrics import LATENCY_BUCKETS, RequestCounts
 from tests.conftest import Api, create_asset, make_settings, open_api
 from tests.test_webhooks import ADMIN, FAST, Clock, deliveries, subscribe, wait_for_status
 from tests.webhook_receiver import Receiver, wait_for
@@ -286,3 +288,53 @@ def test_process_metrics_when_only_the_process_own_proc_is_visible(tmp_path: Pat
     PidOnlyProcessCollector(registry=full)
     real = {s.name: s.value for m in full.collect() for s in m.samples}
     assert abs(started - real["process_start_time_seconds"]) < 2
+
+
+# (method, route, status, seconds): bucket edges exactly (`le` is inclusive), between them,
+# below the first and past the last (+Inf), on two routes and several statuses.
+OBSERVATIONS = [
+    ("GET", "/api/v1/assets/{asset_id}", "200", 0.0001),
+    ("GET", "/api/v1/assets/{asset_id}", "200", 0.0005),
+    ("GET", "/api/v1/assets/{asset_id}", "200", 0.00051),
+    ("GET", "/api/v1/assets/{asset_id}", "404", 0.003),
+    ("POST", "/api/v1/assets", "201", 0.25),
+    ("POST", "/api/v1/assets", "201", 10.0),
+    ("POST", "/api/v1/assets", "409", 42.0),
+    ("GET", "unmatched", "404", 0.0),
+]
+
+
+def _exposition_lines(text: bytes) -> list[str]:
+    # `_created` holds when a series was first seen: equal in shape, not in value.
+    return sorted(
+        line.rsplit(" ", 1)[0] + " T" if "_created" in line else line
+        for line in text.decode().splitlines()
+    )
+
+
+def test_request_families_render_as_the_library_would() -> None:
+    """The request families are counted in plain ints (metrics.RequestCounts); a scrape must
+    show exactly what prometheus_client's Counter and Histogram show for the same requests:
+    names, HELP, labels, cumulative `le` buckets, `_count`, `_sum`, `_created`."""
+    library = CollectorRegistry()
+    counter = Counter(
+        "reliatic_http_requests",
+        "HTTP requests answered, by method, route template and status code.",
+        ["method", "route", "status"],
+        registry=library,
+    )
+    histogram = Histogram(
+        "reliatic_http_request_duration_seconds",
+        "Time from a request entering the server's middleware to its response, by route template.",
+        ["route"],
+        buckets=LATENCY_BUCKETS,
+        registry=library,
+    )
+    ours = CollectorRegistry()
+    counts = RequestCounts()
+    ours.register(counts)
+    for method, route, status, seconds in OBSERVATIONS:
+        counter.labels(method, route, status).inc()
+        histogram.labels(route).observe(seconds)
+        counts.cell(method, route, status).observe(seconds)
+    assert _exposition_lines(generate_latest(ours)) == _exposition_lines(generate_latest(library))
