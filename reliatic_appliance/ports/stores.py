@@ -103,6 +103,12 @@ class AssetStore(Protocol):
         """Those of `tags` that an asset already has (compared as the unique column is)."""
         ...
 
+    def merge_search_index(self, pages: int) -> bool:
+        """One step of the `search` index's merging, at most `pages` pages of work: whether
+        there was any (False once the index is merged, and always on a backend whose index
+        needs no such step)."""
+        ...
+
     def each_asset(self) -> Iterator[Row]:
         """Every asset as `get_asset` gives it, in id order, read within the transaction."""
         ...

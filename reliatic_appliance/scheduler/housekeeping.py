@@ -1,6 +1,6 @@
 """The scheduler's periodic pass over one tenant (SPEC §7): SLA escalation, the delivery
-log's retention, expired Idempotency-Key records. Each job is a service; this only says
-when they run and with which settings."""
+log's retention, expired Idempotency-Key records, merging the `search` index. Each job is a
+service; this only says when they run and with which settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 
 from reliatic_appliance.ports import TenantDb
-from reliatic_appliance.services import alerts, deliveries, idempotency
+from reliatic_appliance.services import alerts, assets, deliveries, idempotency
 from reliatic_appliance.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,5 +22,6 @@ async def run(db: TenantDb, *, now: datetime, settings: Settings) -> None:
         )
         await deliveries.purge_log(db, now=now, retention_days=settings.webhooks.log_retention_days)
         await idempotency.purge_expired(db, now=now)
+        await assets.tidy_search_index(db)
     except Exception:
         log.exception("housekeeping failed")

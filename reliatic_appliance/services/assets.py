@@ -194,3 +194,21 @@ async def decommission_asset(
 ) -> Row:
     """Soft delete (SPEC §5): the row stays with status `decommissioned`."""
     return await update_asset(db, asset_id, {"status": "decommissioned"}, actor=actor, now=now)
+
+
+# The housekeeping's share of `search`-index merging (migration 0010): steps of this many
+# pages, each its own write so that requests' writes take turns with them, and at most this
+# many steps a pass. A step takes a few milliseconds; 50 x 200 pages catch up with ~10k new
+# assets a minute, and a bulk import's backlog is merged over the passes that follow.
+SEARCH_MERGE_PAGES = 200
+SEARCH_MERGE_STEPS = 50
+
+
+async def tidy_search_index(db: TenantDb, *, steps: int = SEARCH_MERGE_STEPS) -> int:
+    """Merge the `search` index's segments, at most `steps` writes; how many merged some."""
+    merged = 0
+    while merged < steps and await db.write(
+        lambda tx: tx.assets.merge_search_index(SEARCH_MERGE_PAGES)
+    ):
+        merged += 1
+    return merged

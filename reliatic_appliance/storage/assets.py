@@ -243,6 +243,16 @@ class SqliteAssets:
                 raise UniqueViolation("tag_number") from None
             raise
 
+    def merge_search_index(self, pages: int) -> bool:
+        # FTS5's 'merge' command: up to `pages` pages of merging, on levels holding at least
+        # 'usermerge' (4) segments. It wrote something (2 or more changes, per the FTS5
+        # documentation) when there was something to merge.
+        before = self._conn.total_changes()
+        self._conn.execute(
+            "INSERT INTO asset_search (asset_search, rank) VALUES ('merge', ?)", (pages,)
+        )
+        return self._conn.total_changes() - before >= 2
+
     def insert_assets(self, assets: Sequence[Row]) -> list[Row]:
         """Many new assets, in the caller's transaction; their representations, in order.
 

@@ -232,6 +232,11 @@ class PgAssets:
     def count_all(self) -> int:
         return self._counts(None, None)
 
+    def merge_search_index(self, pages: int) -> bool:
+        # The pg_trgm GIN index is PostgreSQL's to keep (autovacuum empties its pending
+        # list): there are no segments to merge.
+        return False
+
     def existing_tags(self, tags: Sequence[str]) -> list[str]:
         # One statement for any number of tags (a bulk import checks 100k at once), each
         # compared as the unique index compares, and seeking it.

@@ -1,0 +1,8 @@
+-- The `search` index (0005) stops merging its segments inside each write (issue 16).
+-- FTS5 adds a segment at every commit that indexes a row and, with its default
+-- 'automerge', merges segments there and then: a write of one asset spent about 0.55 ms of
+-- its 1.3 ms of CPU merging trigram lists (bench/commit_cost.py). With 'automerge' off
+-- the scheduler's housekeeping merges them instead, each minute, in steps between the
+-- requests' writes (services/assets.py `tidy_search_index`); meanwhile FTS5's own
+-- 'crisismerge' (16 segments on one level) still bounds what a search reads.
+INSERT INTO asset_search (asset_search, rank) VALUES ('automerge', 0);
