@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ./var
 
 .PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer \
-	bench-postgresql bench-instructions
+	bench-postgresql bench-instructions bench-cpu
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -116,6 +116,14 @@ bench-instructions: $(BIN)/python
 	  || (apt-get update -qq && apt-get install -y -qq valgrind >/dev/null)
 	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
 	$(BIN)/python bench/instructions.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(INSTRUCTIONS_ARGS)
+
+# Server CPU and page faults per request, per thread, mix against its parts (~3 min): cpu.md.
+bench-cpu: $(BIN)/python
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
+	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
+	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
+	$(BIN)/python bench/cpu_per_request.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(CPU_ARGS)
 
 # CSV import and export of 10k and 100k assets, rows per second (issue 14; about 2 minutes).
 bench-csv: $(BIN)/reliatic

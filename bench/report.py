@@ -128,7 +128,7 @@ def render(r: dict[str, Any], data: Dataset) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {_machine()} · load: {r['tool']},"
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {machine()} · load: {r['tool']},"
         f" 64 connections, pinned to the other core; {len(r['get'].runs)} runs per workload,"
         " median and spread (min-max) of req/s, median p50/p99.",
         "",
@@ -260,7 +260,7 @@ def render_peer_only(p: dict[str, Any], command: str) -> str:
         [
             "# Same-work peer comparison",
             "",
-            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {_machine()} · load: {p['tool']},"
+            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {machine()} · load: {p['tool']},"
             f" 64 connections, pinned to the other core. Command: `{command}`.",
             "",
             *peer_section(p),
@@ -271,7 +271,7 @@ def render_peer_only(p: dict[str, Any], command: str) -> str:
     )
 
 
-def _machine() -> str:
+def machine() -> str:
     cpu = platform.processor() or "cpu"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -322,7 +322,7 @@ def render_postgresql(r: dict[str, Any], data: Dataset, command: str) -> str:
     lines = [
         "# Benchmark results: PostgreSQL backend",
         "",
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {_machine()} · PostgreSQL"
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {machine()} · PostgreSQL"
         f" {pg['server_version']} · load: {r['tool']}, 64 connections, pinned to the other"
         f" core; {len(r['get'].runs)} runs per workload, median and spread (min-max) of req/s,"
         f" median p50/p99. Command: `{command}`.",
