@@ -42,7 +42,7 @@ from reliatic_appliance.services.failure_modes import computed_fields
 from reliatic_appliance.services.values import to_storage
 from reliatic_appliance.settings import SlaSettings
 from reliatic_appliance.storage.layout import initialise
-from reliatic_appliance.storage.sqlite import Database
+from reliatic_appliance.storage.sqlite import Database, connect, scalar
 from reliatic_appliance.storage.tenancy import TenantDatabases, open_control
 from reliatic_appliance.timefmt import now_ts, utc_now
 
@@ -75,11 +75,32 @@ class Dataset:
     def load(cls, path: Path) -> Dataset:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
+    def warn_if_grown(self) -> None:
+        """Say so, loudly, when the kept dir's big tenant holds more than the dataset built:
+        every run's POSTs stay in it, and figures over 300k assets are not comparable with
+        figures over 100k (a list's total, a search's matches, the file's size)."""
+        biggest = max(Path(self.data_dir, "tenants").glob("*.db"), key=lambda p: p.stat().st_size)
+        conn = connect(biggest, readonly=True)
+        try:
+            count = int(scalar(conn, "SELECT COUNT(*) FROM assets"))
+        finally:
+            conn.close()
+        if count > ASSETS * 1.05:
+            print(
+                f"WARNING: tenant `bench` of {self.data_dir} holds {count:,} assets, not"
+                f" {ASSETS:,}: earlier runs' POSTs stayed in it. Its figures are not comparable"
+                " with a fresh dataset's; run without --data for those.",
+                file=sys.stderr,
+                flush=True,
+            )
+
     @classmethod
     def kept_or_built(cls, kept: Path | None, tmp: Path) -> Dataset:
         """The dataset of a data dir kept by `run.py --keep`, or a new one built under `tmp`."""
         if kept:
-            return cls.load(kept / "bench-dataset.json")
+            data = cls.load(kept / "bench-dataset.json")
+            data.warn_if_grown()
+            return data
         print("building the dataset (100k assets, 300k inspections, ...)", flush=True)
         data = asyncio.run(build(tmp / "data"))
         data.save(Path(data.data_dir) / "bench-dataset.json")
