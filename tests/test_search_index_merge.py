@@ -25,9 +25,7 @@ WRITES = 40
 
 
 @pytest.fixture
-async def quiet_api(
-    aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path
-) -> Api:
+async def quiet_api(aiohttp_client: Callable[..., Awaitable[TestClient]], data_dir: Path) -> Api:
     """A server whose scheduler does not tick: housekeeping runs when the test says, as
     the scheduler runs it for each tenant."""
     app = create_app(make_settings(data_dir), run_scheduler=False)
