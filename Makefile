@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ./var
 
 .PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer \
-	bench-postgresql bench-instructions bench-cpu
+	bench-postgresql bench-instructions bench-cpu bench-commit
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -124,6 +124,12 @@ bench-cpu: $(BIN)/python
 	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
 	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
 	$(BIN)/python bench/cpu_per_request.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(CPU_ARGS)
+
+# CPU per asset written, the search index merged in the write or by housekeeping (migration
+# 0010; about 2 minutes). DATA_DIR=... reuses a data dir kept by `bench/run.py --keep`.
+bench-commit: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
+	$(BIN)/python bench/commit_cost.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(COMMIT_ARGS)
 
 # CSV import and export of 10k and 100k assets, rows per second (issue 14; about 2 minutes).
 bench-csv: $(BIN)/reliatic

@@ -1,6 +1,7 @@
 """CPU a write of new assets costs, with the `search` index merged in the write or later.
 
     python bench/commit_cost.py [--data DIR] [--writes 300] [--group 30] [--rounds 2]
+    make bench-commit DATA_DIR=DIR COMMIT_ARGS="--rounds 4"
 
 DIR is a data dir kept by `bench/run.py --keep` (100k assets, their trigram `search` index);
 without one the bench's dataset is built first (about a minute). Its tenant file is copied
@@ -132,12 +133,6 @@ def _copy(data: Dataset, tenant_id: str, tmp: Path, automerge: int) -> Path:
     return target
 
 
-def _bench_tenant(data: Dataset) -> str:
-    """The id of the big tenant: the largest file under tenants/."""
-    files = sorted(Path(data.data_dir, "tenants").glob("*.db"), key=lambda p: p.stat().st_size)
-    return files[-1].stem
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a bench/run.py --keep dir (else built)")
@@ -145,11 +140,13 @@ def main() -> int:
     parser.add_argument("--group", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    # On disk, not /tmp: two copies of a 1 GB tenant file, and /tmp may be a tmpfs, whose
+    # fsync costs nothing and would hide the commit's disk work.
     tmp = Path(tempfile.mkdtemp(prefix="reliatic-commit-cost-", dir="/var/tmp"))
     costs: dict[str, list[Cost]] = {name: [] for name in VARIANTS}
     try:
         data = Dataset.kept_or_built(args.data, tmp)
-        tenant_id = _bench_tenant(data)
+        tenant_id = data.bench_tenant_file().stem
         dirs = {name: _copy(data, tenant_id, tmp, am) for name, am in VARIANTS.items()}
         for round_ in range(args.rounds):
             names = list(VARIANTS) if round_ % 2 == 0 else list(VARIANTS)[::-1]

@@ -75,12 +75,15 @@ class Dataset:
     def load(cls, path: Path) -> Dataset:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
+    def bench_tenant_file(self) -> Path:
+        """The file of tenant `bench`: the largest under tenants/ (`bench-two` holds 2k)."""
+        return max(Path(self.data_dir, "tenants").glob("*.db"), key=lambda p: p.stat().st_size)
+
     def warn_if_grown(self) -> None:
         """Say so, loudly, when the kept dir's big tenant holds more than the dataset built:
         every run's POSTs stay in it, and figures over 300k assets are not comparable with
         figures over 100k (a list's total, a search's matches, the file's size)."""
-        biggest = max(Path(self.data_dir, "tenants").glob("*.db"), key=lambda p: p.stat().st_size)
-        conn = connect(biggest, readonly=True)
+        conn = connect(self.bench_tenant_file(), readonly=True)
         try:
             count = int(scalar(conn, "SELECT COUNT(*) FROM assets"))
         finally:
