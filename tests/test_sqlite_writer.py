@@ -9,6 +9,7 @@ after COMMIT. Real files in a temp dir; the only waits are the lingers themselve
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,3 +101,61 @@ async def test_writes_queued_before_close_are_committed(tmp_path: Path) -> None:
     database.close()  # does not wait out the linger, and does not drop the job
     assert await pending == 5
     assert committed(database.path) == {5}
+
+
+def temp_files() -> set[str]:
+    """The temp files this process has open: unnamed (Linux's O_TMPFILE, which /proc shows
+    as `#<inode> (deleted)`; SQLite's, and pytest's output capture), or SQLite's older
+    `etilqs_*`, unlinked as soon as opened."""
+    found = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.endswith(" (deleted)") and ("/#" in target or "/etilqs_" in target):
+            found.add(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc (Linux)")
+async def test_a_job_s_savepoint_journal_stays_in_memory(
+    db: Database[SqliteTenantTx],
+) -> None:
+    """Each job runs in a SAVEPOINT, which journals the pages it changes. On disk, SQLite
+    spills that journal to a temp file past 64 KiB (one asset's POST changes about 20
+    pages) and keeps it, growing, for the whole group: tens of write() calls a POST
+    (bench/cpu_per_request.py, post). The writer keeps it in memory instead."""
+
+    def fill(tx: SqliteTenantTx) -> None:
+        tx.conn.execute("CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB)")
+        tx.conn.executemany(
+            "INSERT INTO pages (id, body) VALUES (?, randomblob(400))",
+            [(i,) for i in range(2000)],
+        )
+
+    await db.write(fill)
+    open_before = temp_files()
+
+    def rewrite(tx: SqliteTenantTx) -> tuple[int, set[str]]:
+        # Changes every page of the table (about 200 of 4 KiB): far past the spill size.
+        tx.conn.execute("UPDATE pages SET body = randomblob(400)")
+        return tx.conn.changes(), temp_files() - open_before
+
+    def rolled_back(tx: SqliteTenantTx) -> None:
+        tx.conn.execute("UPDATE pages SET body = NULL")
+        raise RuntimeError("undo me")
+
+    changed = db.write(rewrite, linger=0.2)
+    failing = db.write(rolled_back, linger=0.2)
+    assert await changed == (2000, set())
+    with pytest.raises(RuntimeError, match="undo me"):
+        await failing
+    # The journal still undoes a failed job: its own changes only.
+    conn = connect(db.path)
+    try:
+        row = conn.execute("SELECT COUNT(*) AS n FROM pages WHERE body IS NULL").fetchone()
+    finally:
+        conn.close()
+    assert row == {"n": 0}
+    assert db.stats.transactions == 2
