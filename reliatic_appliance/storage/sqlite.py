@@ -193,9 +193,9 @@ class Database(Generic[TxT]):
         # Each job's SAVEPOINT journals the pages the job changes (SQLite's sub-journal).
         # With temp files on disk, SQLite moves that journal into a temp file once it passes
         # 64 KiB (one asset's POST changes about 20 pages), then keeps that file, growing,
-        # until the group commits: about 40 write() calls a POST and a file made a commit.
-        # In memory it is emptied at each job's RELEASE. bench/cpu_per_request.py, post:
-        # 678-694 -> 490-615 us of CPU a request; mix 649-672 -> 554-588 (issue 16).
+        # until the group commits: about 40 write() calls a POST, and a temp file made for
+        # most commits. In memory it is emptied at each job's RELEASE. bench/cpu_per_request.py,
+        # post, four on/off pairs: 585-694 -> 459-615 us of CPU a request (docs/design.md).
         self._writer_conn.execute("PRAGMA temp_store=MEMORY")
         # One handle per connection, made once: a handle and its stores hold nothing but the
         # connection, and making them anew for every read was measurable on a GET (make
