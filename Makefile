@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ./var
 
 .PHONY: demo serve test test-lowest lint typecheck venv test-deps clean bench bench-csv bench-peer \
-	bench-postgresql bench-instructions bench-cpu bench-commit
+	bench-postgresql bench-instructions bench-cpu bench-commit bench-stalls
 
 # Install, create ./var with the demo plant, print a key and curl lines, serve on :8080.
 demo: $(BIN)/reliatic
@@ -124,6 +124,11 @@ bench-cpu: $(BIN)/python
 	  || echo "wrk could not be installed: load from bench/loadgen.py instead"
 	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
 	$(BIN)/python bench/cpu_per_request.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(CPU_ARGS)
+
+# The slowest requests under a long load, and when in it they came (~4 min): write-stalls.md.
+bench-stalls: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$(BENCH_EXTRAS)]'
+	$(BIN)/python bench/write_stalls.py $(if $(DATA_DIR),--data $(DATA_DIR)) $(STALLS_ARGS)
 
 # CPU per asset written, the search index merged in the write or by housekeeping (migration
 # 0010; about 2 minutes). DATA_DIR=... reuses a data dir kept by `bench/run.py --keep`.

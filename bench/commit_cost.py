@@ -14,8 +14,8 @@ loaded, counted 1.4 ms for a one-asset write against 1.0 ms once merged).
 - "merged in the write": FTS5's default `automerge` 4, as before migration 0010: each
   commit that indexes a row also merges index segments there and then;
 - "merged by housekeeping": `automerge` 0 (migration 0010), and the merging done afterwards
-  by the scheduler's housekeeping step (`services.assets.tidy_search_index`), timed too, so
-  the work moved out of the write is counted where it went.
+  by the scheduler's merging step (`services.assets.tidy_search_index`, each tick), timed
+  too, so the work moved out of the write is counted where it went.
 
 For each: `--writes` writes of one asset (one commit each: what a CMMS posting one record at
 a time costs), then `--writes` / `--group` writes of `--group` assets (what group commit does

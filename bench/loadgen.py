@@ -80,11 +80,15 @@ async def _exchange(
 class Tally:
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        # `time.perf_counter()` when each answer arrived, in step with `latencies`: when in
+        # a run the slow ones came (bench/write_stalls.py).
+        self.finished: list[float] = []
         self.statuses: dict[int, int] = {}
         self.errors = 0
 
     def add(self, status: int, latency: float) -> None:
         self.latencies.append(latency)
+        self.finished.append(time.perf_counter())
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
     def summary(self, elapsed: float, **extra: Any) -> dict[str, Any]:
@@ -147,9 +151,15 @@ async def open_loop(
 
 
 async def closed_loop(
-    host: str, port: int, requests: Requests, duration: float, connections: int
+    host: str,
+    port: int,
+    requests: Requests,
+    duration: float,
+    connections: int,
+    tally: Tally | None = None,
 ) -> dict[str, Any]:
-    tally = Tally()
+    """`tally`: the caller's, to look at every request afterwards, not only the summary."""
+    tally = Tally() if tally is None else tally
     deadline = 0.0
 
     async def worker() -> None:

@@ -193,9 +193,10 @@ async def test_escalation_levels_follow_the_settings(
 async def test_a_backlog_of_escalated_actions_does_not_starve_new_ones(
     plant: Plant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A small batch stands in for the 500 of production: fully escalated actions must not
-    # fill every batch and keep newly overdue ones from ever escalating.
+    # One small write a pass stands in for production's 10 x 50: fully escalated actions
+    # must not fill every batch and keep newly overdue ones from ever escalating.
     monkeypatch.setattr(alert_service, "ESCALATION_BATCH", 2)
+    monkeypatch.setattr(alert_service, "ESCALATION_WRITES", 1)
     old = [
         await create_action(plant.api, title=f"old {n}", due_date=days_ago(60)) for n in range(3)
     ]
@@ -209,6 +210,26 @@ async def test_a_backlog_of_escalated_actions_does_not_starve_new_ones(
         fresh["id"],
         *(o["id"] for o in old),
     }
+
+
+async def test_a_pass_escalates_in_several_small_writes_up_to_its_bound(
+    plant: Plant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 2, 3 writes a pass (production: 50 and 10): a backlog is escalated in
+    # writes that requests' writes take turns with, and the pass stops at its bound.
+    monkeypatch.setattr(alert_service, "ESCALATION_BATCH", 2)
+    monkeypatch.setattr(alert_service, "ESCALATION_WRITES", 3)
+    actions = [
+        await create_action(plant.api, title=f"late {n}", due_date=days_ago(1)) for n in range(7)
+    ]
+    await plant.housekeeping()
+    assert len(await plant.escalations()) == 6
+    await plant.housekeeping()
+    assert sorted(a["resource_id"] for a in await plant.escalations()) == sorted(
+        a["id"] for a in actions
+    )
+    await plant.housekeeping()  # nothing owed: a pass that finds nothing raises nothing
+    assert len(await plant.escalations()) == 7
 
 
 async def test_a_new_due_date_is_a_new_sla(plant: Plant) -> None:

@@ -1,6 +1,7 @@
-"""The scheduler's periodic pass over one tenant (SPEC §7): SLA escalation, the delivery
-log's retention, expired Idempotency-Key records, merging the `search` index. Each job is a
-service; this only says when they run and with which settings."""
+"""The scheduler's periodic jobs over one tenant (SPEC §7): each minute, SLA escalation, the
+delivery log's retention and expired Idempotency-Key records; each tick, merging the
+`search` index. Each job is a service; this only says when they run and with which
+settings."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ async def run(db: TenantDb, *, now: datetime, settings: Settings) -> None:
         )
         await deliveries.purge_log(db, now=now, retention_days=settings.webhooks.log_retention_days)
         await idempotency.purge_expired(db, now=now)
-        await assets.tidy_search_index(db)
     except Exception:
         log.exception("housekeeping failed")
+
+
+async def tidy_each_tick(db: TenantDb) -> None:
+    """A few steps of merging the `search` index (`assets.tidy_search_index`); a failure is
+    logged, and the next tick tries again."""
+    try:
+        await assets.tidy_search_index(db)
+    except Exception:
+        log.exception("merging the search index failed")

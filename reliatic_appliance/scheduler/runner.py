@@ -4,10 +4,11 @@ the outbox and runs housekeeping, started and stopped with the app's lifecycle.
 Each tick, for every enabled tenant: claim due deliveries (`claim.py`) into one queue per
 subscription, whose senders (`dispatch.py`) send them one attempt at a time (`send.py`) and
 have each outcome recorded behind the send (`services/deliveries.py`); once a minute, the
-housekeeping pass (`housekeeping.py`). Between ticks the loop also wakes when a queue runs
-low while more is due. Scheduled backups (`[backup] interval_minutes`) run as a task of
-their own, in a thread, so a long one never holds up a delivery. Time comes from an
-injected clock, so tests move it instead of sleeping; the data only through the services.
+housekeeping pass (`housekeeping.py`); then a few steps of merging each tenant's `search`
+index. Between ticks the loop also wakes when a queue runs low while more is due. Scheduled
+backups (`[backup] interval_minutes`) run as a task of their own, in a thread, so a long one
+never holds up a delivery. Time comes from an injected clock, so tests move it instead of
+sleeping; the data only through the services.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reliatic_appliance.metrics import AppMetrics
-from reliatic_appliance.ports import ControlDb, TenantDirectory
+from reliatic_appliance.ports import ControlDb, TenantDb, TenantDirectory
 from reliatic_appliance.scheduler import housekeeping
 from reliatic_appliance.scheduler.dispatch import Dispatcher
 from reliatic_appliance.scheduler.send import Records, Sender, open_session
@@ -154,13 +155,19 @@ class Scheduler:
         opened = set(self._tenants.opened())
         tenants = await list_tenants(self._control)
         self._tenants.close_removed(opened - {t["id"] for t in tenants})
+        enabled: list[TenantDb] = []
         for tenant in tenants:
             if tenant["disabled_at"] is not None:
                 continue
             db = await self._tenants.get(tenant["id"])
+            enabled.append(db)
             await self._dispatcher.dispatch(tenant["slug"], db, now)
             if housekeeping_due:
                 await housekeeping.run(db, now=now, settings=self._settings)
+        # After every tenant's deliveries are under way: its steps wait their turn at the
+        # writers, and the next claim should not wait for them.
+        for db in enabled:
+            await housekeeping.tidy_each_tick(db)
         if housekeeping_due:
             self._next_housekeeping = now + HOUSEKEEPING_EVERY
         self._maybe_start_backup(now)
@@ -189,9 +196,10 @@ class Scheduler:
         )
 
     async def run_housekeeping(self) -> None:
-        """Run the periodic jobs now, for every tenant (tests and the CLI use this)."""
+        """Run the periodic jobs now, for every tenant (tests use this)."""
         now = self._clock()
         for tenant in await list_tenants(self._control):
             if tenant["disabled_at"] is None:
                 db = await self._tenants.get(tenant["id"])
                 await housekeeping.run(db, now=now, settings=self._settings)
+                await housekeeping.tidy_each_tick(db)

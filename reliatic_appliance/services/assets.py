@@ -196,12 +196,18 @@ async def decommission_asset(
     return await update_asset(db, asset_id, {"status": "decommissioned"}, actor=actor, now=now)
 
 
-# The housekeeping's share of `search`-index merging (migration 0010): steps of this many
-# pages, each its own write so that requests' writes take turns with them, and at most this
-# many steps a pass. A step takes a few milliseconds; 50 x 200 pages catch up with ~10k new
-# assets a minute, and a bulk import's backlog is merged over the passes that follow.
+# Merging the `search` index (migration 0010), by the scheduler at each tick: steps of this
+# many pages, each its own write so that requests' writes take turns with them, and at most
+# this many steps a tick. A step takes a few milliseconds. Each tick, not each minute: every
+# commit that indexes an asset adds a segment, and under a steady write load (tens of commits
+# a second) a minute's segments filled FTS5's levels to its 'crisismerge' (16), which then
+# merged whole levels inside a request's write: 200-300 ms about once a minute, and the level
+# above, 16 times bigger, rarer and longer still (bench/write_stalls.py). 5 x 200 pages a
+# tick kept up with the fastest POST load here (about 1,700 new assets a second: no request's
+# write merged a level in 100 s runs; docs/design.md), and merge a bulk import's backlog
+# over the ticks that follow.
 SEARCH_MERGE_PAGES = 200
-SEARCH_MERGE_STEPS = 50
+SEARCH_MERGE_STEPS = 5
 
 
 async def tidy_search_index(db: TenantDb, *, steps: int = SEARCH_MERGE_STEPS) -> int:
