@@ -198,14 +198,14 @@ async def decommission_asset(
 
 # Merging the `search` index (migration 0010), by the scheduler at each tick: steps of this
 # many pages, each its own write so that requests' writes take turns with them, and at most
-# this many steps a tick. A step takes a few milliseconds. Each tick, not each minute: every
-# commit that indexes an asset adds a segment, and under a steady write load (tens of commits
-# a second) a minute's segments filled FTS5's levels to its 'crisismerge' (16), which then
-# merged whole levels inside a request's write: 200-300 ms about once a minute, and the level
-# above, 16 times bigger, rarer and longer still (bench/write_stalls.py). 5 x 200 pages a
-# tick kept up with the fastest POST load here (about 1,700 new assets a second: no request's
-# write merged a level in 100 s runs; docs/design.md), and merge a bulk import's backlog
-# over the ticks that follow.
+# this many steps a tick (a step held the writer 44 ms at most in the runs below). Each
+# tick, not each minute: every commit that indexes an asset adds a segment, and under a
+# steady write load (tens of commits a second) a minute's segments filled FTS5's levels to
+# its 'crisismerge' (16), which then merged whole levels inside a request's write: 200-300 ms
+# about once a minute, and the level above, 16 times bigger, rarer and longer still
+# (bench/write_stalls.py). 5 x 200 pages a tick kept up with the fastest POST load here
+# (about 1,700 new assets a second: no request's write merged a level in 100 s runs;
+# docs/design.md), and merge a bulk import's backlog over the ticks that follow.
 SEARCH_MERGE_PAGES = 200
 SEARCH_MERGE_STEPS = 5
 
